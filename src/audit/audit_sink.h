@@ -1,0 +1,50 @@
+#ifndef NDX_AUDIT_AUDIT_SINK_H_
+#define NDX_AUDIT_AUDIT_SINK_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace ndx::audit {
+
+// One decision of the gateway, allowed or refused.
+struct AuditRecord {
+  absl::Time time;
+  std::string request_id;
+  // Node id of the caller; its SPIFFE id when the caller is not a registered node.
+  std::string caller;
+  std::string dataset;
+  // "Get", "Query", or the Registry method name.
+  std::string operation;
+  std::string purpose;
+  // Fields returned (allowed reads only).
+  std::vector<std::string> fields;
+  bool allowed = false;
+  std::string grant_id;
+  // Final status of the call and, when not OK, its message: the reason of a refusal.
+  absl::StatusCode code = absl::StatusCode::kOk;
+  std::string reason;
+  uint64_t registry_revision = 0;
+  absl::Duration latency;
+  uint64_t response_bytes = 0;
+  uint32_t record_count = 0;
+};
+
+// Where decisions are recorded. The gateway answers an allowed read only after `done` has been
+// called with OK; a failed append fails the request (an unaudited read is a leak).
+// Thread-safe: Append is called concurrently from request threads.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  // Records `record`; calls `done` exactly once, possibly on another thread, possibly before
+  // Append returns.
+  virtual void Append(AuditRecord record, absl::AnyInvocable<void(absl::Status) &&> done) = 0;
+};
+
+}  // namespace ndx::audit
+
+#endif  // NDX_AUDIT_AUDIT_SINK_H_

@@ -1,0 +1,50 @@
+#ifndef NDX_REGISTRY_AUTHORIZER_H_
+#define NDX_REGISTRY_AUTHORIZER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "registry/snapshot.h"
+
+namespace ndx::registry {
+
+// What a consumer asks to read.
+struct ReadRequest {
+  absl::string_view dataset;
+  // Requested fields; empty means every field the grant covers.
+  absl::Span<const std::string> fields;
+  absl::string_view purpose;
+  // Fields used in Query filters; each must be covered by the grant like a returned field,
+  // since filtering on a field reveals its value.
+  absl::Span<const std::string> filter_fields;
+};
+
+// An allowed read. Pointers refer into the snapshot the decision was made on; the caller keeps
+// that snapshot alive while it uses them.
+struct Decision {
+  const v1::Grant* grant = nullptr;
+  const DatasetEntry* dataset = nullptr;
+  const v1::Node* owner = nullptr;
+  // The fields to return, in schema (field number) order, and their numbers, ascending.
+  std::vector<std::string> fields;
+  std::vector<int> field_numbers;
+};
+
+// Decides whether `caller` (a node id) may read. Deny by default. Errors, each with a message
+// that says what is missing:
+//   kInvalidArgument   malformed dataset id or purpose, a field the schema does not have
+//   kNotFound          no such dataset
+//   kPermissionDenied  caller not registered or suspended; no grant; grant not approved, revoked
+//                      or expired; purpose or a field not covered
+//   kUnavailable       the owner node has no adapter endpoint
+// Never blocks and takes no lock: called concurrently on the hot path.
+absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view caller,
+                                   const ReadRequest& request, absl::Time now);
+
+}  // namespace ndx::registry
+
+#endif  // NDX_REGISTRY_AUTHORIZER_H_
