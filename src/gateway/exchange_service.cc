@@ -1,0 +1,331 @@
+#include "gateway/exchange_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/grpc_status.h"
+#include "gateway/caller.h"
+#include "gateway/projection.h"
+#include "gateway/read_validation.h"
+#include "gateway/request_id.h"
+#include "registry/authorizer.h"
+
+namespace ndx::gateway {
+namespace {
+
+constexpr char kTypeUrlPrefix[] = "type.googleapis.com/";
+
+// What the consumer sees when the owner's adapter fails: the adapter's own message for what the
+// consumer can act on (a key that does not convert, no such record), the gateway's words for the
+// rest, since an adapter's internals are not the consumer's business.
+absl::Status AdapterFailure(const grpc::Status& status, const registry::Decision& decision,
+                            bool deadline_is_gateway_limit, absl::Duration limit) {
+  const std::string& owner = decision.owner->id();
+  switch (status.error_code()) {
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::DeadlineExceededError(
+          deadline_is_gateway_limit
+              ? absl::StrCat("the adapter of ", owner, " did not answer within ",
+                             absl::ToInt64Milliseconds(limit), " ms (the gateway's limit)")
+              : absl::StrCat("the adapter of ", owner, " did not answer before the deadline"));
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return absl::ResourceExhaustedError(absl::StrCat("the answer of the adapter of ", owner,
+                                                       " is too large: ", status.error_message()));
+    case grpc::StatusCode::UNAVAILABLE:
+      return absl::UnavailableError(absl::StrCat("the adapter of ", owner, " at ",
+                                                 decision.owner->adapter_endpoint(),
+                                                 " is unavailable: ", status.error_message()));
+    default:
+      return absl::UnavailableError(
+          absl::StrCat("the adapter of ", owner, " failed (",
+                       absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+                       "): ", status.error_message()));
+  }
+}
+
+}  // namespace
+
+// One Get or Query in flight. It owns everything the asynchronous adapter call needs and deletes
+// itself after answering. Not thread-safe, and needs not be: its steps run one after another
+// (start on a gRPC thread, then the adapter's completion on another).
+class ReadCall {
+ public:
+  ReadCall(const ExchangeService* service, grpc::CallbackServerContext* context,
+           std::string operation)
+      : service_(service), context_(context), reactor_(context->DefaultReactor()) {
+    record_.time = service_->clock_->Now();
+    record_.request_id = NewRequestId();
+    record_.operation = std::move(operation);
+    context_->AddInitialMetadata("ndx-request-id", record_.request_id);
+  }
+  virtual ~ReadCall() = default;
+
+  // REQUIRES: called once; `this` may be deleted before it returns.
+  grpc::ServerUnaryReactor* Start() {
+    grpc::ServerUnaryReactor* reactor = reactor_;
+    absl::Status status = Authorize();
+    if (!status.ok()) {
+      Fail(std::move(status));
+    } else {
+      Forward();
+    }
+    return reactor;
+  }
+
+ protected:
+  // The request's shape, dataset, fields, filters and purpose, for validation and authorization.
+  virtual absl::Status ValidateShape() const = 0;
+  virtual registry::ReadRequest AsReadRequest() const = 0;
+  // Sends the adapter call; must end with exactly one call to OnAdapterReply or Fail.
+  virtual void Forward() = 0;
+
+  // Answers OK after the record is audited; the response must be filled.
+  void Succeed(uint64_t response_bytes, uint32_t record_count) {
+    record_.allowed = true;
+    record_.fields = decision_.fields;
+    record_.response_bytes = response_bytes;
+    record_.record_count = record_count;
+    Complete(absl::OkStatus());
+  }
+
+  // Answers `status` after the refusal or failure is audited.
+  void Fail(absl::Status status) { Complete(std::move(status)); }
+
+  // Maps a failed adapter call.
+  void FailFromAdapter(const grpc::Status& status) {
+    Fail(AdapterFailure(status, decision_, deadline_is_gateway_limit_,
+                        service_->options_.adapter_timeout));
+  }
+
+  // Fills `client` with the adapter call's deadline: the caller's own, or the gateway's limit
+  // when that comes first.
+  void SetAdapterDeadline(grpc::ClientContext* client) {
+    auto caller_deadline = context_->deadline();
+    auto limit = std::chrono::system_clock::now() +
+                 absl::ToChronoMicroseconds(service_->options_.adapter_timeout);
+    deadline_is_gateway_limit_ = limit < caller_deadline;
+    client->set_deadline(std::min(limit, caller_deadline));
+  }
+
+  v1::RequestContext AdapterContext() const {
+    v1::RequestContext context;
+    context.set_caller(record_.caller);
+    context.set_purpose(record_.purpose);
+    context.set_request_id(record_.request_id);
+    return context;
+  }
+
+  AdapterPool* adapters() const { return service_->adapters_; }
+  const registry::Decision& decision() const { return decision_; }
+  const std::string& request_id() const { return record_.request_id; }
+
+ private:
+  absl::Status Authorize() {
+    absl::StatusOr<std::string> caller = CallerNodeId(*context_, service_->options_.trust_domain);
+    if (!caller.ok()) return caller.status();
+    record_.caller = *caller;
+    registry::ReadRequest request = AsReadRequest();
+    record_.dataset = std::string(request.dataset);
+    record_.purpose = std::string(request.purpose);
+    absl::Status shape = ValidateShape();
+    if (!shape.ok()) return shape;
+    snapshot_ = service_->registry_->snapshot();
+    record_.registry_revision = snapshot_->revision();
+    absl::StatusOr<registry::Decision> decision =
+        registry::Authorize(*snapshot_, record_.caller, request, record_.time);
+    if (!decision.ok()) return decision.status();
+    decision_ = *std::move(decision);
+    record_.grant_id = decision_.grant->id();
+    return absl::OkStatus();
+  }
+
+  // The single place where a decision is recorded before the caller hears of it.
+  void Complete(absl::Status status) {
+    record_.code = status.code();
+    record_.reason = std::string(status.message());
+    record_.latency = service_->clock_->Now() - record_.time;
+    if (!status.ok()) {
+      spdlog::info("refused {} {} by {} on {}: {}", record_.operation, record_.request_id,
+                   record_.caller, record_.dataset, status.ToString());
+    }
+    service_->audit_->Append(std::move(record_), [this, status = std::move(status)](
+                                                     absl::Status appended) mutable {
+      if (!appended.ok()) {
+        spdlog::error("audit append failed for request {}: {}", request_id(), appended.ToString());
+        // An unaudited answer would be a leak; a refusal stays a refusal.
+        if (status.ok()) {
+          status = absl::UnavailableError("the read could not be audited; try again later");
+        }
+      }
+      reactor_->Finish(ToGrpcStatus(status));
+      delete this;
+    });
+  }
+
+  const ExchangeService* const service_;
+  grpc::CallbackServerContext* const context_;
+  grpc::ServerUnaryReactor* const reactor_;
+  audit::AuditRecord record_;
+  // Keeps the pointers of decision_ valid.
+  std::shared_ptr<const registry::Snapshot> snapshot_;
+  registry::Decision decision_;
+  bool deadline_is_gateway_limit_ = false;
+};
+
+namespace {
+
+class GetCall final : public ReadCall {
+ public:
+  GetCall(const ExchangeService* service, grpc::CallbackServerContext* context,
+          const v1::GetRequest* request, v1::GetResponse* response)
+      : ReadCall(service, context, "Get"),
+        request_(request),
+        response_(response),
+        requested_fields_(request->fields().begin(), request->fields().end()) {}
+
+ private:
+  absl::Status ValidateShape() const override { return ValidateGetRequest(*request_); }
+
+  registry::ReadRequest AsReadRequest() const override {
+    return {.dataset = request_->dataset(),
+            .fields = requested_fields_,
+            .purpose = request_->purpose(),
+            .filter_fields = {}};
+  }
+
+  void Forward() override {
+    absl::StatusOr<v1::Adapter::Stub*> stub =
+        adapters()->Find(decision().owner->adapter_endpoint(), decision().owner->id());
+    if (!stub.ok()) return Fail(stub.status());
+    *fetch_.mutable_context() = AdapterContext();
+    fetch_.set_dataset(request_->dataset());
+    fetch_.set_key(request_->key());
+    fetch_.mutable_fields()->Assign(decision().fields.begin(), decision().fields.end());
+    SetAdapterDeadline(&client_);
+    (*stub)->async()->Fetch(&client_, &fetch_, &fetched_,
+                            [this](grpc::Status status) { OnFetched(status); });
+  }
+
+  void OnFetched(const grpc::Status& status) {
+    if (!status.ok()) return FailFromAdapter(status);
+    absl::StatusOr<std::string> projected =
+        ProjectFields(fetched_.record(), decision().field_numbers);
+    if (!projected.ok()) return Fail(projected.status());
+    size_t bytes = projected->size();
+    response_->mutable_record()->set_type_url(
+        absl::StrCat(kTypeUrlPrefix, decision().dataset->dataset.message_type()));
+    response_->mutable_record()->set_value(*std::move(projected));
+    response_->mutable_fields()->Assign(decision().fields.begin(), decision().fields.end());
+    response_->set_request_id(request_id());
+    Succeed(bytes, 1);
+  }
+
+  const v1::GetRequest* const request_;
+  v1::GetResponse* const response_;
+  const std::vector<std::string> requested_fields_;
+  grpc::ClientContext client_;
+  v1::FetchRequest fetch_;
+  v1::FetchResponse fetched_;
+};
+
+class QueryCall final : public ReadCall {
+ public:
+  QueryCall(const ExchangeService* service, grpc::CallbackServerContext* context,
+            const v1::QueryRequest* request, v1::QueryResponse* response, int default_page_size,
+            int max_page_size)
+      : ReadCall(service, context, "Query"),
+        request_(request),
+        response_(response),
+        default_page_size_(default_page_size),
+        max_page_size_(max_page_size),
+        requested_fields_(request->fields().begin(), request->fields().end()) {
+    for (const v1::Filter& filter : request_->filters()) filter_fields_.push_back(filter.field());
+  }
+
+ private:
+  absl::Status ValidateShape() const override { return ValidateQueryRequest(*request_); }
+
+  registry::ReadRequest AsReadRequest() const override {
+    return {.dataset = request_->dataset(),
+            .fields = requested_fields_,
+            .purpose = request_->purpose(),
+            .filter_fields = filter_fields_};
+  }
+
+  void Forward() override {
+    absl::StatusOr<v1::Adapter::Stub*> stub =
+        adapters()->Find(decision().owner->adapter_endpoint(), decision().owner->id());
+    if (!stub.ok()) return Fail(stub.status());
+    *search_.mutable_context() = AdapterContext();
+    search_.set_dataset(request_->dataset());
+    *search_.mutable_filters() = request_->filters();
+    search_.mutable_fields()->Assign(decision().fields.begin(), decision().fields.end());
+    int page_size = request_->page_size() == 0 ? default_page_size_ : request_->page_size();
+    search_.set_page_size(std::min(page_size, max_page_size_));
+    search_.set_page_token(request_->page_token());
+    SetAdapterDeadline(&client_);
+    (*stub)->async()->Search(&client_, &search_, &found_,
+                             [this](grpc::Status status) { OnFound(status); });
+  }
+
+  void OnFound(const grpc::Status& status) {
+    if (!status.ok()) return FailFromAdapter(status);
+    if (found_.records_size() > search_.page_size()) {
+      return Fail(
+          absl::InternalError(absl::StrCat("the adapter returned ", found_.records_size(),
+                                           " records for a page of ", search_.page_size())));
+    }
+    std::string type_url = absl::StrCat(kTypeUrlPrefix, decision().dataset->dataset.message_type());
+    uint64_t bytes = 0;
+    for (const std::string& record : found_.records()) {
+      absl::StatusOr<std::string> projected = ProjectFields(record, decision().field_numbers);
+      if (!projected.ok()) return Fail(projected.status());
+      bytes += projected->size();
+      google::protobuf::Any* any = response_->add_records();
+      any->set_type_url(type_url);
+      any->set_value(*std::move(projected));
+    }
+    response_->mutable_fields()->Assign(decision().fields.begin(), decision().fields.end());
+    response_->set_next_page_token(found_.next_page_token());
+    response_->set_request_id(request_id());
+    Succeed(bytes, static_cast<uint32_t>(found_.records_size()));
+  }
+
+  const v1::QueryRequest* const request_;
+  v1::QueryResponse* const response_;
+  const int default_page_size_;
+  const int max_page_size_;
+  const std::vector<std::string> requested_fields_;
+  std::vector<std::string> filter_fields_;
+  grpc::ClientContext client_;
+  v1::SearchRequest search_;
+  v1::SearchResponse found_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ExchangeService::Get(grpc::CallbackServerContext* context,
+                                               const v1::GetRequest* request,
+                                               v1::GetResponse* response) {
+  return (new GetCall(this, context, request, response))->Start();
+}
+
+grpc::ServerUnaryReactor* ExchangeService::Query(grpc::CallbackServerContext* context,
+                                                 const v1::QueryRequest* request,
+                                                 v1::QueryResponse* response) {
+  return (new QueryCall(this, context, request, response, options_.default_page_size,
+                        options_.max_page_size))
+      ->Start();
+}
+
+}  // namespace ndx::gateway

@@ -1,0 +1,55 @@
+#ifndef NDX_GATEWAY_EXCHANGE_SERVICE_H_
+#define NDX_GATEWAY_EXCHANGE_SERVICE_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "audit/audit_sink.h"
+#include "common/clock.h"
+#include "gateway/adapter_pool.h"
+#include "ndx/v1/exchange.grpc.pb.h"
+#include "registry/registry.h"
+
+namespace ndx::gateway {
+
+struct ExchangeOptions {
+  std::string trust_domain;
+  // Upper bound on an adapter call; the caller's deadline applies when shorter.
+  absl::Duration adapter_timeout = absl::Seconds(5);
+  int default_page_size = 100;
+  int max_page_size = 1000;
+};
+
+// The consumer-facing read API. Each call: identify the caller from its certificate, validate,
+// authorize against the current registry snapshot, forward to the owner's adapter without
+// blocking a thread, keep only the granted fields, append the audit record, answer. Refusals are
+// audited too. Thread-safe; all collaborators must outlive it.
+class ExchangeService final : public v1::Exchange::CallbackService {
+ public:
+  ExchangeService(ExchangeOptions options, registry::Registry* registry, AdapterPool* adapters,
+                  audit::AuditSink* audit, const Clock* clock)
+      : options_(std::move(options)),
+        registry_(registry),
+        adapters_(adapters),
+        audit_(audit),
+        clock_(clock) {}
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context, const v1::GetRequest* request,
+                                v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
+                                  const v1::QueryRequest* request,
+                                  v1::QueryResponse* response) override;
+
+ private:
+  friend class ReadCall;
+
+  const ExchangeOptions options_;
+  registry::Registry* const registry_;
+  AdapterPool* const adapters_;
+  audit::AuditSink* const audit_;
+  const Clock* const clock_;
+};
+
+}  // namespace ndx::gateway
+
+#endif  // NDX_GATEWAY_EXCHANGE_SERVICE_H_

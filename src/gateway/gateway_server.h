@@ -1,0 +1,49 @@
+#ifndef NDX_GATEWAY_GATEWAY_SERVER_H_
+#define NDX_GATEWAY_GATEWAY_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "audit/audit_sink.h"
+#include "gateway/adapter_pool.h"
+#include "gateway/exchange_service.h"
+#include "gateway/registry_service.h"
+#include "ndx/v1/config.pb.h"
+#include "registry/registry.h"
+#include "registry/registry_admin.h"
+
+namespace ndx::gateway {
+
+// A running gateway: the registry, the audit sink, the adapter channels and the gRPC server with
+// the Exchange and Registry services, health checking and reflection. Thread-safe.
+class GatewayServer {
+ public:
+  // Opens everything named in `config` (as completed by LoadGatewayConfig) and starts serving.
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const v1::GatewayConfig& config);
+  ~GatewayServer();
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+
+  // Stops accepting calls and waits up to `grace` for calls in flight before cancelling them.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  GatewayServer() = default;
+
+  std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<registry::RegistryAdmin> admin_;
+  std::unique_ptr<audit::AuditSink> audit_;
+  std::unique_ptr<AdapterPool> adapters_;
+  std::unique_ptr<ExchangeService> exchange_;
+  std::unique_ptr<RegistryService> registry_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace ndx::gateway
+
+#endif  // NDX_GATEWAY_GATEWAY_SERVER_H_

@@ -1,0 +1,62 @@
+// ndx-gateway: the platform's central gRPC gateway.
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/process.h"
+#include "gateway/gateway_config.h"
+#include "gateway/gateway_server.h"
+
+int main(int argc, char** argv) {
+  ndx::InitProcess("ndx-gateway");
+  CLI::App app{
+      "ndx-gateway: authenticates nodes over mTLS, authorizes reads against the registry, "
+      "forwards them to the owners' adapters and audits every decision."};
+  std::string config_path;
+  std::string port_file;
+  std::string log_level = "info";
+  app.add_option("--config", config_path, "GatewayConfig in protobuf text format")->required();
+  app.add_option("--port_file", port_file,
+                 "Write the bound port here once serving (for listen_address port 0)");
+  app.add_option("--log_level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // Block the stop signals before gRPC starts its threads, so that only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<ndx::v1::GatewayConfig> config = ndx::gateway::LoadGatewayConfig(config_path);
+  if (!config.ok()) {
+    spdlog::critical("{}", config.status().ToString());
+    return 2;
+  }
+  auto gateway = ndx::gateway::GatewayServer::Start(*config);
+  if (!gateway.ok()) {
+    spdlog::critical("cannot start: {}", gateway.status().ToString());
+    return 1;
+  }
+  spdlog::info("ndx-gateway listening on {} (port {})", config->listen_address(),
+               (*gateway)->port());
+  if (!port_file.empty()) {
+    absl::Status written =
+        ndx::WriteFileAtomically(port_file, absl::StrCat((*gateway)->port(), "\n"), 0644);
+    if (!written.ok()) {
+      spdlog::critical("{}", written.ToString());
+      return 1;
+    }
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("signal {}: stopping", signal_number);
+  (*gateway)->Shutdown(absl::Seconds(5));
+  return 0;
+}

@@ -1,0 +1,24 @@
+#ifndef NDX_GATEWAY_READ_VALIDATION_H_
+#define NDX_GATEWAY_READ_VALIDATION_H_
+
+#include "absl/status/status.h"
+#include "ndx/v1/exchange.pb.h"
+
+namespace ndx::gateway {
+
+// Limits on what a consumer may send, checked before any lookup.
+inline constexpr size_t kMaxKeyBytes = 256;
+inline constexpr size_t kMaxFilterValueBytes = 1024;
+inline constexpr int kMaxFilters = 16;
+inline constexpr int kMaxRequestedFields = 256;
+inline constexpr size_t kMaxPageTokenBytes = 1024;
+
+// Shape checks of a Get or Query (key, filters, paging, field-name list); what depends on the
+// registry (dataset, purpose, grant, schema fields) is the authorizer's. kInvalidArgument whose
+// message names the offending part.
+absl::Status ValidateGetRequest(const v1::GetRequest& request);
+absl::Status ValidateQueryRequest(const v1::QueryRequest& request);
+
+}  // namespace ndx::gateway
+
+#endif  // NDX_GATEWAY_READ_VALIDATION_H_

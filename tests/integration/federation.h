@@ -1,0 +1,96 @@
+#ifndef NDX_TESTS_INTEGRATION_FEDERATION_H_
+#define NDX_TESTS_INTEGRATION_FEDERATION_H_
+
+#include <grpcpp/channel.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crypto/tls.h"
+#include "integration/child_process.h"
+#include "ndx/v1/exchange.grpc.pb.h"
+#include "ndx/v1/registry.grpc.pb.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+
+namespace ndx::testing {
+
+// The population register's dataset used by the integration tests.
+inline constexpr char kResidents[] = "mops/residents";
+inline constexpr char kPopulationNode[] = "mops/population";
+inline constexpr char kInsuranceNode[] = "moh/insurance";
+inline constexpr char kCivilNode[] = "moj/civil-status";
+inline constexpr char kOperatorNode[] = "ndx/ops";
+inline constexpr char kResidentProto[] = R"(syntax = "proto3";
+package population.v1;
+message Resident {
+  string citizen_id = 1;
+  string full_name = 2;
+  string birth_date = 3;
+  string province = 4;
+  string address = 5;
+  int64 household_size = 6;
+}
+)";
+
+// A small platform on 127.0.0.1 for one test: a fresh PKI (trust domain "ndx.test"), a real
+// ndx-gateway process, and a real ndx-adapter process serving mops/residents from SQLite. Every
+// process is stopped by the destructor. Not thread-safe.
+class Federation {
+ public:
+  Federation();
+
+  // Starts (or restarts, keeping the registry's data directory) the gateway.
+  absl::Status StartGateway(absl::Duration adapter_timeout = absl::Seconds(2),
+                            int max_message_bytes = 0);
+  void StopGateway() { gateway_.reset(); }
+  int gateway_port() const { return gateway_port_; }
+  std::string gateway_address() const;
+  std::string DecisionLog() const;
+
+  // Starts the population adapter (port kept across restarts when possible).
+  absl::Status StartPopulationAdapter();
+  void StopPopulationAdapter() { adapter_.reset(); }
+  std::string population_endpoint() const;
+
+  // Channels to the gateway with a client identity.
+  std::shared_ptr<grpc::Channel> ChannelAs(const std::string& node_id);
+  std::shared_ptr<grpc::Channel> ChannelWith(const crypto::TlsFilePaths& files);
+  std::unique_ptr<v1::Exchange::Stub> ExchangeAs(const std::string& node_id);
+  std::unique_ptr<v1::Registry::Stub> RegistryAs(const std::string& node_id);
+
+  // Registers mops/population (with `adapter_endpoint`, default the population adapter's),
+  // moh/insurance and moj/civil-status as the operator, and mops/residents as its owner.
+  absl::Status RegisterNodesAndResidents(std::optional<std::string> adapter_endpoint = {});
+  // Requests a grant as `consumer` and, if `approve`, approves it as the dataset's owner.
+  absl::StatusOr<v1::Grant> Grant(const std::string& consumer, const std::string& dataset,
+                                  const std::vector<std::string>& fields,
+                                  const std::vector<std::string>& purposes,
+                                  absl::Duration valid_for = absl::Hours(24), bool approve = true);
+
+  TestPki& pki() { return pki_; }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  absl::Status WritePopulationDatabase();
+
+  TempDir dir_;
+  TestPki pki_;
+  std::optional<ChildProcess> gateway_;
+  std::optional<ChildProcess> adapter_;
+  int gateway_port_ = 0;
+  int adapter_port_ = 0;
+  int gateway_starts_ = 0;
+  int adapter_starts_ = 0;
+};
+
+// A deadline `timeout` from now for a client call.
+void SetTimeout(grpc::ClientContext* context, absl::Duration timeout);
+
+}  // namespace ndx::testing
+
+#endif  // NDX_TESTS_INTEGRATION_FEDERATION_H_

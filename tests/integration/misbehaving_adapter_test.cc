@@ -1,0 +1,139 @@
+// The gateway facing adapters that send too much, too late, or too big.
+
+#include <grpcpp/client_context.h>
+#include <gtest/gtest.h>
+
+#include "common/schema.h"
+#include "integration/fake_adapter.h"
+#include "integration/federation.h"
+#include "testing/status_matchers.h"
+
+namespace ndx::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kPurpose[] = "health-insurance-enrolment";
+
+// A Resident record with every field set, and one field the schema does not know.
+std::string FullRecord() {
+  auto schema = *Schema::Load(*CompileProtoFile("resident.proto", kResidentProto));
+  const google::protobuf::Descriptor* descriptor = *schema->FindMessage("population.v1.Resident");
+  std::unique_ptr<google::protobuf::Message> message = schema->NewMessage(descriptor);
+  const google::protobuf::Reflection* reflection = message->GetReflection();
+  for (const char* name : {"citizen_id", "full_name", "birth_date", "province", "address"}) {
+    reflection->SetString(message.get(), descriptor->FindFieldByName(name),
+                          std::string("value of ") + name);
+  }
+  reflection->SetInt64(message.get(), descriptor->FindFieldByName("household_size"), 7);
+  reflection->MutableUnknownFields(message.get())->AddLengthDelimited(99, "not in any schema");
+  return message->SerializeAsString();
+}
+
+class MisbehavingAdapterTest : public ::testing::Test {
+ protected:
+  void StartWith(FakeAdapter::Reply reply, absl::Duration gateway_limit = absl::Seconds(2),
+                 int max_message_bytes = 0) {
+    adapter_ =
+        std::make_unique<FakeAdapter>(federation_.pki().Node(kPopulationNode), std::move(reply));
+    ASSERT_THAT(federation_.StartGateway(gateway_limit, max_message_bytes), IsOk());
+    ASSERT_THAT(federation_.RegisterNodesAndResidents(adapter_->endpoint()), IsOk());
+    ASSERT_THAT(
+        federation_.Grant(kInsuranceNode, kResidents, {"citizen_id", "full_name"}, {kPurpose}),
+        IsOk());
+  }
+
+  grpc::Status Get(v1::GetResponse* response, absl::Duration timeout = absl::Seconds(10),
+                   const std::string& purpose = kPurpose) {
+    v1::GetRequest request;
+    request.set_dataset(kResidents);
+    request.set_key("001090000001");
+    request.set_purpose(purpose);
+    grpc::ClientContext context;
+    SetTimeout(&context, timeout);
+    return federation_.ExchangeAs(kInsuranceNode)->Get(&context, request, response);
+  }
+
+  Federation federation_;
+  std::unique_ptr<FakeAdapter> adapter_;
+};
+
+TEST_F(MisbehavingAdapterTest, ExtraFieldsAreStripped) {
+  StartWith([](const v1::FetchRequest& request, v1::FetchResponse* response) {
+    EXPECT_EQ(request.context().caller(), kInsuranceNode);
+    EXPECT_EQ(request.context().purpose(), kPurpose);
+    EXPECT_EQ(request.context().request_id().size(), 32u);
+    response->set_record(FullRecord());
+    return grpc::Status::OK;
+  });
+  v1::GetResponse response;
+  grpc::Status status = Get(&response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  auto schema = *Schema::Load(*CompileProtoFile("resident.proto", kResidentProto));
+  const google::protobuf::Descriptor* descriptor = *schema->FindMessage("population.v1.Resident");
+  std::unique_ptr<google::protobuf::Message> message = schema->NewMessage(descriptor);
+  ASSERT_TRUE(message->ParseFromString(response.record().value()));
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  message->GetReflection()->ListFields(*message, &fields);
+  std::vector<std::string> names;
+  for (const auto* field : fields) names.push_back(field->name());
+  EXPECT_THAT(names, ::testing::ElementsAre("citizen_id", "full_name"));
+  EXPECT_EQ(message->GetReflection()->GetUnknownFields(*message).field_count(), 0);
+}
+
+TEST_F(MisbehavingAdapterTest, SlowAdapterGivesDeadlineExceededAtTheGatewaysLimit) {
+  StartWith(
+      [](const v1::FetchRequest&, v1::FetchResponse* response) {
+        response->set_record(FullRecord());
+        return grpc::Status::OK;
+      },
+      /*gateway_limit=*/absl::Milliseconds(300));
+  adapter_->set_delay(absl::Seconds(3));
+  v1::GetResponse response;
+  // The caller allows 5 s; the gateway gives the adapter 300 ms and says so.
+  grpc::Status status = Get(&response, absl::Seconds(5));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("300 ms"));
+}
+
+TEST_F(MisbehavingAdapterTest, CallersShorterDeadlineIsPassedOn) {
+  StartWith([](const v1::FetchRequest&, v1::FetchResponse* response) {
+    response->set_record(FullRecord());
+    return grpc::Status::OK;
+  });
+  adapter_->set_delay(absl::Seconds(3));
+  v1::GetResponse response;
+  grpc::Status status = Get(&response, absl::Milliseconds(400));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+}
+
+TEST_F(MisbehavingAdapterTest, OversizedMessagesAreResourceExhausted) {
+  StartWith(
+      [](const v1::FetchRequest&, v1::FetchResponse* response) {
+        response->set_record(std::string(256 << 10, 'x'));
+        return grpc::Status::OK;
+      },
+      absl::Seconds(2), /*max_message_bytes=*/64 << 10);
+  v1::GetResponse response;
+  grpc::Status status = Get(&response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+
+  // A request larger than the gateway accepts is refused before any lookup.
+  status = Get(&response, absl::Seconds(10), std::string(128 << 10, 'p'));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+}
+
+TEST_F(MisbehavingAdapterTest, DeniedReadIsNeverForwarded) {
+  StartWith([](const v1::FetchRequest&, v1::FetchResponse* response) {
+    response->set_record(FullRecord());
+    return grpc::Status::OK;
+  });
+  v1::GetResponse response;
+  EXPECT_EQ(Get(&response, absl::Seconds(10), "tax-assessment").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(adapter_->fetch_count(), 0);
+}
+
+}  // namespace
+}  // namespace ndx::testing

@@ -1,0 +1,62 @@
+#include "gateway/gateway_config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/files.h"
+#include "testing/status_matchers.h"
+#include "testing/temp_dir.h"
+
+namespace ndx::gateway {
+namespace {
+
+using ::ndx::testing::IsOk;
+using ::ndx::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kConfig[] = R"(
+listen_address: "127.0.0.1:0"
+trust_domain: "ndx.test"
+tls { ca_file: "pki/ca.pem" cert_file: "pki/tls.pem" key_file: "/abs/tls.key" }
+data_dir: "registry"
+bootstrap_operators: "ndx/ops"
+)";
+
+TEST(GatewayConfigTest, ResolvesPathsAndFillsDefaults) {
+  ndx::testing::TempDir dir;
+  std::string path = dir.Join("gateway.textproto");
+  ASSERT_THAT(WriteFileAtomically(path, kConfig, 0644), IsOk());
+  auto config = LoadGatewayConfig(path);
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->tls().ca_file(), dir.Join("pki/ca.pem"));
+  EXPECT_EQ(config->tls().key_file(), "/abs/tls.key");
+  EXPECT_EQ(config->data_dir(), dir.Join("registry"));
+  EXPECT_EQ(config->max_message_bytes(), 4u << 20);
+  EXPECT_EQ(config->adapter_timeout_ms(), 5000u);
+  EXPECT_EQ(config->default_page_size(), 100u);
+  EXPECT_EQ(config->max_page_size(), 1000u);
+}
+
+TEST(GatewayConfigTest, NamesTheSettingToFix) {
+  v1::GatewayConfig config;
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("listen_address")));
+  config.set_listen_address("127.0.0.1:0");
+  config.set_trust_domain("Bad/Domain");
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trust_domain")));
+  config.set_trust_domain("ndx.test");
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tls")));
+  config.mutable_tls()->set_ca_file("a");
+  config.mutable_tls()->set_cert_file("b");
+  config.mutable_tls()->set_key_file("c");
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("data_dir")));
+  config.set_data_dir("d");
+  config.add_bootstrap_operators("ops");
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bootstrap_operators")));
+}
+
+}  // namespace
+}  // namespace ndx::gateway
