@@ -1,0 +1,61 @@
+#ifndef NDX_TESTS_TESTING_TEST_PKI_H_
+#define NDX_TESTS_TESTING_TEST_PKI_H_
+
+#include <map>
+#include <string>
+
+#include "crypto/pki.h"
+#include "crypto/tls.h"
+#include "testing/temp_dir.h"
+
+namespace ndx::testing {
+
+// A throwaway PKI for one test: a platform CA for trust domain "ndx.test" in a TempDir, and
+// identities issued on demand with the real crypto/pki.h functions, good ones and bad ones.
+// Each identity lives in its own directory holding tls.pem, tls.key and ca.pem (the CA that
+// identity trusts). Identities are cached, so asking twice returns the same files.
+// Failures add a gtest failure and throw (test code only). Not thread-safe.
+class TestPki {
+ public:
+  static constexpr char kTrustDomain[] = "ndx.test";
+
+  TestPki();
+  TestPki(const TestPki&) = delete;
+  TestPki& operator=(const TestPki&) = delete;
+
+  // spiffe://ndx.test/node/<node_id>, node_id as "agency/system".
+  crypto::TlsFilePaths Node(const std::string& node_id);
+  // spiffe://ndx.test/gateway/<name>.
+  crypto::TlsFilePaths Gateway(const std::string& name);
+  // Like Node, but its validity ended a day ago.
+  crypto::TlsFilePaths ExpiredNode(const std::string& node_id);
+  // The same SPIFFE id as Node, signed by an unrelated CA of the same trust domain; its ca_file
+  // is that other CA, so it trusts nobody of the platform either.
+  crypto::TlsFilePaths OtherCaNode(const std::string& node_id);
+  // Node's identity plus a second URI SAN (spiffe://ndx.test/gateway/second-uri).
+  crypto::TlsFilePaths TwoUriNode(const std::string& node_id);
+  // spiffe://other.test/node/<node_id>. IssueCertificate refuses to issue another trust domain
+  // from the platform CA, so this comes from a CA of other.test: it fails chain verification
+  // against the platform CA as well as any trust-domain check.
+  crypto::TlsFilePaths WrongTrustDomainNode(const std::string& node_id);
+
+  // The platform CA certificate.
+  const std::string& ca_file() const { return ca_file_; }
+  const std::string& dir() const { return dir_.path(); }
+
+ private:
+  // Issues (once per `label`) an identity from the CA in `ca_dir` into dir()/<label>/.
+  crypto::TlsFilePaths Issue(const std::string& label, const std::string& ca_dir,
+                             const crypto::LeafOptions& options);
+  // Creates (once) a CA in dir()/<name>/ and returns that directory.
+  std::string Ca(const std::string& name, const std::string& trust_domain);
+
+  TempDir dir_;
+  std::string ca_dir_;
+  std::string ca_file_;
+  std::map<std::string, crypto::TlsFilePaths> issued_;
+};
+
+}  // namespace ndx::testing
+
+#endif  // NDX_TESTS_TESTING_TEST_PKI_H_
