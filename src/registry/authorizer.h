@@ -45,6 +45,11 @@ struct Decision {
 absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view caller,
                                    const ReadRequest& request, absl::Time now);
 
+// The node `caller` when it is registered and active; otherwise kPermissionDenied "node x is not
+// registered", "node x is suspended" or (state unset) "node x is not active". The first check of
+// every call, Authorize's and RegistryAdmin's alike. Takes no lock.
+absl::StatusOr<const v1::Node*> ActiveCaller(const Snapshot& snapshot, absl::string_view caller);
+
 }  // namespace ndx::registry
 
 #endif  // NDX_REGISTRY_AUTHORIZER_H_

@@ -1,0 +1,214 @@
+#include "registry/authorizer.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/ids.h"
+#include "common/status_macros.h"
+#include "registry/proto_time.h"
+#include "registry/schema_fields.h"
+
+namespace ndx::registry {
+namespace {
+
+using FieldList = google::protobuf::RepeatedPtrField<std::string>;
+
+bool Contains(const FieldList& list, absl::string_view value) {
+  for (const std::string& item : list) {
+    if (item == value) return true;
+  }
+  return false;
+}
+
+bool Covers(const v1::Grant& grant, absl::Span<const std::string> fields) {
+  for (const std::string& field : fields) {
+    if (!Contains(grant.fields(), field)) return false;
+  }
+  return true;
+}
+
+bool HasCurrentField(const v1::Grant& grant, const DatasetEntry& entry) {
+  for (const std::string& field : grant.fields()) {
+    if (entry.field_numbers.contains(field)) return true;
+  }
+  return false;
+}
+
+// Why a grant does not allow the read, ordered from the least to the most useful to report: the
+// reason given is that of the grant that came closest.
+enum class Shortfall {
+  kNotApproved,  // a state this version does not know
+  kRevoked,
+  kExpired,
+  kAwaitingApproval,
+  kPurpose,
+  kNoCurrentField,
+  kFields,
+};
+
+absl::Status UnknownFields(const DatasetEntry& entry, const ReadRequest& request) {
+  std::vector<absl::string_view> unknown;
+  for (absl::Span<const std::string> list : {request.fields, request.filter_fields}) {
+    for (const std::string& field : list) {
+      if (!entry.field_numbers.contains(field) &&
+          std::find(unknown.begin(), unknown.end(), field) == unknown.end()) {
+        unknown.push_back(field);
+      }
+    }
+  }
+  if (unknown.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("dataset ", entry.dataset.id(), " has no field ", absl::StrJoin(unknown, ", "),
+                   "; its fields are: ", internal::FieldNameList(entry.descriptor)));
+}
+
+absl::Status Denial(Shortfall shortfall, const v1::Grant& grant, const DatasetEntry& entry,
+                    const ReadRequest& request) {
+  switch (shortfall) {
+    case Shortfall::kNotApproved:
+      return absl::PermissionDeniedError(absl::StrCat("grant ", grant.id(), " is not approved"));
+    case Shortfall::kRevoked:
+      return absl::PermissionDeniedError(
+          absl::StrCat("grant ", grant.id(), " was revoked at ",
+                       FormatRfc3339(FromProtoTime(grant.revoked_at()))));
+    case Shortfall::kExpired:
+      return absl::PermissionDeniedError(absl::StrCat(
+          "grant ", grant.id(), " expired at ", FormatRfc3339(FromProtoTime(grant.expires_at()))));
+    case Shortfall::kAwaitingApproval:
+      return absl::PermissionDeniedError(
+          absl::StrCat("grant ", grant.id(), " is awaiting approval by ", entry.dataset.owner()));
+    case Shortfall::kPurpose:
+      return absl::PermissionDeniedError(
+          absl::StrCat("purpose ", request.purpose, " is not covered by grant ", grant.id(),
+                       ", which allows: ", absl::StrJoin(grant.purposes(), ", ")));
+    case Shortfall::kNoCurrentField:
+      return absl::PermissionDeniedError(absl::StrCat(
+          "none of the fields of grant ", grant.id(), " (", absl::StrJoin(grant.fields(), ", "),
+          ") is in the current schema of dataset ", entry.dataset.id(), "; request a new grant"));
+    case Shortfall::kFields: {
+      std::vector<absl::string_view> missing;
+      for (absl::Span<const std::string> list : {request.fields, request.filter_fields}) {
+        for (const std::string& field : list) {
+          if (!Contains(grant.fields(), field) &&
+              std::find(missing.begin(), missing.end(), field) == missing.end()) {
+            missing.push_back(field);
+          }
+        }
+      }
+      return absl::PermissionDeniedError(
+          absl::StrCat(missing.size() == 1 ? "field " : "fields ", absl::StrJoin(missing, ", "),
+                       missing.size() == 1 ? " is" : " are", " not covered by grant ", grant.id()));
+    }
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("grant ", grant.id(), " does not allow the read"));
+}
+
+}  // namespace
+
+absl::StatusOr<const v1::Node*> ActiveCaller(const Snapshot& snapshot, absl::string_view caller) {
+  const v1::Node* node = snapshot.FindNode(caller);
+  if (node == nullptr) {
+    return absl::PermissionDeniedError(absl::StrCat("node ", caller, " is not registered"));
+  }
+  if (node->state() == v1::NODE_STATE_SUSPENDED) {
+    return absl::PermissionDeniedError(absl::StrCat("node ", caller, " is suspended"));
+  }
+  if (node->state() != v1::NODE_STATE_ACTIVE) {
+    return absl::PermissionDeniedError(absl::StrCat("node ", caller, " is not active"));
+  }
+  return node;
+}
+
+absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view caller,
+                                   const ReadRequest& request, absl::Time now) {
+  NDX_RETURN_IF_ERROR(ValidateDatasetId(request.dataset));
+  NDX_RETURN_IF_ERROR(ValidatePurpose(request.purpose));
+  NDX_RETURN_IF_ERROR(ActiveCaller(snapshot, caller).status());
+  const DatasetEntry* entry = snapshot.FindDataset(request.dataset);
+  if (entry == nullptr) {
+    return absl::NotFoundError(absl::StrCat("dataset ", request.dataset, " is not registered"));
+  }
+  NDX_RETURN_IF_ERROR(UnknownFields(*entry, request));
+
+  absl::Span<const v1::Grant* const> grants = snapshot.GrantsFor(caller, request.dataset);
+  if (grants.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat("node ", caller, " has no grant on dataset ",
+                                                    request.dataset,
+                                                    "; request one with `ndxctl grant request`"));
+  }
+  const v1::Grant* chosen = nullptr;
+  const v1::Grant* closest = nullptr;
+  Shortfall closest_shortfall = Shortfall::kNotApproved;
+  for (const v1::Grant* grant : grants) {
+    Shortfall shortfall;
+    if (grant->state() == v1::GRANT_STATE_REVOKED) {
+      shortfall = Shortfall::kRevoked;
+    } else if (now >= FromProtoTime(grant->expires_at())) {
+      shortfall = Shortfall::kExpired;
+    } else if (grant->state() == v1::GRANT_STATE_REQUESTED) {
+      shortfall = Shortfall::kAwaitingApproval;
+    } else if (grant->state() != v1::GRANT_STATE_APPROVED) {
+      shortfall = Shortfall::kNotApproved;
+    } else if (!Contains(grant->purposes(), request.purpose)) {
+      shortfall = Shortfall::kPurpose;
+    } else if (!Covers(*grant, request.fields) || !Covers(*grant, request.filter_fields)) {
+      shortfall = Shortfall::kFields;
+    } else if (request.fields.empty() && !HasCurrentField(*grant, *entry)) {
+      shortfall = Shortfall::kNoCurrentField;
+    } else {
+      chosen = grant;
+      break;
+    }
+    // Grants come oldest first: on a tie the newest one is the most relevant to report.
+    if (closest == nullptr || shortfall >= closest_shortfall) {
+      closest = grant;
+      closest_shortfall = shortfall;
+    }
+  }
+  if (chosen == nullptr) return Denial(closest_shortfall, *closest, *entry, request);
+
+  const std::string& owner_id = entry->dataset.owner();
+  const v1::Node* owner = snapshot.FindNode(owner_id);
+  if (owner == nullptr) {
+    return absl::UnavailableError(absl::StrCat("owner node ", owner_id, " of dataset ",
+                                               request.dataset, " is not registered"));
+  }
+  if (owner->state() != v1::NODE_STATE_ACTIVE) {
+    return absl::UnavailableError(
+        absl::StrCat("owner node ", owner_id, " of dataset ", request.dataset, " is not active"));
+  }
+  if (owner->adapter_endpoint().empty()) {
+    return absl::UnavailableError(absl::StrCat("owner node ", owner_id, " of dataset ",
+                                               request.dataset, " has no adapter endpoint"));
+  }
+
+  Decision decision;
+  decision.grant = chosen;
+  decision.dataset = entry;
+  decision.owner = owner;
+  if (request.fields.empty()) {
+    decision.field_numbers.reserve(chosen->fields_size());
+    for (const std::string& field : chosen->fields()) {
+      auto it = entry->field_numbers.find(field);
+      if (it != entry->field_numbers.end()) decision.field_numbers.push_back(it->second);
+    }
+  } else {
+    decision.field_numbers.reserve(request.fields.size());
+    for (const std::string& field : request.fields) {
+      decision.field_numbers.push_back(entry->field_numbers.find(field)->second);
+    }
+  }
+  std::sort(decision.field_numbers.begin(), decision.field_numbers.end());
+  decision.field_numbers.erase(
+      std::unique(decision.field_numbers.begin(), decision.field_numbers.end()),
+      decision.field_numbers.end());
+  decision.fields.reserve(decision.field_numbers.size());
+  for (int number : decision.field_numbers) {
+    decision.fields.push_back(entry->descriptor->FindFieldByNumber(number)->name());
+  }
+  return decision;
+}
+
+}  // namespace ndx::registry

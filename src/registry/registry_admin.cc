@@ -1,0 +1,502 @@
+#include "registry/registry_admin.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/ids.h"
+#include "common/schema.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "registry/authorizer.h"
+#include "registry/proto_time.h"
+#include "registry/schema_fields.h"
+
+namespace ndx::registry {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+bool IsOperator(const v1::Node& node) {
+  return std::find(node.roles().begin(), node.roles().end(), v1::ROLE_OPERATOR) !=
+         node.roles().end();
+}
+
+// "host:port" with a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535.
+absl::Status ValidateEndpoint(absl::string_view endpoint) {
+  auto malformed = [endpoint](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("adapter_endpoint \"", endpoint, "\" is malformed (", why,
+                     "): expected host:port, e.g. \"adapter.mops.gov.vn:7443\", "
+                     "\"10.0.0.5:7443\" or \"[::1]:7443\", or empty for a node without adapter"));
+  };
+  size_t colon = endpoint.rfind(':');
+  if (colon == absl::string_view::npos) return malformed("no port");
+  absl::string_view host = endpoint.substr(0, colon);
+  absl::string_view port = endpoint.substr(colon + 1);
+  uint32_t port_number = 0;
+  if (port.empty() || !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(port, &port_number) || port_number < 1 || port_number > 65535) {
+    return malformed("the port must be a number from 1 to 65535");
+  }
+  if (host.empty()) return malformed("no host");
+  if (host.front() == '[') {
+    bool ok = host.size() > 2 && host.back() == ']';
+    for (char c : host.substr(1, host.size() - 2)) {
+      ok = ok && (absl::ascii_isxdigit(c) || c == ':' || c == '.');
+    }
+    if (!ok) return malformed("an IPv6 host is hexadecimal digits and ':' in brackets");
+    return absl::OkStatus();
+  }
+  for (char c : host) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '.') {
+      return malformed("the host may hold only letters, digits, '-' and '.'");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A field that identifies a record (key_field, subject_field) must be a single scalar.
+absl::Status ValidateScalarField(const Descriptor* message, absl::string_view what,
+                                 const std::string& name) {
+  const FieldDescriptor* field = message->FindFieldByName(name);
+  if (field == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " \"", name, "\" is not a field of ", message->full_name(),
+                     "; its fields are: ", internal::FieldNameList(message)));
+  }
+  if (field->is_repeated() || field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " \"", name, "\" is a ", internal::FieldTypeName(field),
+        " field; it must be a single scalar field (string, an integer, bool or an enum)"));
+  }
+  return absl::OkStatus();
+}
+
+// The names of the top-level messages of `file`, for a message_type that is not among them.
+std::string MessageNames(const google::protobuf::FileDescriptorSet& set,
+                         const std::string& file_name) {
+  std::vector<std::string> names;
+  for (const google::protobuf::FileDescriptorProto& file : set.file()) {
+    if (file.name() != file_name) continue;
+    for (const google::protobuf::DescriptorProto& message : file.message_type()) {
+      names.push_back(file.package().empty() ? message.name()
+                                             : absl::StrCat(file.package(), ".", message.name()));
+    }
+  }
+  return names.empty() ? "none" : absl::StrJoin(names, ", ");
+}
+
+absl::Status UnknownFields(const Descriptor* message, absl::string_view dataset,
+                           const std::vector<std::string>& fields) {
+  std::vector<absl::string_view> unknown;
+  for (const std::string& field : fields) {
+    if (message->FindFieldByName(field) == nullptr) unknown.push_back(field);
+  }
+  if (unknown.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("dataset ", dataset, " has no field ", absl::StrJoin(unknown, ", "),
+                   "; its fields are: ", internal::FieldNameList(message)));
+}
+
+// The distinct strings of `values`, in their first order.
+std::vector<std::string> Distinct(const google::protobuf::RepeatedPtrField<std::string>& values) {
+  std::vector<std::string> distinct;
+  for (const std::string& value : values) {
+    if (std::find(distinct.begin(), distinct.end(), value) == distinct.end()) {
+      distinct.push_back(value);
+    }
+  }
+  return distinct;
+}
+
+absl::Status GrantNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("grant ", id, " does not exist"));
+}
+
+// The owner node of the grant's dataset; empty when the dataset is gone.
+absl::string_view OwnerOf(const Snapshot& snapshot, const v1::Grant& grant) {
+  const DatasetEntry* entry = snapshot.FindDataset(grant.dataset());
+  return entry == nullptr ? absl::string_view() : absl::string_view(entry->dataset.owner());
+}
+
+bool MaySeeGrant(const Snapshot& snapshot, const v1::Node& caller, const v1::Grant& grant) {
+  return IsOperator(caller) || grant.consumer() == caller.id() ||
+         OwnerOf(snapshot, grant) == caller.id();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Node> RegistryAdmin::RegisterNode(absl::string_view caller,
+                                                     const v1::RegisterNodeRequest& request) {
+  absl::MutexLock lock(&write_mutex_);
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_ASSIGN_OR_RETURN(const v1::Node* caller_node, ActiveCaller(*snapshot, caller));
+  if (!IsOperator(*caller_node)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "only an operator may register nodes, and node ", caller, " has no operator role"));
+  }
+  v1::Node node = request.node();
+  NDX_RETURN_IF_ERROR(ValidateNodeId(node.id()));
+  if (node.kind() == v1::NODE_KIND_UNSPECIFIED || !v1::NodeKind_IsValid(node.kind())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node ", node.id(),
+        ": kind must be set to NODE_KIND_MINISTRY, NODE_KIND_PROVINCE or NODE_KIND_OTHER"));
+  }
+  if (!node.adapter_endpoint().empty()) {
+    NDX_RETURN_IF_ERROR(ValidateEndpoint(node.adapter_endpoint()));
+  }
+  std::vector<v1::Role> roles;
+  for (int role : node.roles()) {
+    if (role == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(role)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node ", node.id(), ": role ", role,
+                       " is unknown; roles are ROLE_OPERATOR and ROLE_AUDITOR"));
+    }
+    if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
+      roles.push_back(static_cast<v1::Role>(role));
+    }
+  }
+  node.clear_roles();
+  for (v1::Role role : roles) node.add_roles(role);
+  if (node.state() == v1::NODE_STATE_UNSPECIFIED) node.set_state(v1::NODE_STATE_ACTIVE);
+  if (!v1::NodeState_IsValid(node.state())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("node ", node.id(), ": state ", node.state(),
+                     " is unknown; states are NODE_STATE_ACTIVE and NODE_STATE_SUSPENDED"));
+  }
+  absl::Time now = clock_->Now();
+  const v1::Node* existing = snapshot->FindNode(node.id());
+  *node.mutable_created_at() = existing != nullptr ? existing->created_at() : ToProtoTime(now);
+  *node.mutable_updated_at() = ToProtoTime(now);
+  NDX_RETURN_IF_ERROR(registry_->PutNode(node).status());
+  return node;
+}
+
+absl::StatusOr<v1::Node> RegistryAdmin::GetNode(absl::string_view caller,
+                                                const v1::GetNodeRequest& request) {
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
+  NDX_RETURN_IF_ERROR(ValidateNodeId(request.id()));
+  const v1::Node* node = snapshot->FindNode(request.id());
+  if (node == nullptr) {
+    return absl::NotFoundError(absl::StrCat("node ", request.id(), " is not registered"));
+  }
+  return *node;
+}
+
+absl::StatusOr<v1::ListNodesResponse> RegistryAdmin::ListNodes(
+    absl::string_view caller, const v1::ListNodesRequest& request) {
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
+  v1::ListNodesResponse response;
+  for (const v1::Node* node : snapshot->Nodes()) *response.add_nodes() = *node;
+  return response;
+}
+
+absl::StatusOr<v1::Dataset> RegistryAdmin::RegisterDataset(
+    absl::string_view caller, const v1::RegisterDatasetRequest& request) {
+  absl::MutexLock lock(&write_mutex_);
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
+  const std::string& id = request.id();
+  NDX_RETURN_IF_ERROR(ValidateDatasetId(id));
+  if (AgencyOf(id) != AgencyOf(caller)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("node ", caller, " may register only datasets of its own agency (",
+                     AgencyOf(caller), "/<name>), not ", id));
+  }
+  const DatasetEntry* existing = snapshot->FindDataset(id);
+  if (existing != nullptr && existing->dataset.owner() != caller) {
+    return absl::PermissionDeniedError(absl::StrCat("dataset ", id, " is owned by node ",
+                                                    existing->dataset.owner(),
+                                                    "; only its owner may re-register it"));
+  }
+  if (request.message_type().empty()) {
+    return absl::InvalidArgumentError(
+        "message_type is required: the fully-qualified name of the record message, e.g. "
+        "\"civil.v1.Birth\"");
+  }
+  NDX_ASSIGN_OR_RETURN(google::protobuf::FileDescriptorSet file_set,
+                       CompileProtoFile(request.proto_file_name(), request.proto_source()));
+  NDX_ASSIGN_OR_RETURN(std::shared_ptr<const Schema> schema, Schema::Load(file_set));
+  absl::StatusOr<const Descriptor*> found = schema->FindMessage(request.message_type());
+  if (!found.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "message type \"", request.message_type(), "\" is not defined in ",
+        request.proto_file_name(), "; it defines: ",
+        MessageNames(file_set, request.proto_file_name()), " (give the name with its package)"));
+  }
+  const Descriptor* message = *found;
+  if (request.key_field().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key_field is required: the field that Get looks records up by; fields of ",
+                     message->full_name(), " are: ", internal::FieldNameList(message)));
+  }
+  NDX_RETURN_IF_ERROR(ValidateScalarField(message, "key_field", request.key_field()));
+  if (!request.subject_field().empty()) {
+    NDX_RETURN_IF_ERROR(ValidateScalarField(message, "subject_field", request.subject_field()));
+  }
+  // Sorted, so that the error names the same field whatever the map's order.
+  std::vector<std::pair<std::string, v1::FieldClass>> classes(request.field_classes().begin(),
+                                                              request.field_classes().end());
+  std::sort(classes.begin(), classes.end());
+  for (const auto& [name, field_class] : classes) {
+    if (message->FindFieldByName(name) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field_classes names \"", name, "\", which is not a field of ", message->full_name(),
+          "; its fields are: ", internal::FieldNameList(message)));
+    }
+    if (field_class == v1::FIELD_CLASS_UNSPECIFIED || !v1::FieldClass_IsValid(field_class)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field_classes[\"", name,
+          "\"] must be FIELD_CLASS_OPEN, FIELD_CLASS_INTERNAL, FIELD_CLASS_PERSONAL or "
+          "FIELD_CLASS_SENSITIVE"));
+    }
+  }
+
+  v1::Dataset dataset;
+  dataset.set_id(id);
+  dataset.set_owner(std::string(caller));
+  dataset.set_message_type(request.message_type());
+  dataset.set_key_field(request.key_field());
+  dataset.set_subject_field(request.subject_field());
+  for (const FieldDescriptor* field : internal::FieldsByNumber(message)) {
+    v1::FieldInfo* info = dataset.add_fields();
+    info->set_name(field->name());
+    info->set_number(field->number());
+    info->set_type(internal::FieldTypeName(field));
+    auto it = request.field_classes().find(field->name());
+    info->set_field_class(it == request.field_classes().end() ? v1::FIELD_CLASS_PERSONAL
+                                                              : it->second);
+  }
+  dataset.set_description(request.description());
+  *dataset.mutable_schema() = std::move(file_set);
+  absl::Time now = clock_->Now();
+  if (existing == nullptr) {
+    dataset.set_schema_version(1);
+    *dataset.mutable_created_at() = ToProtoTime(now);
+  } else {
+    // The version counts changes of what a record is: its file and its message type.
+    bool same_schema = existing->dataset.message_type() == dataset.message_type() &&
+                       google::protobuf::util::MessageDifferencer::Equals(
+                           existing->dataset.schema(), dataset.schema());
+    dataset.set_schema_version(existing->dataset.schema_version() + (same_schema ? 0 : 1));
+    *dataset.mutable_created_at() = existing->dataset.created_at();
+  }
+  *dataset.mutable_updated_at() = ToProtoTime(now);
+  NDX_RETURN_IF_ERROR(registry_->PutDataset(dataset).status());
+  return dataset;
+}
+
+absl::StatusOr<v1::Dataset> RegistryAdmin::GetDataset(absl::string_view caller,
+                                                      const v1::GetDatasetRequest& request) {
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
+  NDX_RETURN_IF_ERROR(ValidateDatasetId(request.id()));
+  const DatasetEntry* entry = snapshot->FindDataset(request.id());
+  if (entry == nullptr) {
+    return absl::NotFoundError(absl::StrCat("dataset ", request.id(), " is not registered"));
+  }
+  return entry->dataset;
+}
+
+absl::StatusOr<v1::ListDatasetsResponse> RegistryAdmin::ListDatasets(
+    absl::string_view caller, const v1::ListDatasetsRequest& request) {
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
+  v1::ListDatasetsResponse response;
+  for (const DatasetEntry* entry : snapshot->Datasets()) {
+    if (request.owner().empty() || entry->dataset.owner() == request.owner()) {
+      *response.add_datasets() = entry->dataset;
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Grant> RegistryAdmin::RequestGrant(absl::string_view caller,
+                                                      const v1::RequestGrantRequest& request) {
+  absl::MutexLock lock(&write_mutex_);
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
+  NDX_RETURN_IF_ERROR(ValidateDatasetId(request.dataset()));
+  const DatasetEntry* entry = snapshot->FindDataset(request.dataset());
+  if (entry == nullptr) {
+    return absl::NotFoundError(absl::StrCat("dataset ", request.dataset(), " is not registered"));
+  }
+  std::vector<std::string> fields = Distinct(request.fields());
+  if (fields.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fields is empty: name the fields to read; dataset ", request.dataset(),
+                     " has: ", internal::FieldNameList(entry->descriptor)));
+  }
+  NDX_RETURN_IF_ERROR(UnknownFields(entry->descriptor, request.dataset(), fields));
+  std::vector<std::string> purposes = Distinct(request.purposes());
+  if (purposes.empty()) {
+    return absl::InvalidArgumentError(
+        "purposes is empty: name at least one legal basis for the reads, e.g. "
+        "\"health-insurance.enrolment\"");
+  }
+  for (const std::string& purpose : purposes) NDX_RETURN_IF_ERROR(ValidatePurpose(purpose));
+  absl::Time now = clock_->Now();
+  if (!request.has_expires_at()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expires_at is required: the time the grant ends, after ", FormatRfc3339(now)));
+  }
+  absl::Time expires_at = FromProtoTime(request.expires_at());
+  if (expires_at <= now) {
+    return absl::InvalidArgumentError(absl::StrCat("expires_at ", FormatRfc3339(expires_at),
+                                                   " is not in the future (now is ",
+                                                   FormatRfc3339(now), ")"));
+  }
+
+  v1::Grant grant;
+  absl::BitGen random;
+  do {
+    grant.set_id(absl::StrFormat("g-%016x", absl::Uniform<uint64_t>(random)));
+  } while (snapshot->FindGrant(grant.id()) != nullptr);
+  grant.set_consumer(std::string(caller));
+  grant.set_dataset(request.dataset());
+  for (std::string& field : fields) grant.add_fields(std::move(field));
+  for (std::string& purpose : purposes) grant.add_purposes(std::move(purpose));
+  *grant.mutable_expires_at() = ToProtoTime(expires_at);
+  grant.set_state(v1::GRANT_STATE_REQUESTED);
+  grant.set_justification(request.justification());
+  *grant.mutable_requested_at() = ToProtoTime(now);
+  NDX_RETURN_IF_ERROR(registry_->PutGrant(grant).status());
+  return grant;
+}
+
+absl::StatusOr<v1::Grant> RegistryAdmin::ApproveGrant(absl::string_view caller,
+                                                      const v1::ApproveGrantRequest& request) {
+  absl::MutexLock lock(&write_mutex_);
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
+  if (request.grant_id().empty()) return absl::InvalidArgumentError("grant_id is required");
+  const v1::Grant* found = snapshot->FindGrant(request.grant_id());
+  if (found == nullptr) return GrantNotFound(request.grant_id());
+  absl::string_view owner = OwnerOf(*snapshot, *found);
+  if (owner != caller) {
+    return absl::PermissionDeniedError(absl::StrCat("only the owner of dataset ", found->dataset(),
+                                                    " (node ", owner, ") may approve grant ",
+                                                    found->id()));
+  }
+  switch (found->state()) {
+    case v1::GRANT_STATE_REQUESTED:
+      break;
+    case v1::GRANT_STATE_APPROVED:
+      return absl::FailedPreconditionError(
+          absl::StrCat("grant ", found->id(), " is already approved"));
+    case v1::GRANT_STATE_REVOKED:
+      return absl::FailedPreconditionError(absl::StrCat("grant ", found->id(), " is revoked"));
+    default:
+      return absl::FailedPreconditionError(
+          absl::StrCat("grant ", found->id(), " is not awaiting approval"));
+  }
+  absl::Time now = clock_->Now();
+  if (FromProtoTime(found->expires_at()) <= now) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "grant ", found->id(), " expired at ", FormatRfc3339(FromProtoTime(found->expires_at())),
+        " before it was approved; its consumer must request a new one"));
+  }
+  v1::Grant grant = *found;
+  grant.set_state(v1::GRANT_STATE_APPROVED);
+  grant.set_approved_by(std::string(caller));
+  *grant.mutable_approved_at() = ToProtoTime(now);
+  NDX_RETURN_IF_ERROR(registry_->PutGrant(grant).status());
+  return grant;
+}
+
+absl::StatusOr<v1::Grant> RegistryAdmin::RevokeGrant(absl::string_view caller,
+                                                     const v1::RevokeGrantRequest& request) {
+  absl::MutexLock lock(&write_mutex_);
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_ASSIGN_OR_RETURN(const v1::Node* caller_node, ActiveCaller(*snapshot, caller));
+  if (request.grant_id().empty()) return absl::InvalidArgumentError("grant_id is required");
+  const v1::Grant* found = snapshot->FindGrant(request.grant_id());
+  if (found == nullptr) return GrantNotFound(request.grant_id());
+  absl::string_view owner = OwnerOf(*snapshot, *found);
+  if (owner != caller && !IsOperator(*caller_node)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("only the owner of dataset ", found->dataset(), " (node ", owner,
+                     ") or an operator may revoke grant ", found->id()));
+  }
+  if (found->state() == v1::GRANT_STATE_REVOKED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("grant ", found->id(), " is already revoked"));
+  }
+  v1::Grant grant = *found;
+  grant.set_state(v1::GRANT_STATE_REVOKED);
+  grant.set_revoked_by(std::string(caller));
+  *grant.mutable_revoked_at() = ToProtoTime(clock_->Now());
+  grant.set_revoke_reason(request.reason());
+  NDX_RETURN_IF_ERROR(registry_->PutGrant(grant).status());
+  return grant;
+}
+
+absl::StatusOr<v1::Grant> RegistryAdmin::GetGrant(absl::string_view caller,
+                                                  const v1::GetGrantRequest& request) {
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_ASSIGN_OR_RETURN(const v1::Node* caller_node, ActiveCaller(*snapshot, caller));
+  if (request.grant_id().empty()) return absl::InvalidArgumentError("grant_id is required");
+  const v1::Grant* grant = snapshot->FindGrant(request.grant_id());
+  if (grant == nullptr) return GrantNotFound(request.grant_id());
+  if (!MaySeeGrant(*snapshot, *caller_node, *grant)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("node ", caller, " may not see grant ", grant->id(),
+                     ": only its consumer, the owner of its dataset and operators may"));
+  }
+  return *grant;
+}
+
+absl::StatusOr<v1::ListGrantsResponse> RegistryAdmin::ListGrants(
+    absl::string_view caller, const v1::ListGrantsRequest& request) {
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_ASSIGN_OR_RETURN(const v1::Node* caller_node, ActiveCaller(*snapshot, caller));
+  v1::ListGrantsResponse response;
+  for (const v1::Grant* grant : snapshot->Grants()) {
+    if ((!request.consumer().empty() && grant->consumer() != request.consumer()) ||
+        (!request.dataset().empty() && grant->dataset() != request.dataset()) ||
+        (request.state() != v1::GRANT_STATE_UNSPECIFIED && grant->state() != request.state()) ||
+        !MaySeeGrant(*snapshot, *caller_node, *grant)) {
+      continue;
+    }
+    *response.add_grants() = *grant;
+  }
+  return response;
+}
+
+absl::Status RegistryAdmin::BootstrapOperators(absl::Span<const std::string> node_ids) {
+  absl::MutexLock lock(&write_mutex_);
+  for (const std::string& id : node_ids) {
+    NDX_RETURN_IF_ERROR(ValidateNodeId(id));
+    std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+    const v1::Node* existing = snapshot->FindNode(id);
+    if (existing != nullptr && IsOperator(*existing)) continue;
+    absl::Time now = clock_->Now();
+    v1::Node node;
+    if (existing != nullptr) {
+      node = *existing;
+    } else {
+      node.set_id(id);
+      node.set_display_name(id);
+      node.set_kind(v1::NODE_KIND_OTHER);
+      node.set_state(v1::NODE_STATE_ACTIVE);
+      *node.mutable_created_at() = ToProtoTime(now);
+    }
+    node.add_roles(v1::ROLE_OPERATOR);
+    *node.mutable_updated_at() = ToProtoTime(now);
+    NDX_RETURN_IF_ERROR(registry_->PutNode(node).status());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ndx::registry
