@@ -2,6 +2,7 @@
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"

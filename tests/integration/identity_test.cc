@@ -116,7 +116,8 @@ TEST_F(IdentityTest, ServesHealthChecking) {
   grpc::GenericStub stub(federation_.ChannelAs(kInsuranceNode));
   grpc::ClientContext context;
   SetTimeout(&context, absl::Seconds(5));
-  grpc::ByteBuffer request;
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
   grpc::ByteBuffer response;
   grpc::Status status;
   absl::Notification done;

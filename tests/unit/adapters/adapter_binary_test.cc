@@ -1,0 +1,138 @@
+// Runs the ndx-adapter binary itself: port file, a call over mTLS, SIGTERM, exit codes.
+
+#include <fcntl.h>
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "crypto/tls.h"
+#include "google/protobuf/text_format.h"
+#include "ndx/v1/adapter.grpc.pb.h"
+#include "test_data.h"
+#include "testing/status_matchers.h"
+#include "testing/test_pki.h"
+
+extern char** environ;
+
+namespace ndx::adapters {
+namespace {
+
+using ::ndx::adapters::testing::PopulationData;
+using ::ndx::testing::IsOk;
+using ::ndx::testing::TestPki;
+using ::testing::HasSubstr;
+
+// ndx-adapter with `args`, its stderr sent to `stderr_path`.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& stderr_path) {
+  std::vector<char*> argv;
+  std::string binary = NDX_ADAPTER_BIN;
+  argv.push_back(binary.data());
+  std::vector<std::string> owned = args;
+  for (std::string& arg : owned) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+// The exit code, or -1 if the process did not exit normally within `timeout`.
+int WaitExit(pid_t pid, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+TEST(AdapterBinaryTest, BadConfigExitsTwoWithTheReason) {
+  PopulationData data;
+  v1::AdapterConfig config = data.Config();
+  config.mutable_datasets(0)->set_table("citizens");
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+  ASSERT_THAT(WriteFileAtomically(data.config_path(), text, 0644), IsOk());
+  std::string stderr_path = data.dir() + "/stderr.txt";
+  pid_t pid = Spawn({"--config", data.config_path()}, stderr_path);
+  EXPECT_EQ(WaitExit(pid, std::chrono::seconds(30)), 2);
+  EXPECT_THAT(*ReadFile(stderr_path), HasSubstr("table \"citizens\" does not exist"));
+
+  pid = Spawn({"--port_file", data.dir() + "/port"}, stderr_path);
+  EXPECT_EQ(WaitExit(pid, std::chrono::seconds(30)), 2);
+  EXPECT_THAT(*ReadFile(stderr_path), HasSubstr("--config"));
+}
+
+TEST(AdapterBinaryTest, ServesUntilSigterm) {
+  TestPki pki;
+  PopulationData data;
+  crypto::TlsFilePaths tls = pki.Node("pop/registry");
+  v1::AdapterConfig config = data.Config();
+  config.mutable_tls()->set_ca_file(tls.ca_file);
+  config.mutable_tls()->set_cert_file(tls.cert_file);
+  config.mutable_tls()->set_key_file(tls.key_file);
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+  ASSERT_THAT(WriteFileAtomically(data.config_path(), text, 0644), IsOk());
+
+  const std::string port_file = data.dir() + "/port";
+  const std::string stderr_path = data.dir() + "/stderr.txt";
+  pid_t pid =
+      Spawn({"--config", data.config_path(), "--port_file", port_file, "--log_level", "debug"},
+            stderr_path);
+  absl::StatusOr<std::string> port;
+  for (int i = 0; i < 1500 && !(port = ReadFile(port_file)).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_THAT(port, IsOk()) << *ReadFile(stderr_path);
+  ASSERT_FALSE(port->empty());
+  EXPECT_EQ(port->back(), '\n');
+
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      crypto::MakeChannelCredentials(pki.Gateway("core"), std::nullopt);
+  ASSERT_THAT(credentials, IsOk());
+  // A channel of its own (not gRPC's process-wide subchannel pool), so that dropping the stub
+  // closes the connection.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub = v1::Adapter::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", port->substr(0, port->size() - 1)), *credentials, args));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::FetchRequest request;
+  request.set_dataset("pop/households");
+  request.set_key("7");
+  request.mutable_context()->set_request_id("req-binary");
+  v1::FetchResponse response;
+  grpc::Status status = stub->Fetch(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.record().empty());
+  // An open channel would hold the server's graceful shutdown for its whole grace period.
+  stub.reset();
+
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(pid, std::chrono::seconds(30)), 0);
+  std::string log = *ReadFile(stderr_path);
+  EXPECT_THAT(log,
+              HasSubstr("ndx-adapter listening on 127.0.0.1:" + port->substr(0, port->size() - 1)));
+  EXPECT_THAT(log, HasSubstr("request_id=req-binary"));
+}
+
+}  // namespace
+}  // namespace ndx::adapters

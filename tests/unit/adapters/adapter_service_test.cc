@@ -1,0 +1,186 @@
+#include "adapters/adapter_service.h"
+
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/adapter_server.h"
+#include "crypto/tls.h"
+#include "test_data.h"
+#include "testing/status_matchers.h"
+#include "testing/test_pki.h"
+
+namespace ndx::adapters {
+namespace {
+
+using ::ndx::adapters::testing::ParseRecord;
+using ::ndx::adapters::testing::PopulationData;
+using ::ndx::testing::IsOk;
+using ::ndx::testing::StatusIs;
+using ::ndx::testing::TestPki;
+using ::testing::HasSubstr;
+
+class AdapterServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::TlsFilePaths tls = pki_.Node("pop/registry");
+    v1::AdapterConfig config = data_.Config();
+    config.mutable_tls()->set_ca_file(tls.ca_file);
+    config.mutable_tls()->set_cert_file(tls.cert_file);
+    config.mutable_tls()->set_key_file(tls.key_file);
+    config.add_allowed_gateways("core");
+    absl::StatusOr<LoadedAdapterConfig> loaded = LoadAdapterConfig(config, data_.config_path());
+    ASSERT_THAT(loaded, IsOk());
+    config_ = *std::move(loaded);
+    absl::StatusOr<std::unique_ptr<AdapterServer>> server = AdapterServer::Start(config_);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  // A stub calling as `client`, expecting the adapter to present its node identity.
+  std::unique_ptr<v1::Adapter::Stub> StubAs(const crypto::TlsFilePaths& client) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        crypto::MakeChannelCredentials(
+            client, crypto::SpiffeId::Node(TestPki::kTrustDomain, "pop/registry"));
+    EXPECT_THAT(credentials, IsOk());
+    return v1::Adapter::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), *credentials));
+  }
+
+  static void SetDeadline(grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  }
+
+  static v1::FetchRequest FetchOf(const std::string& dataset, const std::string& key) {
+    v1::FetchRequest request;
+    request.mutable_context()->set_caller("moh/insurance");
+    request.mutable_context()->set_purpose("health-insurance");
+    request.mutable_context()->set_request_id("req-1");
+    request.set_dataset(dataset);
+    request.set_key(key);
+    return request;
+  }
+
+  TestPki pki_;
+  PopulationData data_;
+  LoadedAdapterConfig config_;
+  std::unique_ptr<AdapterServer> server_;
+};
+
+TEST_F(AdapterServiceTest, GatewayFetches) {
+  auto stub = StubAs(pki_.Gateway("core"));
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::FetchRequest request = FetchOf("pop/people", "001");
+  request.add_fields("full_name");
+  request.add_fields("birth_year");
+  v1::FetchResponse response;
+  grpc::Status status = stub->Fetch(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(ParseRecord(config_.datasets.at("pop/people"), response.record())->ShortDebugString(),
+            "full_name: \"Nguyen Van A\" birth_year: 1980");
+}
+
+TEST_F(AdapterServiceTest, GatewaySearchesPageByPage) {
+  auto stub = StubAs(pki_.Gateway("core"));
+  v1::SearchRequest request;
+  request.set_dataset("pop/people");
+  v1::Filter* filter = request.add_filters();
+  filter->set_field("province");
+  filter->set_value("DN");
+  request.set_page_size(20);
+  int total = 0;
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::SearchResponse response;
+    grpc::Status status = stub->Search(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    total += response.records_size();
+    ++pages;
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty() && pages < 10);
+  EXPECT_EQ(total, PopulationData::kPagingRows);
+  EXPECT_EQ(pages, 2);
+}
+
+TEST_F(AdapterServiceTest, ErrorsKeepTheirCodeAndMessage) {
+  auto stub = StubAs(pki_.Gateway("core"));
+  struct Case {
+    v1::FetchRequest request;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  const Case cases[] = {
+      {FetchOf("pop/deaths", "001"), grpc::StatusCode::NOT_FOUND, "not served by this adapter"},
+      {FetchOf("pop/people", "404"), grpc::StatusCode::NOT_FOUND, "has no record"},
+      {FetchOf("pop/households", "abc"), grpc::StatusCode::INVALID_ARGUMENT, "expects int64"},
+      {FetchOf("pop/people", ""), grpc::StatusCode::INVALID_ARGUMENT, "key is empty"},
+  };
+  for (const Case& c : cases) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::FetchResponse response;
+    grpc::Status status = stub->Fetch(&context, c.request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << c.request.ShortDebugString();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+  }
+}
+
+TEST_F(AdapterServiceTest, NodeIsRefused) {
+  auto stub = StubAs(pki_.Node("moh/insurance"));
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::FetchResponse response;
+  grpc::Status status = stub->Fetch(&context, FetchOf("pop/people", "001"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("spiffe://ndx.test/node/moh/insurance"));
+  EXPECT_THAT(status.error_message(), HasSubstr("not a gateway"));
+  EXPECT_TRUE(response.record().empty());
+
+  grpc::ClientContext search_context;
+  SetDeadline(&search_context);
+  v1::SearchRequest search;
+  search.set_dataset("pop/people");
+  v1::SearchResponse found;
+  EXPECT_EQ(stub->Search(&search_context, search, &found).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(found.records_size(), 0);
+}
+
+TEST_F(AdapterServiceTest, GatewayNotInAllowedGatewaysIsRefused) {
+  auto stub = StubAs(pki_.Gateway("edge"));
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::FetchResponse response;
+  grpc::Status status = stub->Fetch(&context, FetchOf("pop/people", "001"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("allowed_gateways"));
+}
+
+TEST(AuthorizeGatewayTest, Decisions) {
+  const std::vector<std::string> none;
+  const std::vector<std::string> core = {"core"};
+  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "core"), "ndx.test", none),
+              IsOk());
+  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "edge"), "ndx.test", none),
+              IsOk());
+  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "core"), "ndx.test", core),
+              IsOk());
+  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "edge"), "ndx.test", core),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("allowed_gateways")));
+  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("other.test", "core"), "ndx.test", none),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("trust domain ndx.test")));
+  EXPECT_THAT(
+      AuthorizeGateway(crypto::SpiffeId::Node("ndx.test", "mops/population"), "ndx.test", none),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("not a gateway")));
+  EXPECT_THAT(AuthorizeGateway(absl::UnauthenticatedError("no certificate"), "ndx.test", none),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no certificate")));
+}
+
+}  // namespace
+}  // namespace ndx::adapters
