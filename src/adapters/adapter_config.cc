@@ -1,0 +1,227 @@
+#include "adapters/adapter_config.h"
+
+#include <filesystem>
+#include <limits>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "adapters/field_value.h"
+#include "adapters/sqlite_backend.h"
+#include "common/files.h"
+#include "common/ids.h"
+#include "common/schema.h"
+#include "common/status_macros.h"
+
+namespace ndx::adapters {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+// The same error with `prefix` in front of its message, so that it says where in the config.
+absl::Status Prefixed(const absl::Status& status, absl::string_view prefix) {
+  return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
+}
+
+absl::Status Invalid(absl::string_view prefix, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(prefix, message));
+}
+
+std::string FieldNames(const Descriptor& message) {
+  std::vector<std::string> names;
+  for (int i = 0; i < message.field_count(); ++i) names.push_back(message.field(i)->name());
+  return absl::StrJoin(names, ", ");
+}
+
+absl::Status CheckIdentifier(absl::string_view prefix, absl::string_view what,
+                             absl::string_view identifier) {
+  if (IsValidSqlIdentifier(identifier)) return absl::OkStatus();
+  return Invalid(prefix, absl::StrCat(what, " \"", absl::CHexEscape(identifier),
+                                      "\" is not a plain SQL identifier: use letters, digits "
+                                      "and '_', not starting with a digit (create a view to "
+                                      "expose other names)"));
+}
+
+}  // namespace
+
+bool IsValidSqlIdentifier(absl::string_view identifier) {
+  if (identifier.empty()) return false;
+  auto is_start = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+  };
+  if (!is_start(identifier[0])) return false;
+  for (char c : identifier) {
+    if (!is_start(c) && !(c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<Binding> LoadBinding(const v1::DatasetBinding& config,
+                                    const std::string& config_path) {
+  const std::string prefix = absl::StrCat("dataset ", config.dataset(), ": ");
+  NDX_RETURN_IF_ERROR(ValidateDatasetId(config.dataset()));
+  if (config.proto_file().empty()) return Invalid(prefix, "proto_file is empty");
+  if (config.message_type().empty()) {
+    return Invalid(prefix, "message_type is empty; give the full name, e.g. \"civil.v1.Birth\"");
+  }
+  if (config.key_field().empty()) return Invalid(prefix, "key_field is empty");
+  NDX_RETURN_IF_ERROR(CheckIdentifier(prefix, "table", config.table()));
+
+  const std::string proto_path = ResolvePath(config.proto_file(), config_path);
+  absl::StatusOr<std::string> source = ReadFile(proto_path);
+  if (!source.ok()) return Prefixed(source.status(), absl::StrCat(prefix, "proto_file: "));
+  absl::StatusOr<google::protobuf::FileDescriptorSet> file_set =
+      CompileProtoFile(std::filesystem::path(proto_path).filename().string(), *source);
+  if (!file_set.ok()) {
+    return Prefixed(file_set.status(), absl::StrCat(prefix, "proto_file ", proto_path, ": "));
+  }
+  absl::StatusOr<std::shared_ptr<const Schema>> schema = Schema::Load(*file_set);
+  if (!schema.ok()) return Prefixed(schema.status(), prefix);
+
+  Binding binding;
+  binding.dataset = config.dataset();
+  binding.schema = *schema;
+  binding.table = config.table();
+  absl::StatusOr<const Descriptor*> message = binding.schema->FindMessage(config.message_type());
+  if (!message.ok()) {
+    // The compiled file is the last of the set (its imports come first).
+    const google::protobuf::FileDescriptorProto& file = file_set->file(file_set->file_size() - 1);
+    std::vector<std::string> types;
+    for (const auto& type : file.message_type()) {
+      types.push_back(file.package().empty() ? type.name()
+                                             : absl::StrCat(file.package(), ".", type.name()));
+    }
+    return Invalid(prefix, absl::StrCat("message_type \"", config.message_type(), "\" is not in ",
+                                        proto_path, " (its top-level messages: ",
+                                        types.empty() ? "none" : absl::StrJoin(types, ", "), ")"));
+  }
+  binding.message = *message;
+
+  for (const auto& [field_name, column] : config.columns()) {
+    if (binding.message->FindFieldByName(field_name) == nullptr) {
+      return Invalid(prefix,
+                     absl::StrCat("columns maps \"", absl::CHexEscape(field_name),
+                                  "\", which is not a field of ", binding.message->full_name(),
+                                  " (fields: ", FieldNames(*binding.message), ")"));
+    }
+    NDX_RETURN_IF_ERROR(
+        CheckIdentifier(prefix, absl::StrCat("the column of field \"", field_name, "\""), column));
+  }
+  const FieldDescriptor* key = binding.message->FindFieldByName(config.key_field());
+  if (key == nullptr) {
+    return Invalid(prefix, absl::StrCat("key_field \"", config.key_field(), "\" is not a field of ",
+                                        binding.message->full_name(),
+                                        " (fields: ", FieldNames(*binding.message), ")"));
+  }
+  absl::Status key_ok = CheckKeyField(*key);
+  if (!key_ok.ok()) return Prefixed(key_ok, prefix);
+
+  for (int i = 0; i < binding.message->field_count(); ++i) {
+    const FieldDescriptor* field = binding.message->field(i);
+    absl::Status supported = CheckSupportedField(*field);
+    if (!supported.ok()) return Prefixed(supported, prefix);
+    auto mapped = config.columns().find(field->name());
+    FieldBinding field_binding{field,
+                               mapped != config.columns().end() ? mapped->second : field->name()};
+    // A field read from the column of its own name needs that name to be an identifier too.
+    NDX_RETURN_IF_ERROR(CheckIdentifier(
+        prefix, absl::StrCat("the column of field \"", field->name(), "\""), field_binding.column));
+    if (field == key) binding.key_index = static_cast<int>(binding.fields.size());
+    binding.fields.push_back(std::move(field_binding));
+  }
+  return binding;
+}
+
+absl::StatusOr<LoadedAdapterConfig> LoadAdapterConfig(const v1::AdapterConfig& config,
+                                                      const std::string& config_path) {
+  const std::string prefix = absl::StrCat(config_path, ": ");
+  LoadedAdapterConfig loaded;
+  if (config.listen_address().empty()) {
+    return Invalid(prefix,
+                   "listen_address is empty; give host:port, e.g. \"127.0.0.1:7443\" (port 0 "
+                   "picks a free port)");
+  }
+  loaded.listen_address = config.listen_address();
+  const v1::TlsFiles& tls = config.tls();
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string*>{"ca_file", &tls.ca_file()},
+        {"cert_file", &tls.cert_file()},
+        {"key_file", &tls.key_file()}}) {
+    if (value->empty()) {
+      return Invalid(prefix, absl::StrCat("tls.", name,
+                                          " is empty; the adapter serves mTLS only and needs the "
+                                          "CA certificate, its certificate and its key"));
+    }
+  }
+  loaded.tls = {ResolvePath(tls.ca_file(), config_path), ResolvePath(tls.cert_file(), config_path),
+                ResolvePath(tls.key_file(), config_path)};
+  if (config.trust_domain().empty()) {
+    return Invalid(prefix, "trust_domain is empty; give the platform's, e.g. \"ndx.gov.vn\"");
+  }
+  absl::Status trust_domain_ok = ValidateTrustDomain(config.trust_domain());
+  if (!trust_domain_ok.ok()) return Prefixed(trust_domain_ok, prefix);
+  loaded.trust_domain = config.trust_domain();
+  for (const std::string& gateway : config.allowed_gateways()) {
+    if (!IsValidSegment(gateway)) {
+      return Invalid(prefix, absl::StrCat("allowed_gateways has \"", absl::CHexEscape(gateway),
+                                          "\", which is not a gateway name (1-63 characters of "
+                                          "a-z, 0-9 and '-', e.g. \"core\")"));
+    }
+    loaded.allowed_gateways.push_back(gateway);
+  }
+  if (config.max_message_bytes() > static_cast<uint32_t>(std::numeric_limits<int>::max())) {
+    return Invalid(prefix, absl::StrCat("max_message_bytes is ", config.max_message_bytes(),
+                                        "; the limit is ", std::numeric_limits<int>::max()));
+  }
+  if (config.max_message_bytes() != 0) {
+    loaded.max_message_bytes = static_cast<int>(config.max_message_bytes());
+  }
+  if (config.datasets().empty()) {
+    return Invalid(prefix, "datasets is empty; bind at least one dataset to a table");
+  }
+
+  // Bindings naming the same database share its backend (and its connection pool).
+  absl::flat_hash_map<std::string, std::shared_ptr<SqliteBackend>> backends;
+  for (int i = 0; i < config.datasets_size(); ++i) {
+    const v1::DatasetBinding& dataset = config.datasets(i);
+    const std::string where = absl::StrCat(prefix, "datasets[", i, "]: ");
+    absl::StatusOr<Binding> binding = LoadBinding(dataset, config_path);
+    if (!binding.ok()) return Prefixed(binding.status(), where);
+    if (loaded.datasets.contains(dataset.dataset())) {
+      return Invalid(where, absl::StrCat("dataset ", dataset.dataset(),
+                                         " is bound twice; each dataset has one table"));
+    }
+    if (dataset.backend_case() != v1::DatasetBinding::kSqlite) {
+      return Invalid(where, absl::StrCat("dataset ", dataset.dataset(),
+                                         " has no backend; give sqlite { path: \"...\" }"));
+    }
+    if (dataset.sqlite().path().empty()) {
+      return Invalid(where, absl::StrCat("dataset ", dataset.dataset(), ": sqlite.path is empty"));
+    }
+    const std::string db_path = ResolvePath(dataset.sqlite().path(), config_path);
+    std::shared_ptr<SqliteBackend>& backend = backends[db_path];
+    if (backend == nullptr) {
+      absl::StatusOr<std::unique_ptr<SqliteBackend>> opened =
+          SqliteBackend::Open(db_path, SqliteBackendOptions());
+      if (!opened.ok()) {
+        return Prefixed(opened.status(), absl::StrCat(where, "dataset ", dataset.dataset(), ": "));
+      }
+      backend = std::move(*opened);
+    }
+    absl::Status checked = backend->CheckBinding(*binding);
+    if (!checked.ok()) return Prefixed(checked, where);
+    loaded.datasets[dataset.dataset()] =
+        ServedDataset{std::make_shared<const Binding>(*std::move(binding)), backend};
+  }
+  return loaded;
+}
+
+absl::StatusOr<LoadedAdapterConfig> LoadAdapterConfigFile(const std::string& path) {
+  v1::AdapterConfig config;
+  NDX_RETURN_IF_ERROR(LoadTextProto(path, &config));
+  return LoadAdapterConfig(config, path);
+}
+
+}  // namespace ndx::adapters

@@ -1,0 +1,47 @@
+#include "adapters/adapter_server.h"
+
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "crypto/tls.h"
+
+namespace ndx::adapters {
+
+absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
+    const LoadedAdapterConfig& config) {
+  NDX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                       crypto::MakeServerCredentials(config.tls));
+  auto service = std::make_unique<AdapterService>(config);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen_address, credentials, &port);
+  builder.RegisterService(service.get());
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  // BDP probing sends PINGs with data frames; a proxy in front of the adapter (nginx in the
+  // benchmarks) counts them against its ping limits and closes the connection.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    if (server != nullptr) server->Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address,
+                                               " (address in use, not local, or not host:port)"));
+  }
+  return std::unique_ptr<AdapterServer>(
+      new AdapterServer(std::move(service), std::move(server), port));
+}
+
+AdapterServer::~AdapterServer() { Shutdown(absl::ZeroDuration()); }
+
+void AdapterServer::Shutdown(absl::Duration grace) {
+  // grpc::Server::Shutdown is itself idempotent and thread-safe.
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server_->Wait();
+}
+
+}  // namespace ndx::adapters

@@ -1,0 +1,44 @@
+#ifndef NDX_ADAPTERS_ADAPTER_SERVER_H_
+#define NDX_ADAPTERS_ADAPTER_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "adapters/adapter_config.h"
+#include "adapters/adapter_service.h"
+
+namespace ndx::adapters {
+
+// A running ndx-adapter: the Adapter service and the standard health service on the configured
+// address, mTLS only. The binary is a thin main over this, so tests start the same server.
+// Thread-safe: Shutdown() may be called from any thread, once or more.
+class AdapterServer {
+ public:
+  // Builds and starts the server. Credential errors (missing or unreadable files, a key readable
+  // by others) keep their code and name the file; failing to listen is kUnavailable.
+  static absl::StatusOr<std::unique_ptr<AdapterServer>> Start(const LoadedAdapterConfig& config);
+  ~AdapterServer();
+
+  // The bound port (the one picked by the system when the config says port 0).
+  int port() const { return port_; }
+
+  // Stops accepting calls and lets the running ones finish for up to `grace`, then cancels them.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  AdapterServer(std::unique_ptr<AdapterService> service, std::unique_ptr<grpc::Server> server,
+                int port)
+      : service_(std::move(service)), server_(std::move(server)), port_(port) {}
+
+  std::unique_ptr<AdapterService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  const int port_;
+};
+
+}  // namespace ndx::adapters
+
+#endif  // NDX_ADAPTERS_ADAPTER_SERVER_H_

@@ -1,0 +1,125 @@
+#include "adapters/adapter_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/grpc_status.h"
+#include "common/status_macros.h"
+#include "crypto/tls.h"
+
+namespace ndx::adapters {
+namespace {
+
+// Request fields come from the network: escaped before they reach a log line.
+std::string Printable(const std::string& text) { return absl::CHexEscape(text); }
+
+void LogCall(absl::string_view method, const v1::RequestContext& context,
+             const std::string& dataset, const absl::Status& status, absl::Time start) {
+  spdlog::debug("{} request_id={} caller={} purpose={} dataset={} status={} latency_us={}",
+                std::string(method), Printable(context.request_id()), Printable(context.caller()),
+                Printable(context.purpose()), Printable(dataset),
+                absl::StatusCodeToString(status.code()),
+                absl::ToInt64Microseconds(absl::Now() - start));
+}
+
+}  // namespace
+
+absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
+                              const std::string& trust_domain,
+                              const std::vector<std::string>& allowed_gateways) {
+  if (!peer.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the caller has no verified identity: ", peer.status().message()));
+  }
+  if (peer->trust_domain() != trust_domain) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("caller ", peer->ToString(), " is not of trust domain ", trust_domain));
+  }
+  if (!peer->is_gateway()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "caller ", peer->ToString(),
+        " is not a gateway: an adapter answers only the gateway; read data through the gateway's "
+        "Exchange API"));
+  }
+  if (!allowed_gateways.empty() && std::find(allowed_gateways.begin(), allowed_gateways.end(),
+                                             peer->name()) == allowed_gateways.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("gateway ", peer->ToString(), " is not in this adapter's allowed_gateways"));
+  }
+  return absl::OkStatus();
+}
+
+AdapterService::AdapterService(const LoadedAdapterConfig& config)
+    : trust_domain_(config.trust_domain),
+      allowed_gateways_(config.allowed_gateways),
+      datasets_(config.datasets) {}
+
+absl::Status AdapterService::Authorize(const grpc::ServerContext& context) const {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) {
+    return absl::UnauthenticatedError("the caller has no verified identity: no TLS session");
+  }
+  return AuthorizeGateway(crypto::PeerIdentity(*auth), trust_domain_, allowed_gateways_);
+}
+
+absl::StatusOr<const ServedDataset*> AdapterService::FindDataset(const std::string& dataset) const {
+  auto it = datasets_.find(dataset);
+  if (it == datasets_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("dataset \"", Printable(dataset), "\" is not served by this adapter"));
+  }
+  return &it->second;
+}
+
+absl::Status AdapterService::DoFetch(const grpc::ServerContext& context,
+                                     const v1::FetchRequest& request,
+                                     v1::FetchResponse* response) const {
+  NDX_RETURN_IF_ERROR(Authorize(context));
+  NDX_ASSIGN_OR_RETURN(const ServedDataset* served, FindDataset(request.dataset()));
+  if (request.key().empty()) return absl::InvalidArgumentError("key is empty");
+  std::vector<std::string> fields(request.fields().begin(), request.fields().end());
+  NDX_ASSIGN_OR_RETURN(std::string record,
+                       served->backend->Fetch(*served->binding, request.key(), fields));
+  response->set_record(std::move(record));
+  return absl::OkStatus();
+}
+
+absl::Status AdapterService::DoSearch(const grpc::ServerContext& context,
+                                      const v1::SearchRequest& request,
+                                      v1::SearchResponse* response) const {
+  NDX_RETURN_IF_ERROR(Authorize(context));
+  NDX_ASSIGN_OR_RETURN(const ServedDataset* served, FindDataset(request.dataset()));
+  std::vector<FieldFilter> filters;
+  for (const v1::Filter& filter : request.filters()) {
+    filters.push_back({filter.field(), filter.value()});
+  }
+  std::vector<std::string> fields(request.fields().begin(), request.fields().end());
+  NDX_ASSIGN_OR_RETURN(SearchPage page,
+                       served->backend->Search(*served->binding, filters, fields,
+                                               request.page_size(), request.page_token()));
+  for (std::string& record : page.records) response->add_records(std::move(record));
+  response->set_next_page_token(std::move(page.next_page_token));
+  return absl::OkStatus();
+}
+
+grpc::Status AdapterService::Fetch(grpc::ServerContext* context, const v1::FetchRequest* request,
+                                   v1::FetchResponse* response) {
+  absl::Time start = absl::Now();
+  absl::Status status = DoFetch(*context, *request, response);
+  LogCall("Fetch", request->context(), request->dataset(), status, start);
+  return ToGrpcStatus(status);
+}
+
+grpc::Status AdapterService::Search(grpc::ServerContext* context, const v1::SearchRequest* request,
+                                    v1::SearchResponse* response) {
+  absl::Time start = absl::Now();
+  absl::Status status = DoSearch(*context, *request, response);
+  LogCall("Search", request->context(), request->dataset(), status, start);
+  return ToGrpcStatus(status);
+}
+
+}  // namespace ndx::adapters

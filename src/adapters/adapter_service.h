@@ -1,0 +1,51 @@
+#ifndef NDX_ADAPTERS_ADAPTER_SERVICE_H_
+#define NDX_ADAPTERS_ADAPTER_SERVICE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "adapters/adapter_config.h"
+#include "crypto/spiffe_id.h"
+#include "ndx/v1/adapter.grpc.pb.h"
+
+namespace ndx::adapters {
+
+// Whether a verified peer may call the adapter: it must be a gateway of `trust_domain` and, when
+// `allowed_gateways` is not empty, one of them. kUnauthenticated when the peer has no identity
+// (the error of `peer`), kPermissionDenied naming the caller otherwise.
+absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
+                              const std::string& trust_domain,
+                              const std::vector<std::string>& allowed_gateways);
+
+// The Adapter gRPC service: reads records of the configured datasets for the gateway, and only
+// for the gateway (the caller's identity comes from its mTLS certificate). Every call is logged
+// at debug level with the request id, the consumer the gateway acts for, and the dataset.
+// Thread-safe: holds only immutable state and thread-safe backends.
+class AdapterService final : public v1::Adapter::Service {
+ public:
+  explicit AdapterService(const LoadedAdapterConfig& config);
+
+  grpc::Status Fetch(grpc::ServerContext* context, const v1::FetchRequest* request,
+                     v1::FetchResponse* response) override;
+  grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
+                      v1::SearchResponse* response) override;
+
+ private:
+  absl::Status Authorize(const grpc::ServerContext& context) const;
+  absl::StatusOr<const ServedDataset*> FindDataset(const std::string& dataset) const;
+  absl::Status DoFetch(const grpc::ServerContext& context, const v1::FetchRequest& request,
+                       v1::FetchResponse* response) const;
+  absl::Status DoSearch(const grpc::ServerContext& context, const v1::SearchRequest& request,
+                        v1::SearchResponse* response) const;
+
+  const std::string trust_domain_;
+  const std::vector<std::string> allowed_gateways_;
+  const absl::flat_hash_map<std::string, ServedDataset> datasets_;
+};
+
+}  // namespace ndx::adapters
+
+#endif  // NDX_ADAPTERS_ADAPTER_SERVICE_H_

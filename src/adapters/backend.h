@@ -1,0 +1,92 @@
+#ifndef NDX_ADAPTERS_BACKEND_H_
+#define NDX_ADAPTERS_BACKEND_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/schema.h"
+#include "google/protobuf/descriptor.h"
+
+namespace ndx::adapters {
+
+// Page sizes of Search: 0 asks for the default; larger requests are capped (the page then ends
+// early and its token continues the scan).
+inline constexpr int kDefaultPageSize = 100;
+inline constexpr int kMaxPageSize = 1000;
+
+// One field of a dataset's message and the column it is read from.
+struct FieldBinding {
+  const google::protobuf::FieldDescriptor* field = nullptr;
+  std::string column;
+};
+
+// The loaded, validated form of an ndx.v1.DatasetBinding: which table serves which message type.
+// Identifiers (table, columns) have been checked to be plain SQL identifiers. Immutable after
+// loading; thread-safe.
+struct Binding {
+  // Dataset id, "agency/name".
+  std::string dataset;
+  // Owns the descriptors below.
+  std::shared_ptr<const Schema> schema;
+  const google::protobuf::Descriptor* message = nullptr;
+  std::string table;
+  // Every field of `message`, in declaration order.
+  std::vector<FieldBinding> fields;
+  // Index in `fields` of the key field.
+  int key_index = 0;
+
+  const FieldBinding& key() const { return fields[key_index]; }
+  // nullptr when the message has no such field.
+  const FieldBinding* FindField(absl::string_view name) const;
+  // The bindings of the requested fields, in declaration order and without repeats; every field
+  // when `names` is empty. kInvalidArgument naming the first unknown field.
+  absl::StatusOr<std::vector<const FieldBinding*>> SelectFields(
+      const std::vector<std::string>& names) const;
+};
+
+// An equality condition: the field's value, as text, converted to the field's type.
+struct FieldFilter {
+  std::string field;
+  std::string value;
+};
+
+struct SearchPage {
+  // Serialized messages of the binding's type, in key order.
+  std::vector<std::string> records;
+  // Empty on the last page.
+  std::string next_page_token;
+};
+
+// A store that datasets are read from: the agency's database behind the adapter. Implementations
+// are named after what they are (SqliteBackend); a PostgreSQL one plugs in the same way.
+// Values (key, filters) arrive as text and are converted to the field's protobuf type; a value
+// that does not convert is kInvalidArgument naming the field and the expected type. Records hold
+// only the requested fields (all fields when none are requested); NULL columns stay unset.
+// Implementations must be thread-safe: the adapter calls them from many gRPC threads at once.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Checks that the backend can serve `binding` (its table and columns exist); the message says
+  // what is missing. Called once per binding at load.
+  virtual absl::Status CheckBinding(const Binding& binding) = 0;
+
+  // The record whose key field equals `key`, serialized; kNotFound when there is none.
+  virtual absl::StatusOr<std::string> Fetch(const Binding& binding, absl::string_view key,
+                                            const std::vector<std::string>& fields) = 0;
+
+  // The records matching every filter, ordered by key, starting after `page_token` (empty for the
+  // first page). `page_size` 0 means kDefaultPageSize; it is capped at kMaxPageSize. A token that
+  // this backend did not issue for the same dataset and filters is kInvalidArgument.
+  virtual absl::StatusOr<SearchPage> Search(const Binding& binding,
+                                            const std::vector<FieldFilter>& filters,
+                                            const std::vector<std::string>& fields, int page_size,
+                                            const std::string& page_token) = 0;
+};
+
+}  // namespace ndx::adapters
+
+#endif  // NDX_ADAPTERS_BACKEND_H_

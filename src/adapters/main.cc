@@ -1,0 +1,95 @@
+// ndx-adapter: serves an agency's datasets from its own database to the ndx gateway over mTLS.
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/adapter_config.h"
+#include "adapters/adapter_server.h"
+#include "common/files.h"
+#include "common/process.h"
+
+namespace {
+
+// Exit codes: 0 after a clean stop, 1 when the server cannot run, 2 for a bad command line or
+// config (the message on stderr says what to fix).
+constexpr int kExitFailure = 1;
+constexpr int kExitBadConfig = 2;
+
+// The host part of "host:port" (IPv6 hosts keep their brackets).
+std::string HostOf(const std::string& address) {
+  size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ndx::InitProcess("ndx-adapter");
+
+  CLI::App app{"ndx-adapter: serves an agency's datasets to the ndx gateway over mTLS"};
+  std::string config_path;
+  std::string port_file;
+  std::string log_level = "info";
+  app.add_option("--config", config_path, "AdapterConfig in protobuf text format")->required();
+  app.add_option("--port_file", port_file,
+                 "once listening, write the bound port and a newline to this file");
+  app.add_option("--log_level", log_level, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  // CLI11 reports through exceptions; they stop here.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitBadConfig;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // Blocked before gRPC starts its threads (they inherit the mask), so that the signals are
+  // only ever taken by sigwait below, in an ordinary thread where stopping the server is safe.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<ndx::adapters::LoadedAdapterConfig> config =
+      ndx::adapters::LoadAdapterConfigFile(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "ndx-adapter: %s\n", std::string(config.status().message()).c_str());
+    return kExitBadConfig;
+  }
+  absl::StatusOr<std::unique_ptr<ndx::adapters::AdapterServer>> server =
+      ndx::adapters::AdapterServer::Start(*config);
+  if (!server.ok()) {
+    std::fprintf(stderr, "ndx-adapter: %s\n", std::string(server.status().message()).c_str());
+    // Credential files are part of the config; failing to listen is not.
+    return server.status().code() == absl::StatusCode::kUnavailable ? kExitFailure : kExitBadConfig;
+  }
+  const int port = (*server)->port();
+  if (!port_file.empty()) {
+    absl::Status written = ndx::WriteFileAtomically(port_file, absl::StrCat(port, "\n"), 0644);
+    if (!written.ok()) {
+      std::fprintf(stderr, "ndx-adapter: --port_file: %s\n",
+                   std::string(written.message()).c_str());
+      (*server)->Shutdown(absl::ZeroDuration());
+      return kExitFailure;
+    }
+  }
+  for (const auto& [id, dataset] : config->datasets) {
+    spdlog::info("serving dataset {} ({}) from table {}", id, dataset.binding->message->full_name(),
+                 dataset.binding->table);
+  }
+  spdlog::info("ndx-adapter listening on {}:{}", HostOf(config->listen_address), port);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}; stopping", strsignal(signal_number));
+  (*server)->Shutdown(absl::Seconds(5));
+  spdlog::info("ndx-adapter stopped");
+  return 0;
+}
