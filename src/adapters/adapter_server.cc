@@ -39,8 +39,13 @@ absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
 AdapterServer::~AdapterServer() { Shutdown(absl::ZeroDuration()); }
 
 void AdapterServer::Shutdown(absl::Duration grace) {
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  service_->Drain(absl::Now() + grace);
+  // Nothing runs any more: no reason to wait for the gateway to close its connections.
   // grpc::Server::Shutdown is itself idempotent and thread-safe.
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
 }
 

@@ -26,7 +26,9 @@ class AdapterServer {
   // The bound port (the one picked by the system when the config says port 0).
   int port() const { return port_; }
 
-  // Stops accepting calls and lets the running ones finish for up to `grace`, then cancels them.
+  // Reports NOT_SERVING on the health service, refuses new calls (kUnavailable), lets the running
+  // ones finish for up to `grace`, then stops the server, cancelling what is left. Returns as soon
+  // as no call runs, even if the gateway keeps connections open.
   void Shutdown(absl::Duration grace);
 
  private:

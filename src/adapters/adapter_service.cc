@@ -106,10 +106,40 @@ absl::Status AdapterService::DoSearch(const grpc::ServerContext& context,
   return absl::OkStatus();
 }
 
+bool AdapterService::EnterCall() {
+  // Sequentially consistent on both sides: either Drain() sees this call counted, or this call
+  // sees draining_ set. No call runs unseen.
+  in_flight_.fetch_add(1);
+  if (!draining_.load()) return true;
+  in_flight_.fetch_sub(1);
+  return false;
+}
+
+bool AdapterService::Drain(absl::Time deadline) {
+  draining_.store(true);
+  while (in_flight_.load() > 0) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+namespace {
+
+absl::Status Stopping() {
+  return absl::UnavailableError("the adapter is stopping; retry on another replica or later");
+}
+
+}  // namespace
+
 grpc::Status AdapterService::Fetch(grpc::ServerContext* context, const v1::FetchRequest* request,
                                    v1::FetchResponse* response) {
   absl::Time start = absl::Now();
-  absl::Status status = DoFetch(*context, *request, response);
+  absl::Status status = Stopping();
+  if (EnterCall()) {
+    status = DoFetch(*context, *request, response);
+    ExitCall();
+  }
   LogCall("Fetch", request->context(), request->dataset(), status, start);
   return ToGrpcStatus(status);
 }
@@ -117,7 +147,11 @@ grpc::Status AdapterService::Fetch(grpc::ServerContext* context, const v1::Fetch
 grpc::Status AdapterService::Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                                     v1::SearchResponse* response) {
   absl::Time start = absl::Now();
-  absl::Status status = DoSearch(*context, *request, response);
+  absl::Status status = Stopping();
+  if (EnterCall()) {
+    status = DoSearch(*context, *request, response);
+    ExitCall();
+  }
   LogCall("Search", request->context(), request->dataset(), status, start);
   return ToGrpcStatus(status);
 }

@@ -1,12 +1,14 @@
 #ifndef NDX_ADAPTERS_ADAPTER_SERVICE_H_
 #define NDX_ADAPTERS_ADAPTER_SERVICE_H_
 
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "adapters/adapter_config.h"
 #include "crypto/spiffe_id.h"
 #include "ndx/v1/adapter.grpc.pb.h"
@@ -23,7 +25,8 @@ absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
 // The Adapter gRPC service: reads records of the configured datasets for the gateway, and only
 // for the gateway (the caller's identity comes from its mTLS certificate). Every call is logged
 // at debug level with the request id, the consumer the gateway acts for, and the dataset.
-// Thread-safe: holds only immutable state and thread-safe backends.
+// Thread-safe: immutable state, thread-safe backends, and atomics for draining (no lock on the
+// call path).
 class AdapterService final : public v1::Adapter::Service {
  public:
   explicit AdapterService(const LoadedAdapterConfig& config);
@@ -33,7 +36,17 @@ class AdapterService final : public v1::Adapter::Service {
   grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
 
+  // Makes every later call fail with kUnavailable ("the adapter is stopping") and waits until the
+  // calls already running have finished, or `deadline` has passed. True when none is left.
+  // grpc::Server::Shutdown alone would wait for its whole deadline while the gateway keeps its
+  // (idle) connections open, so a stop would always take the full grace period.
+  bool Drain(absl::Time deadline);
+
  private:
+  // Counts a call as running unless draining; false (and not counted) when draining.
+  bool EnterCall();
+  void ExitCall() { in_flight_.fetch_sub(1); }
+
   absl::Status Authorize(const grpc::ServerContext& context) const;
   absl::StatusOr<const ServedDataset*> FindDataset(const std::string& dataset) const;
   absl::Status DoFetch(const grpc::ServerContext& context, const v1::FetchRequest& request,
@@ -44,6 +57,8 @@ class AdapterService final : public v1::Adapter::Service {
   const std::string trust_domain_;
   const std::vector<std::string> allowed_gateways_;
   const absl::flat_hash_map<std::string, ServedDataset> datasets_;
+  std::atomic<int> in_flight_{0};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace ndx::adapters

@@ -162,6 +162,28 @@ TEST_F(AdapterServiceTest, GatewayNotInAllowedGatewaysIsRefused) {
   EXPECT_THAT(status.error_message(), HasSubstr("allowed_gateways"));
 }
 
+TEST_F(AdapterServiceTest, DrainedServiceRefusesNewCalls) {
+  AdapterService service(config_);
+  EXPECT_TRUE(service.Drain(absl::Now() + absl::Seconds(1)));
+  grpc::ServerContext context;
+  v1::FetchRequest request = FetchOf("pop/people", "001");
+  v1::FetchResponse response;
+  grpc::Status status = service.Fetch(&context, &request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("stopping"));
+}
+
+TEST_F(AdapterServiceTest, ShutdownDoesNotWaitForIdleConnections) {
+  auto stub = StubAs(pki_.Gateway("core"));
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::FetchResponse response;
+  ASSERT_TRUE(stub->Fetch(&context, FetchOf("pop/people", "001"), &response).ok());
+  absl::Time start = absl::Now();
+  server_->Shutdown(absl::Seconds(10));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
 TEST(AuthorizeGatewayTest, Decisions) {
   const std::vector<std::string> none;
   const std::vector<std::string> core = {"core"};
