@@ -1,0 +1,62 @@
+#ifndef NDX_CLI_GATEWAY_CLIENT_H_
+#define NDX_CLI_GATEWAY_CLIENT_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cli/cli_status.h"
+#include "cli/profile.h"
+#include "ndx/v1/exchange.grpc.pb.h"
+#include "ndx/v1/registry.grpc.pb.h"
+
+namespace ndx::cli {
+
+// The trust domain a CA certificate names in its URI SAN "spiffe://<trust-domain>". Reads and
+// parses the PEM at `ca_file`; kInvalidArgument when the certificate names none.
+absl::StatusOr<std::string> TrustDomainOfCaFile(const std::string& ca_file);
+
+// ndxctl's connection to one gateway: an mTLS channel presenting the node's certificate, stubs
+// of the Registry and Exchange services, and the per-call deadline. Each call is unary and
+// blocking. Thread-compatible (ndxctl is single-threaded).
+class GatewayClient {
+ public:
+  // Makes the channel credentials from the settings' files (kNotFound, kPermissionDenied,
+  // kFailedPrecondition for a key readable by others, ...). With settings.gateway_id set, the
+  // gateway's certificate must carry spiffe://<trust domain of the CA>/gateway/<gateway_id>.
+  // The connection itself is made lazily by the first call.
+  static absl::StatusOr<std::unique_ptr<GatewayClient>> Connect(const ConnectionSettings& settings);
+
+  // For tests: stubs on an existing channel.
+  GatewayClient(std::shared_ptr<grpc::Channel> channel, int64_t timeout_ms);
+
+  v1::Registry::StubInterface& registry() { return *registry_; }
+  v1::Exchange::StubInterface& exchange() { return *exchange_; }
+
+  // Runs one unary call `rpc(context, response)` under the deadline. A failed call becomes
+  // RpcError (exit 10 + code).
+  template <typename Response, typename Rpc>
+  absl::StatusOr<Response> Call(Rpc rpc) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_));
+    Response response;
+    grpc::Status status = rpc(&context, &response);
+    if (!status.ok()) return RpcError(status);
+    return response;
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  int64_t timeout_ms_;
+  std::unique_ptr<v1::Registry::StubInterface> registry_;
+  std::unique_ptr<v1::Exchange::StubInterface> exchange_;
+};
+
+}  // namespace ndx::cli
+
+#endif  // NDX_CLI_GATEWAY_CLIENT_H_
