@@ -1,6 +1,5 @@
 // ndx-adapter: serves an agency's datasets from its own database to the ndx gateway over mTLS.
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -8,10 +7,8 @@
 #include <cstring>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "adapters/adapter_config.h"
 #include "adapters/adapter_server.h"
-#include "common/files.h"
 #include "common/process.h"
 
 namespace {
@@ -49,13 +46,7 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  // Blocked before gRPC starts its threads (they inherit the mask), so that the signals are
-  // only ever taken by sigwait below, in an ordinary thread where stopping the server is safe.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ndx::StopSignals stop_signals;
 
   absl::StatusOr<ndx::adapters::LoadedAdapterConfig> config =
       ndx::adapters::LoadAdapterConfigFile(config_path);
@@ -72,7 +63,7 @@ int main(int argc, char** argv) {
   }
   const int port = (*server)->port();
   if (!port_file.empty()) {
-    absl::Status written = ndx::WriteFileAtomically(port_file, absl::StrCat(port, "\n"), 0644);
+    absl::Status written = ndx::WritePortFile(port_file, port);
     if (!written.ok()) {
       std::fprintf(stderr, "ndx-adapter: --port_file: %s\n",
                    std::string(written.message()).c_str());
@@ -86,8 +77,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("ndx-adapter listening on {}:{}", HostOf(config->listen_address), port);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  int signal_number = stop_signals.Wait();
   spdlog::info("received {}; stopping", strsignal(signal_number));
   (*server)->Shutdown(absl::Seconds(5));
   spdlog::info("ndx-adapter stopped");

@@ -1,9 +1,12 @@
 #include "common/process.h"
 
+#include <pthread.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/files.h"
 
 namespace ndx {
 
@@ -12,6 +15,23 @@ void InitProcess(const char* program_name) {
   auto logger = spdlog::stderr_logger_mt(program_name);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %L %n: %v", spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);
+}
+
+StopSignals::StopSignals() {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGTERM);
+  sigaddset(&signals_, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+}
+
+int StopSignals::Wait() {
+  int signal_number = 0;
+  sigwait(&signals_, &signal_number);
+  return signal_number;
+}
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  return WriteFileAtomically(path, absl::StrCat(port, "\n"), 0644);
 }
 
 }  // namespace ndx

@@ -1,12 +1,10 @@
 // ndx-gateway: the platform's central gRPC gateway.
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstring>
 
-#include "absl/strings/str_cat.h"
-#include "common/files.h"
 #include "common/process.h"
 #include "gateway/gateway_config.h"
 #include "gateway/gateway_server.h"
@@ -24,15 +22,15 @@ int main(int argc, char** argv) {
                  "Write the bound port here once serving (for listen_address port 0)");
   app.add_option("--log_level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  CLI11_PARSE(app, argc, argv);
+  // CLI11 reports through exceptions; they stop here. A usage error exits 2, like a bad config.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  // Block the stop signals before gRPC starts its threads, so that only sigwait sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ndx::StopSignals stop_signals;
 
   absl::StatusOr<ndx::v1::GatewayConfig> config = ndx::gateway::LoadGatewayConfig(config_path);
   if (!config.ok()) {
@@ -47,16 +45,14 @@ int main(int argc, char** argv) {
   spdlog::info("ndx-gateway listening on {} (port {})", config->listen_address(),
                (*gateway)->port());
   if (!port_file.empty()) {
-    absl::Status written =
-        ndx::WriteFileAtomically(port_file, absl::StrCat((*gateway)->port(), "\n"), 0644);
+    absl::Status written = ndx::WritePortFile(port_file, (*gateway)->port());
     if (!written.ok()) {
       spdlog::critical("{}", written.ToString());
       return 1;
     }
   }
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  spdlog::info("signal {}: stopping", signal_number);
+  int signal_number = stop_signals.Wait();
+  spdlog::info("received {}; stopping", strsignal(signal_number));
   (*gateway)->Shutdown(absl::Seconds(5));
   return 0;
 }
