@@ -14,6 +14,7 @@
 #include "integration/child_process.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "ndx/v1/registry.grpc.pb.h"
+#include "testing/resident_schema.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 
@@ -25,17 +26,6 @@ inline constexpr char kPopulationNode[] = "mops/population";
 inline constexpr char kInsuranceNode[] = "moh/insurance";
 inline constexpr char kCivilNode[] = "moj/civil-status";
 inline constexpr char kOperatorNode[] = "ndx/ops";
-inline constexpr char kResidentProto[] = R"(syntax = "proto3";
-package population.v1;
-message Resident {
-  string citizen_id = 1;
-  string full_name = 2;
-  string birth_date = 3;
-  string province = 4;
-  string address = 5;
-  int64 household_size = 6;
-}
-)";
 
 // A small platform on 127.0.0.1 for one test: a fresh PKI (trust domain "ndx.test"), a real
 // ndx-gateway process, and a real ndx-adapter process serving mops/residents from SQLite. Every

@@ -10,22 +10,12 @@
 #include "absl/synchronization/mutex.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "ndx/v1/registry.grpc.pb.h"
+#include "testing/resident_schema.h"
 #include "testing/test_pki.h"
 
 namespace ndx::cli {
 
-// The schema of the fake's one dataset, mops/residents.
-inline constexpr char kResidentProto[] = R"(syntax = "proto3";
-package population.v1;
-message Resident {
-  string citizen_id = 1;
-  string full_name = 2;
-  string birth_date = 3;
-  string province = 4;
-  string address = 5;
-  int64 household_size = 6;
-}
-)";
+using ::ndx::testing::kResidentProto;
 
 // An in-process gateway on 127.0.0.1 (port 0) serving Registry and Exchange over mTLS with the
 // identity spiffe://ndx.test/gateway/core from a TestPki, answering from fixed data:
