@@ -32,6 +32,9 @@ struct AuditRecord {
   absl::Duration latency;
   uint64_t response_bytes = 0;
   uint32_t record_count = 0;
+  // Identifiers of the data subjects whose records were returned, in the clear. A sink that
+  // stores them keeps only keyed pseudonyms of them.
+  std::vector<std::string> subjects;
 };
 
 // Where decisions are recorded. The gateway answers an allowed read only after `done` has been
