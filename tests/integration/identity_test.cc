@@ -17,6 +17,17 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// The bytes of a ByteBuffer, concatenated.
+std::string Bytes(grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  EXPECT_TRUE(buffer.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return bytes;
+}
+
 class IdentityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -128,12 +139,50 @@ TEST_F(IdentityTest, ServesHealthChecking) {
                  });
   done.WaitForNotification();
   ASSERT_TRUE(status.ok()) << status.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& slice : slices)
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  EXPECT_EQ(Bytes(response), std::string("\x08\x01", 2));
+}
+
+TEST_F(IdentityTest, ServesReflection) {
+  // grpc.reflection.v1alpha.ServerReflection, hand-encoded since Debian ships no generated stub
+  // for it: the request sets list_services (field 7) to ""; the answer names every service.
+  grpc::GenericStub stub(federation_.ChannelAs(kInsuranceNode));
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  SetTimeout(&context, absl::Seconds(5));
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
+  // Each operation completes before the next starts; `expected` is its tag.
+  auto await = [&](intptr_t expected) {
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(queue.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), expected);
+    EXPECT_TRUE(ok);
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  await(1);
+  grpc::Slice list_services(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&list_services, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  await(2);
+  call->WritesDone(reinterpret_cast<void*>(3));
+  await(3);
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(4));
+  await(4);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  await(5);
+  queue.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue.Next(&tag, &ok)) {
+  }
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::string listed = Bytes(response);
+  EXPECT_THAT(listed, HasSubstr("ndx.v1.Exchange"));
+  EXPECT_THAT(listed, HasSubstr("ndx.v1.Registry"));
+  EXPECT_THAT(listed, HasSubstr("grpc.health.v1.Health"));
 }
 
 }  // namespace
