@@ -34,17 +34,7 @@ absl::StatusOr<TlsPems> LoadTlsFiles(const TlsFilePaths& files) {
   NDX_ASSIGN_OR_RETURN(pems.ca, ReadFile(files.ca_file));
   NDX_ASSIGN_OR_RETURN(pems.cert, ReadFile(files.cert_file));
   NDX_ASSIGN_OR_RETURN(pems.key, ReadFile(files.key_file));
-  struct stat st;
-  if (::stat(files.key_file.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("cannot stat key file ", files.key_file));
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return absl::FailedPreconditionError(
-        absl::StrCat("key file ", files.key_file, " has mode ", mode,
-                     " and is open to group or others; run: chmod 600 ", files.key_file));
-  }
+  NDX_RETURN_IF_ERROR(internal::CheckPrivateFileMode(files.key_file));
   NDX_RETURN_IF_ERROR(internal::ParseCertificatePem(pems.ca, files.ca_file).status());
   NDX_ASSIGN_OR_RETURN(internal::X509Ptr cert,
                        internal::ParseCertificatePem(pems.cert, files.cert_file));
