@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/audit_commands.h"
 #include "cli/cli_status.h"
 #include "cli/exchange_commands.h"
 #include "cli/gateway_client.h"
@@ -30,6 +31,7 @@ constexpr char kMainFooter[] = R"(Examples:
   ndxctl pki init --dir pki/ca --trust-domain ndx.gov.vn
   ndxctl --profile insurance.textproto get mops/residents 001090000001 --purpose health-insurance-enrolment
   ndxctl node list --output json
+  ndxctl audit query --subject 001090000001 --all
 
 Connection: --profile F (else $NDX_PROFILE, else ~/.config/ndx/profile.textproto); the flags
 --gateway, --ca, --cert, --key and --timeout override it.
@@ -38,6 +40,7 @@ Exit codes:
   0        success
   2        usage error (unknown flag, missing or malformed value)
   3        local error (file unreadable, bad profile, PKI error, undecodable record)
+  4        audit verify: the log failed verification (the trusted state is kept)
   10 + N   the gateway call failed with gRPC status code N, e.g. 13 INVALID_ARGUMENT,
            14 DEADLINE_EXCEEDED, 15 NOT_FOUND, 17 PERMISSION_DENIED, 24 UNAVAILABLE
 Errors are printed on stderr as "ndxctl: <CODE_NAME>: <message>".)";
@@ -56,9 +59,12 @@ enum class GlobalScope {
   kConnects,            // all
 };
 
-void AddGlobalOptions(CLI::App* app, GlobalFlags* flags, GlobalScope scope) {
-  app->add_option("--output", flags->output, "table (default) or json")
-      ->check(CLI::IsMember({"table", "json"}).description(""))
+// With `csv`, --output also takes csv (commands printing rows: audit query).
+void AddGlobalOptions(CLI::App* app, GlobalFlags* flags, GlobalScope scope, bool csv = false) {
+  app->add_option("--output", flags->output,
+                  csv ? "table (default), json or csv" : "table (default) or json")
+      ->check((csv ? CLI::IsMember({"table", "json", "csv"}) : CLI::IsMember({"table", "json"}))
+                  .description(""))
       ->type_name("FORMAT")
       ->group(kGlobalGroup);
   if (scope == GlobalScope::kLocal) return;
@@ -114,11 +120,12 @@ class CommandTable {
     return group;
   }
 
-  // A leaf command running `action`; it accepts the global options of `scope` too.
+  // A leaf command running `action`; it accepts the global options of `scope` too (and
+  // --output csv with `csv`).
   CLI::App* Leaf(CLI::App* parent, const std::string& name, const std::string& description,
-                 Action action, GlobalScope scope = GlobalScope::kConnects) {
+                 Action action, GlobalScope scope = GlobalScope::kConnects, bool csv = false) {
     CLI::App* leaf = parent->add_subcommand(name, description);
-    AddGlobalOptions(leaf, flags_, scope);
+    AddGlobalOptions(leaf, flags_, scope, csv);
     leaves_.emplace_back(leaf, std::move(action));
     return leaf;
   }
@@ -132,6 +139,7 @@ class CommandTable {
   }
 
   CLI::App* root() { return root_; }
+  GlobalFlags* flags() { return flags_; }
 
  private:
   CLI::App* root_;
@@ -155,7 +163,27 @@ struct AllOptions {
   GrantListOptions grant_list;
   GetOptions get;
   QueryOptions query;
+  AuditQueryOptions audit_query;
+  bool audit_sign_now = false;
+  AuditVerifyOptions audit_verify;
+  AuditExportOptions audit_export;
 };
+
+// The connection settings of the flags and the profile they select.
+absl::StatusOr<ConnectionSettings> ResolveSettings(const ConnectionFlags& connection) {
+  std::string profile =
+      FindProfilePath(connection.profile, std::getenv("NDX_PROFILE"), std::getenv("HOME"));
+  return ResolveConnection(connection, profile);
+}
+
+// Connects the Audit service with the connection flags as parsed when it runs.
+AuditConnector AuditConnectorFor(const GlobalFlags* flags) {
+  return [flags]() -> absl::StatusOr<std::unique_ptr<AuditClient>> {
+    absl::StatusOr<ConnectionSettings> settings = ResolveSettings(flags->connection);
+    if (!settings.ok()) return settings.status();
+    return AuditClient::Connect(*settings);
+  };
+}
 
 void AddPkiCommands(CommandTable& table, AllOptions& o) {
   CLI::App* pki = table.Group(table.root(), "pki", "Development PKI: CA and certificates (local)");
@@ -334,21 +362,104 @@ void AddExchangeCommands(CommandTable& table, AllOptions& o) {
       "--fields citizen_id,full_name --all");
 }
 
+void AddAuditCommands(CommandTable& table, AllOptions& o) {
+  CLI::App* audit =
+      table.Group(table.root(), "audit", "The tamper-evident access log (auditors only)");
+  GlobalFlags* flags = table.flags();
+
+  AuditQueryOptions& q = o.audit_query;
+  CLI::App* query = table.Leaf(
+      audit, "query", "Entries of the log matching every filter, newest first",
+      [&o, flags](CommandContext& c) {
+        o.audit_query.csv = flags->output == "csv";
+        return AuditQuery(o.audit_query, AuditConnectorFor(flags), c);
+      },
+      GlobalScope::kConnects, /*csv=*/true);
+  query->add_option("--from", q.from, "From this time, RFC 3339 (inclusive)")->type_name("TIME");
+  query->add_option("--to", q.to, "Until this time, RFC 3339 (exclusive)")->type_name("TIME");
+  query->add_option("--caller", q.caller, "Only reads by this node AGENCY/SYSTEM")
+      ->type_name("NODE");
+  query->add_option("--dataset", q.dataset, "Only this dataset AGENCY/NAME")->type_name("D");
+  query->add_option("--decision", q.decision, "allow or deny")
+      ->check(CLI::IsMember({"allow", "deny"}).description(""));
+  query
+      ->add_option("--subject", q.subject,
+                   "Only reads returning data about this citizen (the gateway pseudonymizes it)")
+      ->type_name("CITIZEN_ID");
+  query->add_option("--page-size", q.page_size, "Entries per page (default 100, at most 1000)")
+      ->check(CLI::Range(0, 1000));
+  query->add_option("--page-token", q.page_token, "next_page_token of the previous page");
+  query->add_flag("--all", q.all, "Follow the pages to the end");
+  query->footer(
+      "Which agencies read data about citizen X, when, and for which purpose:\n"
+      "  ndxctl audit query --subject 001090000001 --all\n\n"
+      "More examples:\n"
+      "  ndxctl audit query --caller moh/insurance --from 2026-01-01T00:00:00Z --decision deny\n"
+      "  ndxctl audit query --dataset mops/residents --all --output csv > reads.csv");
+
+  table
+      .Leaf(audit, "checkpoint", "Print the latest signed checkpoint: size, root, time, note",
+            [&o, flags](CommandContext& c) {
+              return AuditCheckpoint(o.audit_sign_now, AuditConnectorFor(flags), c);
+            })
+      ->add_flag("--sign-now", o.audit_sign_now, "Have the gateway sign a new checkpoint first");
+
+  AuditVerifyOptions& v = o.audit_verify;
+  CLI::App* verify = table.Leaf(
+      audit, "verify",
+      "Check the latest checkpoint against the last trusted one and the entries added since",
+      [&o, flags](CommandContext& c) {
+        return AuditVerify(o.audit_verify, AuditConnectorFor(flags), c);
+      },
+      GlobalScope::kConnectsKeyIsField);
+  verify
+      ->add_option("--key", v.key,
+                   "The log's verifier key NAME+KEYID+BASE64, or a file holding it (from the "
+                   "operator, never from the gateway)")
+      ->type_name("KEY_OR_FILE")
+      ->required();
+  verify
+      ->add_option("--state", v.state,
+                   "Trusted checkpoint, read and then replaced (default "
+                   "~/.config/ndx/audit-state.json)")
+      ->type_name("FILE");
+  verify->add_option("--origin", v.origin, "Require the log's origin line to be this");
+  verify->add_flag("--full", v.full,
+                   "Recompute the root from every entry (finds an old entry altered or removed)");
+  verify->footer(
+      "Here --key is the log's verifier key; give the client key in the profile or before the\n"
+      "command (ndxctl --key F audit verify ...). Exit code 4 when verification fails; the\n"
+      "state file is then left as it was.\n\n"
+      "Example:\n  ndxctl audit verify --key audit.vkey --origin ndx.gov.vn/audit/core --full");
+
+  AuditExportOptions& e = o.audit_export;
+  CLI::App* exp = table.Leaf(audit, "export", "Write the log's entries to a file",
+                             [&o, flags](CommandContext& c) {
+                               return AuditExport(o.audit_export, AuditConnectorFor(flags), c);
+                             });
+  exp->add_option("--out", e.out, "File to write")->type_name("FILE")->required();
+  exp->add_option("--start", e.start, "First entry (default 0)")->type_name("N");
+  exp->add_option("--end", e.end, "End, exclusive (default: the latest checkpoint's size)")
+      ->type_name("N");
+  exp->add_option("--format", e.format, "jsonl (default: one JSON entry a line) or bin")
+      ->check(CLI::IsMember({"jsonl", "bin"}).description(""));
+  exp->footer("Example:\n  ndxctl audit export --out audit.jsonl --start 0 --end 100000");
+}
+
 int RunParsed(const CommandTable::Action& action, const GlobalFlags& flags, std::ostream& out,
               std::ostream& err) {
   ConnectionFlags connection = flags.connection;
   CommandContext context(
       out, err, flags.output == "json" ? OutputFormat::kJson : OutputFormat::kTable,
       [connection]() -> absl::StatusOr<std::unique_ptr<GatewayClient>> {
-        std::string profile =
-            FindProfilePath(connection.profile, std::getenv("NDX_PROFILE"), std::getenv("HOME"));
-        absl::StatusOr<ConnectionSettings> settings = ResolveConnection(connection, profile);
+        absl::StatusOr<ConnectionSettings> settings = ResolveSettings(connection);
         if (!settings.ok()) return settings.status();
         return GatewayClient::Connect(*settings);
       });
   absl::Status status = action(context);
   out.flush();
   if (!status.ok()) err << FormatError(status) << std::endl;
+  if (IsVerificationFailure(status)) return kExitVerificationFailed;
   return ExitCodeFor(status);
 }
 
@@ -389,6 +500,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     AddDatasetCommands(table, options);
     AddGrantCommands(table, options);
     AddExchangeCommands(table, options);
+    AddAuditCommands(table, options);
 
     try {
       app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <cstdlib>
 
@@ -37,5 +38,13 @@ Sha256Digest HmacSha256(absl::string_view key, absl::string_view data) {
 }
 
 std::string ToHex(const Sha256Digest& digest) { return absl::BytesToHexString(AsBytes(digest)); }
+
+std::string RandomBytes(size_t size) {
+  std::string bytes(size, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(size)) != 1) {
+    std::abort();  // No entropy: nothing safe can be done.
+  }
+  return bytes;
+}
 
 }  // namespace ndx::crypto

@@ -25,6 +25,10 @@ inline absl::string_view AsBytes(const Sha256Digest& digest) {
 }
 std::string ToHex(const Sha256Digest& digest);
 
+// `size` bytes from the operating system's cryptographically secure generator (key material).
+// Thread-safe.
+std::string RandomBytes(size_t size);
+
 }  // namespace ndx::crypto
 
 #endif  // NDX_CRYPTO_HASH_H_

@@ -101,6 +101,19 @@ class ReadCall {
   // Answers `status` after the refusal or failure is audited.
   void Fail(absl::Status status) { Complete(std::move(status)); }
 
+  // Records the data subject of a record the adapter returned, read from its subject field even
+  // when the grant does not return that field: the audit log must know whose data was read.
+  absl::Status NoteSubject(absl::string_view record) {
+    const registry::DatasetEntry& dataset = *decision_.dataset;
+    if (dataset.dataset.subject_field().empty()) return absl::OkStatus();
+    auto number = dataset.field_numbers.find(dataset.dataset.subject_field());
+    if (number == dataset.field_numbers.end()) return absl::OkStatus();
+    absl::StatusOr<std::string> subject = FieldAsText(record, number->second);
+    if (!subject.ok()) return subject.status();
+    if (!subject->empty()) record_.subjects.push_back(*std::move(subject));
+    return absl::OkStatus();
+  }
+
   // Maps a failed adapter call.
   void FailFromAdapter(const grpc::Status& status) {
     Fail(AdapterFailure(status, decision_, deadline_is_gateway_limit_,
@@ -218,6 +231,8 @@ class GetCall final : public ReadCall {
 
   void OnFetched(const grpc::Status& status) {
     if (!status.ok()) return FailFromAdapter(status);
+    absl::Status noted = NoteSubject(fetched_.record());
+    if (!noted.ok()) return Fail(std::move(noted));
     absl::StatusOr<std::string> projected =
         ProjectFields(fetched_.record(), decision().field_numbers);
     if (!projected.ok()) return Fail(projected.status());
@@ -288,6 +303,8 @@ class QueryCall final : public ReadCall {
     std::string type_url = absl::StrCat(kTypeUrlPrefix, decision().dataset->dataset.message_type());
     uint64_t bytes = 0;
     for (const std::string& record : found_.records()) {
+      absl::Status noted = NoteSubject(record);
+      if (!noted.ok()) return Fail(std::move(noted));
       absl::StatusOr<std::string> projected = ProjectFields(record, decision().field_numbers);
       if (!projected.ok()) return Fail(projected.status());
       bytes += projected->size();

@@ -48,6 +48,19 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
   if (config->default_page_size() > config->max_page_size()) {
     return Invalid(origin, "default_page_size is larger than max_page_size");
   }
+  v1::AuditLogConfig* audit = config->mutable_audit();
+  if (audit->dir().empty()) audit->set_dir(config->data_dir() + "/audit");
+  if (audit->durability() == v1::AuditLogConfig::DURABILITY_UNSPECIFIED) {
+    audit->set_durability(v1::AuditLogConfig::DURABILITY_POWER_LOSS);
+  }
+  if (audit->signing_key_file().empty()) {
+    audit->set_signing_key_file(audit->dir() + "/checkpoint.key");
+  }
+  if (audit->pseudonym_key_file().empty()) {
+    audit->set_pseudonym_key_file(audit->dir() + "/pseudonym.key");
+  }
+  if (audit->origin().empty()) audit->set_origin(config->trust_domain() + "/audit");
+  if (audit->checkpoint_interval_seconds() == 0) audit->set_checkpoint_interval_seconds(10);
   return absl::OkStatus();
 }
 
@@ -60,6 +73,10 @@ absl::StatusOr<v1::GatewayConfig> LoadGatewayConfig(const std::string& path) {
   tls->set_key_file(ResolvePath(tls->key_file(), path));
   config.set_data_dir(ResolvePath(config.data_dir(), path));
   config.set_decision_log_file(ResolvePath(config.decision_log_file(), path));
+  v1::AuditLogConfig* audit = config.mutable_audit();
+  audit->set_dir(ResolvePath(audit->dir(), path));
+  audit->set_signing_key_file(ResolvePath(audit->signing_key_file(), path));
+  audit->set_pseudonym_key_file(ResolvePath(audit->pseudonym_key_file(), path));
   NDX_RETURN_IF_ERROR(FinishGatewayConfig(path, &config));
   return config;
 }

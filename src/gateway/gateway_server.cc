@@ -5,13 +5,93 @@
 #include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "audit/decision_log.h"
+#include "audit/tee_sink.h"
+#include "common/files.h"
 #include "common/status_macros.h"
+#include "crypto/hash.h"
+#include "crypto/signing.h"
 #include "crypto/tls.h"
 #include "registry/rocksdb_registry.h"
 
 namespace ndx::gateway {
+namespace {
+
+constexpr size_t kPseudonymKeyBytes = 32;
+
+// The checkpoint signing key, made on first start.
+absl::StatusOr<crypto::SigningKey> LoadOrCreateSigningKey(const std::string& path) {
+  if (std::filesystem::exists(path)) return crypto::SigningKey::LoadPem(path);
+  NDX_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::Generate());
+  NDX_RETURN_IF_ERROR(key.SavePem(path));
+  spdlog::warn("made a new audit checkpoint signing key at {}", path);
+  return key;
+}
+
+// The pseudonym key, made on first start.
+absl::StatusOr<std::string> LoadOrCreatePseudonymKey(const std::string& path) {
+  if (!std::filesystem::exists(path)) {
+    NDX_RETURN_IF_ERROR(WriteFileAtomically(path, crypto::RandomBytes(kPseudonymKeyBytes), 0600));
+    spdlog::warn("made a new audit pseudonym key at {}", path);
+  }
+  NDX_ASSIGN_OR_RETURN(std::string key, ReadFile(path));
+  if (key.size() < kPseudonymKeyBytes) {
+    return absl::FailedPreconditionError(absl::StrCat("pseudonym key ", path, " has ", key.size(),
+                                                      " bytes; it needs ", kPseudonymKeyBytes));
+  }
+  return key;
+}
+
+}  // namespace
+
+absl::Status GatewayServer::OpenAudit(const v1::GatewayConfig& config) {
+  const v1::AuditLogConfig& settings = config.audit();
+  std::error_code error;
+  std::filesystem::create_directories(settings.dir(), error);
+  if (error) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create the audit directory ", settings.dir(), ": ", error.message()));
+  }
+  audit::AuditLogOptions options;
+  options.dir = settings.dir() + "/log";
+  options.durability = settings.durability() == v1::AuditLogConfig::DURABILITY_PROCESS_CRASH
+                           ? audit::AuditLogOptions::Durability::kProcessCrash
+                           : audit::AuditLogOptions::Durability::kPowerLoss;
+  NDX_ASSIGN_OR_RETURN(options.pseudonym_key,
+                       LoadOrCreatePseudonymKey(settings.pseudonym_key_file()));
+  options.clock = &Clock::Real();
+  NDX_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditLog> log, audit::AuditLog::Open(options));
+  audit_log_ = log.get();
+
+  NDX_ASSIGN_OR_RETURN(crypto::SigningKey key, LoadOrCreateSigningKey(settings.signing_key_file()));
+  audit::CheckpointerOptions checkpoints;
+  checkpoints.origin = settings.origin();
+  checkpoints.key_name = settings.origin();
+  checkpoints.state_file = settings.dir() + "/checkpoint.note";
+  checkpoints.interval = absl::Seconds(settings.checkpoint_interval_seconds());
+  NDX_ASSIGN_OR_RETURN(checkpointer_,
+                       audit::Checkpointer::Start(audit_log_, std::move(key), checkpoints));
+  std::string verifier_key = checkpointer_->VerifierKeyText();
+  NDX_RETURN_IF_ERROR(
+      WriteFileAtomically(settings.dir() + "/verifier.key", verifier_key + "\n", 0644));
+  spdlog::info("audit log at {} ({} entries, {}), verifier key {}", options.dir, audit_log_->size(),
+               options.durability == audit::AuditLogOptions::Durability::kPowerLoss
+                   ? "power-loss durable: each entry is synced before its answer"
+                   : "process-crash durable: each entry reaches the OS before its answer",
+               verifier_key);
+
+  if (config.decision_log_file().empty()) {
+    audit_ = std::move(log);
+  } else {
+    NDX_ASSIGN_OR_RETURN(std::unique_ptr<audit::DecisionLog> decisions,
+                         audit::DecisionLog::Open(config.decision_log_file()));
+    audit_ = std::make_unique<audit::TeeSink>(std::move(log), std::move(decisions));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     const v1::GatewayConfig& config) {
@@ -22,7 +102,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   std::vector<std::string> operators(config.bootstrap_operators().begin(),
                                      config.bootstrap_operators().end());
   NDX_RETURN_IF_ERROR(gateway->admin_->BootstrapOperators(operators));
-  NDX_ASSIGN_OR_RETURN(gateway->audit_, audit::DecisionLog::Open(config.decision_log_file()));
+  NDX_RETURN_IF_ERROR(gateway->OpenAudit(config));
 
   crypto::TlsFilePaths tls{config.tls().ca_file(), config.tls().cert_file(),
                            config.tls().key_file()};
@@ -39,6 +119,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   gateway->registry_service_ = std::make_unique<RegistryService>(
       config.trust_domain(), gateway->registry_.get(), gateway->admin_.get(), gateway->audit_.get(),
       &Clock::Real());
+  gateway->audit_service_ = std::make_unique<AuditService>(
+      config.trust_domain(), gateway->registry_.get(), gateway->audit_log_,
+      gateway->checkpointer_.get(), gateway->audit_.get(), &Clock::Real());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -48,6 +131,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes()));
   builder.RegisterService(gateway->exchange_.get());
   builder.RegisterService(gateway->registry_service_.get());
+  builder.RegisterService(gateway->audit_service_.get());
   gateway->server_ = builder.BuildAndStart();
   if (gateway->server_ == nullptr || gateway->port_ == 0) {
     return absl::UnavailableError(

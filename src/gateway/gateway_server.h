@@ -7,8 +7,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "audit/audit_log.h"
 #include "audit/audit_sink.h"
+#include "audit/checkpointer.h"
 #include "gateway/adapter_pool.h"
+#include "gateway/audit_service.h"
 #include "gateway/exchange_service.h"
 #include "gateway/registry_service.h"
 #include "ndx/v1/config.pb.h"
@@ -33,13 +36,18 @@ class GatewayServer {
 
  private:
   GatewayServer() = default;
+  absl::Status OpenAudit(const v1::GatewayConfig& config);
 
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<registry::RegistryAdmin> admin_;
+  // The sink owns the audit log; the checkpointer and the audit service read it.
   std::unique_ptr<audit::AuditSink> audit_;
+  audit::AuditLog* audit_log_ = nullptr;
+  std::unique_ptr<audit::Checkpointer> checkpointer_;
   std::unique_ptr<AdapterPool> adapters_;
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<RegistryService> registry_service_;
+  std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

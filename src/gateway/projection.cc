@@ -37,4 +37,36 @@ absl::StatusOr<std::string> ProjectFields(absl::string_view record, absl::Span<c
   return out;
 }
 
+absl::StatusOr<std::string> FieldAsText(absl::string_view record, int number) {
+  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(record.data()),
+                                               static_cast<int>(record.size()));
+  std::string value;
+  while (true) {
+    uint32_t tag = input.ReadTag();
+    if (tag == 0) {
+      if (input.CurrentPosition() != static_cast<int>(record.size())) {
+        return absl::InternalError("the adapter returned a malformed record (bad tag)");
+      }
+      return value;
+    }
+    bool ok = true;
+    if (static_cast<int>(WireFormatLite::GetTagFieldNumber(tag)) != number) {
+      ok = WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_END_GROUP &&
+           WireFormatLite::SkipField(&input, tag);
+    } else if (WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t length = 0;
+      ok = input.ReadVarint32(&length) && input.ReadString(&value, static_cast<int>(length));
+    } else if (WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t varint = 0;
+      ok = input.ReadVarint64(&varint);
+      value = std::to_string(static_cast<int64_t>(varint));
+    } else {
+      ok = WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_END_GROUP &&
+           WireFormatLite::SkipField(&input, tag);
+    }
+    if (!ok)
+      return absl::InternalError("the adapter returned a malformed record (truncated field)");
+  }
+}
+
 }  // namespace ndx::gateway

@@ -16,6 +16,13 @@ namespace ndx::gateway {
 // Thread-safe (pure function).
 absl::StatusOr<std::string> ProjectFields(absl::string_view record, absl::Span<const int> allowed);
 
+// The value of top-level field `number` in a serialized record, as text: the bytes of a
+// length-delimited field (string, bytes), the decimal value of a varint (integers as int64, bool
+// as 0/1). Empty when the record does not set it. The last occurrence wins, as in a parse. Used
+// to name a record's data subject for the audit log without parsing the record; a record that is
+// not valid wire format is kInternal. Thread-safe.
+absl::StatusOr<std::string> FieldAsText(absl::string_view record, int number);
+
 }  // namespace ndx::gateway
 
 #endif  // NDX_GATEWAY_PROJECTION_H_

@@ -6,8 +6,13 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
 #include "common/schema.h"
+#include "crypto/signing.h"
 #include "crypto/tls.h"
 
 namespace ndx::cli {
@@ -168,16 +173,171 @@ class FakeGateway::ExchangeImpl final : public v1::Exchange::Service {
   std::vector<v1::QueryRequest> queries_ ABSL_GUARDED_BY(mutex_);
 };
 
+// The Audit service over a real Merkle tree; see fake_gateway.h. Thread-safe (mutex_).
+class FakeGateway::AuditImpl final : public v1::Audit::Service {
+ public:
+  AuditImpl()
+      : key_(*crypto::SigningKey::Generate()),
+        other_key_(*crypto::SigningKey::Generate()),
+        tree_(*audit::MerkleTree::Open(&store_, 0)) {}
+
+  grpc::Status QueryEntries(grpc::ServerContext*, const v1::QueryEntriesRequest* request,
+                            v1::QueryEntriesResponse* response) override {
+    absl::MutexLock lock(&mutex_);
+    queries_.push_back(*request);
+    uint64_t offset = 0;
+    if (!request->page_token().empty()) {
+      absl::string_view token = request->page_token();
+      if (!absl::ConsumePrefix(&token, "offset-") || !absl::SimpleAtoi(token, &offset)) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad page token");
+      }
+    }
+    const uint64_t page_size = request->page_size() > 0 ? request->page_size() : 2;
+    const uint64_t count = entries_.size();
+    for (uint64_t i = offset; i < count && i < offset + page_size; ++i) {
+      response->add_entries()->ParseFromString(entries_[count - 1 - i]);
+    }
+    if (offset + page_size < count) {
+      response->set_next_page_token(absl::StrCat("offset-", offset + page_size));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetCheckpoint(grpc::ServerContext*, const v1::GetCheckpointRequest* request,
+                             v1::SignedCheckpoint* response) override {
+    absl::MutexLock lock(&mutex_);
+    checkpoint_requests_.push_back(*request);
+    if (request->sign_now()) SignLocked(tree_.size());
+    response->set_note(note_);
+    response->set_tree_size(checkpoint_.size);
+    response->set_root_hash(std::string(crypto::AsBytes(checkpoint_.root)));
+    response->mutable_time()->set_seconds(absl::ToUnixSeconds(checkpoint_.time));
+    response->set_verifier_key(VerifierKey());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetInclusionProof(grpc::ServerContext*, const v1::GetInclusionProofRequest* request,
+                                 v1::InclusionProof* response) override {
+    absl::MutexLock lock(&mutex_);
+    uint64_t size = request->tree_size() == 0 ? checkpoint_.size : request->tree_size();
+    absl::StatusOr<std::vector<audit::Hash>> proof =
+        tree_.InclusionProof(request->sequence(), size);
+    if (!proof.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          std::string(proof.status().message()));
+    }
+    response->set_sequence(request->sequence());
+    response->set_tree_size(size);
+    response->set_entry(EntryBytesLocked(request->sequence()));
+    for (const audit::Hash& hash : *proof) response->add_hashes(std::string(crypto::AsBytes(hash)));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetConsistencyProof(grpc::ServerContext*,
+                                   const v1::GetConsistencyProofRequest* request,
+                                   v1::ConsistencyProof* response) override {
+    absl::MutexLock lock(&mutex_);
+    absl::StatusOr<std::vector<audit::Hash>> proof =
+        tree_.ConsistencyProof(request->old_size(), request->new_size());
+    if (!proof.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          std::string(proof.status().message()));
+    }
+    if (faults_.bad_consistency_proof && !proof->empty()) (*proof)[0][0] ^= 1;
+    response->set_old_size(request->old_size());
+    response->set_new_size(request->new_size());
+    for (const audit::Hash& hash : *proof) response->add_hashes(std::string(crypto::AsBytes(hash)));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ExportEntries(grpc::ServerContext*, const v1::ExportEntriesRequest* request,
+                             grpc::ServerWriter<v1::ExportedEntry>* writer) override {
+    std::vector<v1::ExportedEntry> exported;
+    {
+      absl::MutexLock lock(&mutex_);
+      uint64_t end = request->end() == 0 ? entries_.size() : request->end();
+      if (request->start() > end || end > entries_.size()) {
+        return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "range past the log");
+      }
+      for (uint64_t i = request->start(); i < end; ++i) {
+        if (faults_.removed_entry == i) continue;
+        v1::ExportedEntry& entry = exported.emplace_back();
+        entry.set_sequence(i);
+        entry.set_entry(EntryBytesLocked(i));
+      }
+    }
+    for (const v1::ExportedEntry& entry : exported) {
+      if (!writer->Write(entry)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  void Append(int count) {
+    absl::MutexLock lock(&mutex_);
+    std::vector<std::string> added;
+    for (int i = 0; i < count; ++i) {
+      added.push_back(AuditEntryAt(entries_.size() + i).SerializeAsString());
+    }
+    EXPECT_TRUE(tree_.Append(added).ok());
+    entries_.insert(entries_.end(), added.begin(), added.end());
+    SignLocked(tree_.size());
+  }
+
+  void PublishAt(uint64_t size) {
+    absl::MutexLock lock(&mutex_);
+    SignLocked(size);
+  }
+
+  std::string VerifierKey() const {
+    return audit::FormatVerifierKey(kAuditOrigin, key_.public_key());
+  }
+
+  mutable absl::Mutex mutex_;
+  AuditFaults faults_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::string> entries_ ABSL_GUARDED_BY(mutex_);
+  std::vector<v1::QueryEntriesRequest> queries_ ABSL_GUARDED_BY(mutex_);
+  std::vector<v1::GetCheckpointRequest> checkpoint_requests_ ABSL_GUARDED_BY(mutex_);
+
+ private:
+  // REQUIRES: mutex_ is held.
+  std::string EntryBytesLocked(uint64_t sequence) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (faults_.tampered_entry != sequence) return entries_[sequence];
+    v1::AuditEntry entry = AuditEntryAt(sequence);
+    entry.set_purpose("nothing to see here");
+    return entry.SerializeAsString();
+  }
+
+  void SignLocked(uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    checkpoint_.origin = kAuditOrigin;
+    checkpoint_.size = size;
+    checkpoint_.root = *tree_.Root(size);
+    checkpoint_.time = absl::FromUnixSeconds(1767225600 + static_cast<int64_t>(size));
+    absl::StatusOr<std::string> note = audit::SignCheckpoint(
+        checkpoint_, kAuditOrigin, faults_.wrong_signature ? other_key_ : key_);
+    EXPECT_TRUE(note.ok()) << note.status();
+    note_ = note.value_or("");
+  }
+
+  const crypto::SigningKey key_;
+  const crypto::SigningKey other_key_;
+  audit::InMemoryHashStore store_;
+  audit::MerkleTree tree_ ABSL_GUARDED_BY(mutex_);
+  audit::Checkpoint checkpoint_ ABSL_GUARDED_BY(mutex_);
+  std::string note_ ABSL_GUARDED_BY(mutex_);
+};
+
 FakeGateway::FakeGateway(testing::TestPki& pki)
     : pki_(pki),
       registry_(std::make_unique<RegistryImpl>()),
-      exchange_(std::make_unique<ExchangeImpl>()) {
+      exchange_(std::make_unique<ExchangeImpl>()),
+      audit_(std::make_unique<AuditImpl>()) {
   auto credentials = crypto::MakeServerCredentials(pki_.Gateway("core"));
   EXPECT_TRUE(credentials.ok()) << credentials.status();
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", *credentials, &port_);
   builder.RegisterService(registry_.get());
   builder.RegisterService(exchange_.get());
+  builder.RegisterService(audit_.get());
   server_ = builder.BuildAndStart();
   EXPECT_NE(server_, nullptr);
   EXPECT_GT(port_, 0);
@@ -215,6 +375,55 @@ v1::RegisterNodeRequest FakeGateway::last_register_node() const {
 std::vector<v1::QueryRequest> FakeGateway::queries() const {
   absl::MutexLock lock(&exchange_->mutex_);
   return exchange_->queries_;
+}
+
+}  // namespace ndx::cli
+
+namespace ndx::cli {
+
+void FakeGateway::AppendAuditEntries(int count) { audit_->Append(count); }
+
+void FakeGateway::PublishAuditCheckpointAt(uint64_t size) { audit_->PublishAt(size); }
+
+void FakeGateway::set_audit_faults(const AuditFaults& faults) {
+  absl::MutexLock lock(&audit_->mutex_);
+  audit_->faults_ = faults;
+}
+
+std::string FakeGateway::audit_verifier_key() const { return audit_->VerifierKey(); }
+
+std::string FakeGateway::audit_entry_bytes(uint64_t sequence) const {
+  absl::MutexLock lock(&audit_->mutex_);
+  return audit_->entries_.at(sequence);
+}
+
+std::vector<v1::QueryEntriesRequest> FakeGateway::audit_queries() const {
+  absl::MutexLock lock(&audit_->mutex_);
+  return audit_->queries_;
+}
+
+std::vector<v1::GetCheckpointRequest> FakeGateway::checkpoint_requests() const {
+  absl::MutexLock lock(&audit_->mutex_);
+  return audit_->checkpoint_requests_;
+}
+
+v1::AuditEntry FakeGateway::AuditEntryAt(uint64_t sequence) {
+  v1::AuditEntry entry;
+  entry.set_sequence(sequence);
+  entry.mutable_time()->set_seconds(1767225600 + static_cast<int64_t>(sequence) * 60);
+  entry.set_request_id(absl::StrCat("req-", sequence));
+  entry.set_caller(sequence % 2 == 0 ? "moh/insurance" : "moj/courts");
+  entry.set_dataset("mops/residents");
+  entry.set_operation("Get");
+  entry.set_purpose("enrolment, \"phase 2\"");
+  const bool denied = sequence % 3 == 2;
+  entry.set_decision(denied ? v1::AuditEntry::DECISION_DENY : v1::AuditEntry::DECISION_ALLOW);
+  entry.set_code(denied ? "PERMISSION_DENIED" : "OK");
+  if (!denied) {
+    entry.add_fields("full_name");
+    entry.add_fields("birth_date");
+  }
+  return entry;
 }
 
 }  // namespace ndx::cli

@@ -34,6 +34,12 @@ TEST(GatewayConfigTest, ResolvesPathsAndFillsDefaults) {
   EXPECT_EQ(config->adapter_timeout_ms(), 5000u);
   EXPECT_EQ(config->default_page_size(), 100u);
   EXPECT_EQ(config->max_page_size(), 1000u);
+  EXPECT_EQ(config->audit().dir(), dir.Join("registry/audit"));
+  EXPECT_EQ(config->audit().durability(), v1::AuditLogConfig::DURABILITY_POWER_LOSS);
+  EXPECT_EQ(config->audit().signing_key_file(), dir.Join("registry/audit/checkpoint.key"));
+  EXPECT_EQ(config->audit().pseudonym_key_file(), dir.Join("registry/audit/pseudonym.key"));
+  EXPECT_EQ(config->audit().origin(), "ndx.test/audit");
+  EXPECT_EQ(config->audit().checkpoint_interval_seconds(), 10u);
 }
 
 TEST(GatewayConfigTest, NamesTheSettingToFix) {

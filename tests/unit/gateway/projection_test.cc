@@ -70,5 +70,18 @@ TEST(ProjectionTest, MalformedRecordIsInternal) {
   EXPECT_THAT(ProjectFields(std::string("\x0c", 1), {1}), StatusIs(absl::StatusCode::kInternal));
 }
 
+TEST(FieldAsTextTest, ReadsStringsAndVarintsWithoutParsing) {
+  std::string wire = FullNode().SerializeAsString();
+  EXPECT_EQ(*FieldAsText(wire, 1), "mops/population");
+  EXPECT_EQ(*FieldAsText(wire, 3), "1");  // NODE_KIND_MINISTRY
+  EXPECT_EQ(*FieldAsText(wire, 8), "");   // not set
+  v1::Node negative;
+  negative.mutable_created_at()->set_seconds(-5);
+  // Field 1 of the nested Timestamp, read from its own bytes.
+  EXPECT_EQ(*FieldAsText(negative.created_at().SerializeAsString(), 1), "-5");
+  EXPECT_THAT(FieldAsText(wire.substr(0, wire.size() - 2), 1),
+              StatusIs(absl::StatusCode::kInternal));
+}
+
 }  // namespace
 }  // namespace ndx::gateway

@@ -1,0 +1,692 @@
+#include "cli/audit_commands.h"
+
+#include <grpcpp/create_channel.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <system_error>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "audit/checkpoint.h"
+#include "cli/gateway_client.h"
+#include "cli/parse.h"
+#include "cli/table.h"
+#include "common/files.h"
+#include "common/ids.h"
+#include "common/status_macros.h"
+#include "crypto/spiffe_id.h"
+#include "crypto/tls.h"
+
+namespace ndx::cli {
+namespace {
+
+// Payload marking a failed verification (exit 4); see cli_status.cc for the other origins.
+constexpr char kVerificationUrl[] = "type.ndx.gov.vn/ndxctl.VerificationFailure";
+
+// Upper bound on the pages --all follows, as in `ndxctl query`.
+constexpr int kMaxPages = 100000;
+
+// How often the progress bar is redrawn.
+constexpr absl::Duration kProgressInterval = absl::Milliseconds(100);
+
+std::string DecisionName(v1::AuditEntry::Decision decision) {
+  switch (decision) {
+    case v1::AuditEntry::DECISION_ALLOW:
+      return "allow";
+    case v1::AuditEntry::DECISION_DENY:
+      return "deny";
+    default:
+      return "-";
+  }
+}
+
+std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
+
+absl::StatusOr<AuditClient*> Connected(const AuditConnector& connect,
+                                       std::unique_ptr<AuditClient>& holder) {
+  if (holder == nullptr) {
+    NDX_ASSIGN_OR_RETURN(holder, connect());
+  }
+  return holder.get();
+}
+
+// Calls `visit` on each entry of ExportEntries [start, end), checking that they come in order
+// with no gap: kDataLoss names the first missing entry. Stops at the first error `visit` returns.
+absl::Status ForEachExported(AuditClient& client, uint64_t start, uint64_t end,
+                             const std::function<absl::Status(const v1::ExportedEntry&)>& visit) {
+  // ExportEntries reads end 0 as "the current size": an empty range is never asked for.
+  if (start >= end) return absl::OkStatus();
+  grpc::ClientContext context;
+  v1::ExportEntriesRequest request;
+  request.set_start(start);
+  request.set_end(end);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::ExportedEntry>> reader =
+      client.audit().ExportEntries(&context, request);
+  v1::ExportedEntry entry;
+  uint64_t next = start;
+  absl::Status visited;
+  while (reader->Read(&entry)) {
+    if (next == end) {
+      visited = absl::DataLossError(
+          absl::StrCat("the export gave entry ", entry.sequence(), " past the end ", end));
+    } else if (entry.sequence() != next) {
+      visited = absl::DataLossError(
+          entry.sequence() > next
+              ? absl::StrCat("entry ", next, " is missing from the export (the next one is ",
+                             entry.sequence(), ")")
+              : absl::StrCat("the export gave entry ", entry.sequence(), " where entry ", next,
+                             " belongs"));
+    } else {
+      visited = visit(entry);
+      ++next;
+    }
+    if (!visited.ok()) {
+      context.TryCancel();
+      break;
+    }
+  }
+  grpc::Status finished = reader->Finish();
+  NDX_RETURN_IF_ERROR(visited);
+  NDX_RETURN_IF_ERROR(RpcError(finished));
+  if (next != end) {
+    return absl::DataLossError(absl::StrCat("the export ended before entry ", next, "; entries [",
+                                            next, ", ", end, ") are missing"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<audit::Hash>> ToHashes(
+    const google::protobuf::RepeatedPtrField<std::string>& bytes, absl::string_view what) {
+  std::vector<audit::Hash> hashes;
+  hashes.reserve(bytes.size());
+  for (int i = 0; i < bytes.size(); ++i) {
+    audit::Hash hash;
+    if (bytes[i].size() != hash.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": hash ", i, " has ", bytes[i].size(),
+                                                     " bytes instead of ", hash.size()));
+    }
+    std::copy(bytes[i].begin(), bytes[i].end(), hash.begin());
+    hashes.push_back(hash);
+  }
+  return hashes;
+}
+
+absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
+}
+
+// --- audit query ------------------------------------------------------------------------------
+
+std::vector<std::string> QueryColumns(const v1::AuditEntry& entry) {
+  return {absl::StrCat(entry.sequence()),
+          FormatTimestamp(entry.time()),
+          entry.caller(),
+          entry.operation(),
+          entry.dataset(),
+          entry.purpose(),
+          DecisionName(entry.decision()),
+          entry.code(),
+          absl::StrJoin(entry.fields(), ",")};
+}
+
+absl::StatusOr<v1::QueryEntriesRequest> QueryRequest(const AuditQueryOptions& options) {
+  v1::QueryEntriesRequest request;
+  if (!options.from.empty()) {
+    absl::StatusOr<absl::Time> from = ParseRfc3339(options.from);
+    if (!from.ok()) return UsageError(absl::StrCat("--from: ", from.status().message()));
+    *request.mutable_from() = ToTimestamp(*from);
+  }
+  if (!options.to.empty()) {
+    absl::StatusOr<absl::Time> to = ParseRfc3339(options.to);
+    if (!to.ok()) return UsageError(absl::StrCat("--to: ", to.status().message()));
+    *request.mutable_to() = ToTimestamp(*to);
+  }
+  if (request.has_from() && request.has_to() &&
+      request.from().seconds() >= request.to().seconds()) {
+    return UsageError("--from must be before --to");
+  }
+  request.set_caller(options.caller);
+  request.set_dataset(options.dataset);
+  if (options.decision == "allow") {
+    request.set_decision(v1::AuditEntry::DECISION_ALLOW);
+  } else if (options.decision == "deny") {
+    request.set_decision(v1::AuditEntry::DECISION_DENY);
+  } else if (!options.decision.empty()) {
+    return UsageError(
+        absl::StrCat("--decision: \"", options.decision, "\" is neither allow nor deny"));
+  }
+  request.set_subject(options.subject);
+  if (options.page_size < 0 || options.page_size > 1000) {
+    return UsageError("--page-size: must be from 0 (the gateway's default) to 1000");
+  }
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
+  return request;
+}
+
+// --- audit verify -----------------------------------------------------------------------------
+
+// The verifier key from its text or from a file holding it.
+absl::StatusOr<audit::VerifierKey> LoadVerifierKey(const std::string& key_or_file) {
+  std::string text = key_or_file;
+  std::error_code error;
+  if (std::filesystem::is_regular_file(key_or_file, error)) {
+    NDX_ASSIGN_OR_RETURN(text, ReadFile(key_or_file));
+  }
+  absl::StatusOr<audit::VerifierKey> key =
+      audit::ParseVerifierKey(absl::StripAsciiWhitespace(text));
+  if (!key.ok()) {
+    return UsageError(absl::StrCat("--key: ", key.status().message(),
+                                   " (give the log's verifier key NAME+KEYID+BASE64 or a file "
+                                   "holding it)"));
+  }
+  return key;
+}
+
+// The last checkpoint `audit verify` trusted, as stored in its state file.
+struct TrustedState {
+  audit::Checkpoint checkpoint;
+  std::string note;
+};
+
+// Reads the state file; nullopt when it does not exist yet. Its note must verify under `key` and
+// say what its fields say: a state file edited by hand, or made with another key, is refused.
+absl::StatusOr<std::optional<TrustedState>> LoadState(const std::string& path,
+                                                      const audit::VerifierKey& key) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return std::nullopt;
+  NDX_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("note") ||
+      !json["note"].is_string() || !json.contains("size") || !json["size"].is_number_unsigned() ||
+      !json.contains("root") || !json["root"].is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state file ", path,
+        " is not a JSON object with \"size\", \"root\" and \"note\"; move it away to start over"));
+  }
+  TrustedState state;
+  state.note = json["note"].get<std::string>();
+  absl::StatusOr<audit::Checkpoint> checkpoint = audit::VerifyCheckpoint(state.note, key);
+  if (!checkpoint.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state file ", path, ": its checkpoint does not verify under this key (",
+                     checkpoint.status().message(), "); is it the log's key?"));
+  }
+  if (checkpoint->size != json["size"].get<uint64_t>() ||
+      Hex(crypto::AsBytes(checkpoint->root)) != json["root"].get<std::string>()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state file ", path, ": \"size\" and \"root\" differ from its signed note"));
+  }
+  state.checkpoint = *checkpoint;
+  return state;
+}
+
+absl::Status SaveState(const std::string& path, const audit::Checkpoint& checkpoint,
+                       const std::string& note) {
+  nlohmann::ordered_json json = {{"origin", checkpoint.origin},
+                                 {"size", checkpoint.size},
+                                 {"root", Hex(crypto::AsBytes(checkpoint.root))},
+                                 {"time", FormatUtc(checkpoint.time)},
+                                 {"note", note}};
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create ", parent.string(), ": ", error.message()));
+    }
+  }
+  return WriteFileAtomically(path, json.dump(2) + "\n", 0600);
+}
+
+// Default check: each entry in [start, checkpoint.size) is in the checkpoint's tree, by an
+// inclusion proof checked against the leaf hash of the exported bytes.
+absl::StatusOr<uint64_t> CheckNewEntries(AuditClient& client, uint64_t start,
+                                         const audit::Checkpoint& checkpoint) {
+  uint64_t checked = 0;
+  NDX_RETURN_IF_ERROR(ForEachExported(
+      client, start, checkpoint.size, [&](const v1::ExportedEntry& entry) -> absl::Status {
+        v1::GetInclusionProofRequest request;
+        request.set_sequence(entry.sequence());
+        request.set_tree_size(checkpoint.size);
+        NDX_ASSIGN_OR_RETURN(v1::InclusionProof proof,
+                             client.Call<v1::InclusionProof>([&](auto* ctx, auto* response) {
+                               return client.audit().GetInclusionProof(ctx, request, response);
+                             }));
+        absl::string_view what = "inclusion proof";
+        NDX_ASSIGN_OR_RETURN(std::vector<audit::Hash> hashes, ToHashes(proof.hashes(), what));
+        NDX_RETURN_IF_ERROR(
+            Prefixed(absl::StrCat("entry ", entry.sequence(), " is not in the tree of size ",
+                                  checkpoint.size, ": "),
+                     audit::VerifyInclusion(audit::LeafHash(entry.entry()), entry.sequence(),
+                                            checkpoint.size, hashes, checkpoint.root)));
+        ++checked;
+        return absl::OkStatus();
+      }));
+  return checked;
+}
+
+// --full: recomputes the root from every entry [0, checkpoint.size); also checks on the way that
+// the first `trusted` entries still hash to the trusted root.
+absl::StatusOr<uint64_t> CheckAllEntries(AuditClient& client, const audit::Checkpoint& checkpoint,
+                                         const std::optional<TrustedState>& trusted) {
+  StreamingRoot root;
+  auto check_trusted = [&]() -> absl::Status {
+    if (!trusted.has_value() || root.size() != trusted->checkpoint.size) return absl::OkStatus();
+    if (root.Root() == trusted->checkpoint.root) return absl::OkStatus();
+    return absl::DataLossError(
+        absl::StrCat("entries [0, ", root.size(), ") hash to ", Hex(crypto::AsBytes(root.Root())),
+                     ", not to the trusted root ", Hex(crypto::AsBytes(trusted->checkpoint.root)),
+                     ": an old entry was altered or removed"));
+  };
+  NDX_RETURN_IF_ERROR(check_trusted());
+  NDX_RETURN_IF_ERROR(
+      ForEachExported(client, 0, checkpoint.size, [&](const v1::ExportedEntry& entry) {
+        root.AddLeaf(audit::LeafHash(entry.entry()));
+        return check_trusted();
+      }));
+  if (root.Root() != checkpoint.root) {
+    return absl::DataLossError(
+        absl::StrCat("entries [0, ", checkpoint.size, ") hash to ",
+                     Hex(crypto::AsBytes(root.Root())), ", not to the signed root ",
+                     Hex(crypto::AsBytes(checkpoint.root)), ": an entry was altered or removed"));
+  }
+  return root.size();
+}
+
+// --- audit export -----------------------------------------------------------------------------
+
+// Shows how far an export is: a redrawn bar on a terminal, else one summary line at the end.
+class Progress {
+ public:
+  Progress(std::ostream& err, uint64_t total)
+      : err_(err),
+        total_(total),
+        tty_(&err == &std::cerr && ::isatty(STDERR_FILENO) == 1),
+        start_(absl::Now()) {}
+
+  void Update(uint64_t done, bool final = false) {
+    if (!tty_) return;
+    absl::Time now = absl::Now();
+    if (!final && now - last_draw_ < kProgressInterval) return;
+    last_draw_ = now;
+    double seconds = absl::ToDoubleSeconds(now - start_);
+    double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    constexpr int kWidth = 30;
+    int filled = total_ == 0 ? kWidth : static_cast<int>(kWidth * done / total_);
+    std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '-');
+    std::string eta = "-";
+    if (rate > 0 && done < total_) {
+      int64_t left = static_cast<int64_t>(static_cast<double>(total_ - done) / rate);
+      eta = absl::StrFormat("%d:%02d", left / 60, left % 60);
+    }
+    err_ << absl::StrFormat("\r[%s] %d/%d entries  %.0f/s  ETA %s   ", bar, done, total_, rate, eta)
+         << std::flush;
+    if (final) err_ << '\n';
+  }
+
+  void Finish(uint64_t done, absl::string_view summary) {
+    if (tty_) {
+      Update(done, /*final=*/true);
+      return;
+    }
+    double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
+    err_ << summary
+         << absl::StrFormat(" in %.1f s (%.0f entries/s)\n", seconds,
+                            seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
+  }
+
+ private:
+  std::ostream& err_;
+  uint64_t total_;
+  bool tty_;
+  absl::Time start_;
+  // The first draw waits one interval, so that the rate and ETA rest on more than one entry.
+  absl::Time last_draw_ = start_;
+};
+
+void PutBigEndian(std::string& out, uint64_t value, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+absl::StatusOr<std::string> EncodeExported(const v1::ExportedEntry& exported, bool jsonl) {
+  if (!jsonl) {
+    std::string record;
+    PutBigEndian(record, exported.sequence(), 8);
+    PutBigEndian(record, exported.entry().size(), 4);
+    record += exported.entry();
+    return record;
+  }
+  v1::AuditEntry entry;
+  if (!entry.ParseFromString(exported.entry())) {
+    return absl::DataLossError(
+        absl::StrCat("entry ", exported.sequence(), " is not a valid ndx.v1.AuditEntry"));
+  }
+  entry.set_sequence(exported.sequence());
+  NDX_ASSIGN_OR_RETURN(std::string json, MessageToJson(entry, /*pretty=*/false));
+  return json + "\n";
+}
+
+}  // namespace
+
+absl::Status VerificationFailure(const absl::Status& status) {
+  if (status.ok()) return status;
+  absl::Status failure(status.code(), absl::StrCat("verification failed: ", status.message()));
+  failure.SetPayload(kVerificationUrl, absl::Cord("1"));
+  return failure;
+}
+
+bool IsVerificationFailure(const absl::Status& status) {
+  return status.GetPayload(kVerificationUrl).has_value();
+}
+
+absl::StatusOr<std::unique_ptr<AuditClient>> AuditClient::Connect(
+    const ConnectionSettings& settings) {
+  // The same channel as GatewayClient::Connect makes; GatewayClient does not share its channel.
+  std::optional<crypto::SpiffeId> expected_gateway;
+  if (!settings.gateway_id.empty()) {
+    if (!IsValidSegment(settings.gateway_id)) {
+      return UsageError(absl::StrCat("--gateway-id \"", settings.gateway_id,
+                                     "\" is not a gateway name (1 to 63 of [a-z0-9-])"));
+    }
+    NDX_ASSIGN_OR_RETURN(std::string trust_domain, TrustDomainOfCaFile(settings.tls.ca_file));
+    expected_gateway = crypto::SpiffeId::Gateway(trust_domain, settings.gateway_id);
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      crypto::MakeChannelCredentials(settings.tls, expected_gateway);
+  if (!credentials.ok()) {
+    return absl::Status(credentials.status().code(),
+                        absl::StrCat("TLS credentials: ", credentials.status().message()));
+  }
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  return std::make_unique<AuditClient>(
+      grpc::CreateCustomChannel(settings.gateway, *credentials, args), settings.timeout_ms);
+}
+
+AuditClient::AuditClient(std::shared_ptr<grpc::Channel> channel, int64_t timeout_ms)
+    : channel_(std::move(channel)), timeout_ms_(timeout_ms), audit_(v1::Audit::NewStub(channel_)) {}
+
+void StreamingRoot::AddLeaf(const audit::Hash& leaf_hash) {
+  // Each trailing one bit of the old size is a perfect subtree the new leaf completes.
+  audit::Hash hash = leaf_hash;
+  for (uint64_t n = size_; (n & 1) != 0; n >>= 1) {
+    hash = audit::NodeHash(subtrees_.back(), hash);
+    subtrees_.pop_back();
+  }
+  subtrees_.push_back(hash);
+  ++size_;
+}
+
+audit::Hash StreamingRoot::Root() const {
+  if (subtrees_.empty()) return audit::EmptyRoot();
+  // RFC 9162 splits at the largest power of two below the size, so the root folds the
+  // decomposition from the right.
+  audit::Hash hash = subtrees_.back();
+  for (size_t i = subtrees_.size() - 1; i > 0; --i) hash = audit::NodeHash(subtrees_[i - 1], hash);
+  return hash;
+}
+
+std::string CsvField(absl::string_view text) {
+  if (text.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(text);
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted.push_back('"');
+    quoted.push_back(c);
+  }
+  quoted.push_back('"');
+  return quoted;
+}
+
+std::string DefaultAuditStatePath(const char* home) {
+  if (home == nullptr || home[0] == '\0') return "";
+  return absl::StrCat(home, "/.config/ndx/audit-state.json");
+}
+
+absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& connect,
+                        CommandContext& context) {
+  NDX_ASSIGN_OR_RETURN(v1::QueryEntriesRequest request, QueryRequest(options));
+  std::unique_ptr<AuditClient> holder;
+  NDX_ASSIGN_OR_RETURN(AuditClient * client, Connected(connect, holder));
+  v1::QueryEntriesResponse all;
+  absl::flat_hash_set<std::string> seen_tokens;
+  for (int page = 0;; ++page) {
+    NDX_ASSIGN_OR_RETURN(v1::QueryEntriesResponse response,
+                         client->Call<v1::QueryEntriesResponse>([&](auto* ctx, auto* out) {
+                           return client->audit().QueryEntries(ctx, request, out);
+                         }));
+    for (v1::AuditEntry& entry : *response.mutable_entries()) {
+      *all.add_entries() = std::move(entry);
+    }
+    all.set_next_page_token(response.next_page_token());
+    if (!options.all || response.next_page_token().empty()) break;
+    if (!seen_tokens.insert(response.next_page_token()).second || page + 1 >= kMaxPages) {
+      return absl::InternalError(absl::StrCat("the gateway keeps answering more pages (token ",
+                                              response.next_page_token(), "); stopped"));
+    }
+    request.set_page_token(response.next_page_token());
+  }
+
+  if (context.json()) return PrintMessageJson(context.out(), all);
+  if (options.csv) {
+    context.out() << "seq,time,caller,operation,dataset,purpose,decision,code,fields\r\n";
+    for (const v1::AuditEntry& entry : all.entries()) {
+      std::vector<std::string> cells = QueryColumns(entry);
+      for (std::string& cell : cells) cell = CsvField(cell);
+      context.out() << absl::StrJoin(cells, ",") << "\r\n";
+    }
+  } else {
+    Table table(
+        {"SEQ", "TIME", "CALLER", "OPERATION", "DATASET", "PURPOSE", "DECISION", "CODE", "FIELDS"});
+    for (const v1::AuditEntry& entry : all.entries()) table.AddRow(QueryColumns(entry));
+    table.Print(context.out());
+  }
+  if (!all.next_page_token().empty()) {
+    context.err() << "more entries: add --page-token " << all.next_page_token()
+                  << " (or use --all)\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuditCheckpoint(bool sign_now, const AuditConnector& connect,
+                             CommandContext& context) {
+  v1::GetCheckpointRequest request;
+  request.set_sign_now(sign_now);
+  std::unique_ptr<AuditClient> holder;
+  NDX_ASSIGN_OR_RETURN(AuditClient * client, Connected(connect, holder));
+  NDX_ASSIGN_OR_RETURN(v1::SignedCheckpoint checkpoint,
+                       client->Call<v1::SignedCheckpoint>([&](auto* ctx, auto* out) {
+                         return client->audit().GetCheckpoint(ctx, request, out);
+                       }));
+  if (context.json()) {
+    nlohmann::ordered_json json = {{"tree_size", checkpoint.tree_size()},
+                                   {"root_hash", Hex(checkpoint.root_hash())},
+                                   {"time", FormatTimestamp(checkpoint.time())},
+                                   {"note", checkpoint.note()}};
+    context.out() << json.dump(2) << '\n';
+    return absl::OkStatus();
+  }
+  PrintKeyValues(context.out(), {{"size", absl::StrCat(checkpoint.tree_size())},
+                                 {"root", Hex(checkpoint.root_hash())},
+                                 {"time", FormatTimestamp(checkpoint.time())}});
+  context.out() << '\n' << checkpoint.note();
+  if (!checkpoint.note().empty() && checkpoint.note().back() != '\n') context.out() << '\n';
+  return absl::OkStatus();
+}
+
+absl::Status AuditVerify(const AuditVerifyOptions& options, const AuditConnector& connect,
+                         CommandContext& context) {
+  NDX_ASSIGN_OR_RETURN(audit::VerifierKey key, LoadVerifierKey(options.key));
+  std::string state_path =
+      options.state.empty() ? DefaultAuditStatePath(std::getenv("HOME")) : options.state;
+  if (state_path.empty()) return UsageError("--state: $HOME is not set; give --state FILE");
+  NDX_ASSIGN_OR_RETURN(std::optional<TrustedState> trusted, LoadState(state_path, key));
+
+  std::unique_ptr<AuditClient> holder;
+  NDX_ASSIGN_OR_RETURN(AuditClient * client, Connected(connect, holder));
+  NDX_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint,
+                       client->Call<v1::SignedCheckpoint>([&](auto* ctx, auto* out) {
+                         return client->audit().GetCheckpoint(ctx, v1::GetCheckpointRequest(), out);
+                       }));
+  // Only what the signature covers counts; the response's other fields are conveniences.
+  absl::StatusOr<audit::Checkpoint> latest = audit::VerifyCheckpoint(signed_checkpoint.note(), key);
+  if (!latest.ok()) {
+    return VerificationFailure(Prefixed("the latest checkpoint: ", latest.status()));
+  }
+  if (!options.origin.empty() && latest->origin != options.origin) {
+    return VerificationFailure(absl::DataLossError(absl::StrCat(
+        "the checkpoint is of log \"", latest->origin, "\", not \"", options.origin, "\"")));
+  }
+  const uint64_t old_size = trusted.has_value() ? trusted->checkpoint.size : 0;
+  if (trusted.has_value()) {
+    const audit::Checkpoint& old = trusted->checkpoint;
+    if (latest->origin != old.origin) {
+      return VerificationFailure(
+          absl::DataLossError(absl::StrCat("the checkpoint is of log \"", latest->origin,
+                                           "\", the trusted one of \"", old.origin, "\"")));
+    }
+    if (latest->size < old.size) {
+      return VerificationFailure(
+          absl::DataLossError(absl::StrCat("the log shrank: the trusted checkpoint has ", old.size,
+                                           " entries, the latest one ", latest->size)));
+    }
+    std::vector<audit::Hash> proof;
+    if (old.size > 0 && old.size < latest->size) {
+      v1::GetConsistencyProofRequest request;
+      request.set_old_size(old.size);
+      request.set_new_size(latest->size);
+      NDX_ASSIGN_OR_RETURN(v1::ConsistencyProof response,
+                           client->Call<v1::ConsistencyProof>([&](auto* ctx, auto* out) {
+                             return client->audit().GetConsistencyProof(ctx, request, out);
+                           }));
+      absl::StatusOr<std::vector<audit::Hash>> hashes =
+          ToHashes(response.hashes(), "consistency proof");
+      if (!hashes.ok()) return VerificationFailure(hashes.status());
+      proof = *std::move(hashes);
+    }
+    absl::Status consistent =
+        audit::VerifyConsistency(old.size, latest->size, old.root, latest->root, proof);
+    if (!consistent.ok()) {
+      return VerificationFailure(
+          Prefixed(absl::StrCat("the log of size ", latest->size,
+                                " does not extend the trusted one of size ", old.size, ": "),
+                   consistent));
+    }
+  }
+
+  absl::StatusOr<uint64_t> checked = options.full ? CheckAllEntries(*client, *latest, trusted)
+                                                  : CheckNewEntries(*client, old_size, *latest);
+  if (!checked.ok()) {
+    // A failed call is the gateway's error, not evidence about the log.
+    if (IsRpcError(checked.status())) return checked.status();
+    return VerificationFailure(checked.status());
+  }
+
+  NDX_RETURN_IF_ERROR(SaveState(state_path, *latest, signed_checkpoint.note()));
+  const std::string root = Hex(crypto::AsBytes(latest->root));
+  if (context.json()) {
+    nlohmann::ordered_json json = {{"origin", latest->origin},
+                                   {"old_size", old_size},
+                                   {"new_size", latest->size},
+                                   {"root", root},
+                                   {"consistency", trusted.has_value() ? "ok" : "first run"},
+                                   {"entries_checked", *checked},
+                                   {"full", options.full},
+                                   {"state", state_path}};
+    context.out() << json.dump(2) << '\n';
+  } else {
+    context.out() << "verified: size " << old_size << " -> " << latest->size << ", "
+                  << (trusted.has_value() ? "consistency ok"
+                                          : "first run (no trusted checkpoint before)")
+                  << ", " << *checked << " entries checked" << (options.full ? " (full)" : "")
+                  << "\nroot " << root << " of " << latest->origin << " stored in " << state_path
+                  << '\n';
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuditExport(const AuditExportOptions& options, const AuditConnector& connect,
+                         CommandContext& context) {
+  if (options.format != "jsonl" && options.format != "bin") {
+    return UsageError(absl::StrCat("--format: \"", options.format, "\" is neither jsonl nor bin"));
+  }
+  if (options.out.empty()) return UsageError("--out: give the file to write");
+  std::unique_ptr<AuditClient> holder;
+  NDX_ASSIGN_OR_RETURN(AuditClient * client, Connected(connect, holder));
+  uint64_t end = options.end;
+  if (end == 0) {
+    NDX_ASSIGN_OR_RETURN(v1::SignedCheckpoint checkpoint,
+                         client->Call<v1::SignedCheckpoint>([&](auto* ctx, auto* out) {
+                           return client->audit().GetCheckpoint(ctx, v1::GetCheckpointRequest(),
+                                                                out);
+                         }));
+    end = checkpoint.tree_size();
+  }
+  if (options.start > end) {
+    return UsageError(absl::StrCat("--start ", options.start, " is past the end ", end));
+  }
+
+  // Written beside the target and renamed at the end, so that a failed export leaves no file
+  // that looks complete.
+  const std::string partial = options.out + ".partial";
+  std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+  if (!file) return absl::PermissionDeniedError(absl::StrCat("cannot write ", partial));
+  std::error_code error;
+  std::filesystem::permissions(
+      partial, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, error);
+  const bool jsonl = options.format == "jsonl";
+  Progress progress(context.err(), end - options.start);
+  uint64_t done = 0;
+  absl::Status exported = ForEachExported(
+      *client, options.start, end, [&](const v1::ExportedEntry& entry) -> absl::Status {
+        NDX_ASSIGN_OR_RETURN(std::string record, EncodeExported(entry, jsonl));
+        file << record;
+        if (!file) return absl::DataLossError(absl::StrCat("writing ", partial, " failed"));
+        progress.Update(++done);
+        return absl::OkStatus();
+      });
+  file.close();
+  if (exported.ok() && !file) {
+    exported = absl::DataLossError(absl::StrCat("closing ", partial, " failed"));
+  }
+  if (exported.ok()) {
+    std::filesystem::rename(partial, options.out, error);
+    if (error) {
+      exported = absl::PermissionDeniedError(
+          absl::StrCat("cannot rename ", partial, " to ", options.out, ": ", error.message()));
+    }
+  }
+  if (!exported.ok()) {
+    std::filesystem::remove(partial, error);
+    return exported;
+  }
+  progress.Finish(done, absl::StrCat("exported ", done, " entries [", options.start, ", ", end,
+                                     ") to ", options.out, " (", options.format, ")"));
+  if (context.json()) {
+    nlohmann::ordered_json json = {{"file", options.out},
+                                   {"format", options.format},
+                                   {"start", options.start},
+                                   {"end", end},
+                                   {"entries", done}};
+    context.out() << json.dump(2) << '\n';
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ndx::cli
