@@ -67,8 +67,9 @@ class ReadCall {
     record_.request_id = NewRequestId();
     record_.operation = std::move(operation);
     context_->AddInitialMetadata("ndx-request-id", record_.request_id);
+    service_->in_flight_.fetch_add(1, std::memory_order_acq_rel);
   }
-  virtual ~ReadCall() = default;
+  virtual ~ReadCall() { service_->in_flight_.fetch_sub(1, std::memory_order_acq_rel); }
 
   // REQUIRES: called once; `this` may be deleted before it returns.
   grpc::ServerUnaryReactor* Start() {

@@ -1,6 +1,7 @@
 #ifndef NDX_GATEWAY_EXCHANGE_SERVICE_H_
 #define NDX_GATEWAY_EXCHANGE_SERVICE_H_
 
+#include <atomic>
 #include <string>
 
 #include "absl/time/time.h"
@@ -40,6 +41,9 @@ class ExchangeService final : public v1::Exchange::CallbackService {
                                   const v1::QueryRequest* request,
                                   v1::QueryResponse* response) override;
 
+  // Reads started and not yet answered, for draining at shutdown.
+  int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
+
  private:
   friend class ReadCall;
 
@@ -48,6 +52,7 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   AdapterPool* const adapters_;
   audit::AuditSink* const audit_;
   const Clock* const clock_;
+  mutable std::atomic<int> in_flight_{0};
 };
 
 }  // namespace ndx::gateway

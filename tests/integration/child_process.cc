@@ -81,9 +81,19 @@ void ChildProcess::Kill() {
   pid_ = -1;
 }
 
-absl::StatusOr<int> WaitForPortFile(const std::string& path, absl::Duration timeout) {
+bool ChildProcess::Exited() {
+  if (pid_ <= 0) return true;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  pid_ = -1;
+  return true;
+}
+
+absl::StatusOr<int> WaitForPortFile(const std::string& path, absl::Duration timeout,
+                                    ChildProcess* process) {
   absl::Time give_up = absl::Now() + timeout;
   while (absl::Now() < give_up) {
+    if (process->Exited()) return absl::UnavailableError("the process exited before listening");
     absl::StatusOr<std::string> content = ReadFile(path);
     int port = 0;
     if (content.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*content), &port) && port > 0) {

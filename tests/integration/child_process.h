@@ -30,6 +30,8 @@ class ChildProcess {
   // SIGKILL, as a crash would.
   void Kill();
   bool running() const { return pid_ > 0; }
+  // True once the process has exited (it is then reaped).
+  bool Exited();
   const std::string& log_file() const { return log_file_; }
 
  private:
@@ -38,8 +40,10 @@ class ChildProcess {
   std::string log_file_;
 };
 
-// Waits until `path` holds a port number (written by --port_file), up to `timeout`.
-absl::StatusOr<int> WaitForPortFile(const std::string& path, absl::Duration timeout);
+// Waits until `path` holds a port number (written by --port_file), up to `timeout`, or until
+// `process` exits.
+absl::StatusOr<int> WaitForPortFile(const std::string& path, absl::Duration timeout,
+                                    ChildProcess* process);
 
 }  // namespace ndx::testing
 

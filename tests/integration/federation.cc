@@ -41,7 +41,8 @@ std::string Federation::DecisionLog() const {
   return ReadFile(dir_.Join("decisions.jsonl")).value_or("");
 }
 
-absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_message_bytes) {
+absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_message_bytes,
+                                      const std::string& extra_config) {
   gateway_.reset();
   crypto::TlsFilePaths tls = pki_.Gateway("core");
   std::string config = absl::StrCat(
@@ -51,7 +52,8 @@ absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_me
       "data_dir: \"registry\"\n", "decision_log_file: \"decisions.jsonl\"\n",
       "bootstrap_operators: \"", kOperatorNode, "\"\n",
       "adapter_timeout_ms: ", absl::ToInt64Milliseconds(adapter_timeout), "\n",
-      max_message_bytes > 0 ? absl::StrCat("max_message_bytes: ", max_message_bytes, "\n") : "");
+      max_message_bytes > 0 ? absl::StrCat("max_message_bytes: ", max_message_bytes, "\n") : "",
+      extra_config);
   std::string config_path = dir_.Join("gateway.textproto");
   NDX_RETURN_IF_ERROR(WriteFileAtomically(config_path, config, 0644));
   std::string port_file = dir_.Join(absl::StrCat("gateway.port.", ++gateway_starts_));
@@ -60,7 +62,7 @@ absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_me
       ChildProcess::Start(NDX_GATEWAY_BIN, {"--config", config_path, "--port_file", port_file},
                           dir_.Join("gateway.log")));
   gateway_.emplace(std::move(process));
-  absl::StatusOr<int> port = WaitForPortFile(port_file, absl::Seconds(20));
+  absl::StatusOr<int> port = WaitForPortFile(port_file, absl::Seconds(20), &*gateway_);
   if (!port.ok()) {
     return absl::UnavailableError(
         absl::StrCat("gateway did not start: ", ReadFile(dir_.Join("gateway.log")).value_or("")));
@@ -118,7 +120,7 @@ absl::Status Federation::StartPopulationAdapter() {
       ChildProcess::Start(NDX_ADAPTER_BIN, {"--config", config_path, "--port_file", port_file},
                           dir_.Join("adapter.log")));
   adapter_.emplace(std::move(process));
-  absl::StatusOr<int> port = WaitForPortFile(port_file, absl::Seconds(20));
+  absl::StatusOr<int> port = WaitForPortFile(port_file, absl::Seconds(20), &*adapter_);
   if (!port.ok()) {
     return absl::UnavailableError(
         absl::StrCat("adapter did not start: ", ReadFile(dir_.Join("adapter.log")).value_or("")));

@@ -35,9 +35,17 @@ class Federation {
   Federation();
 
   // Starts (or restarts, keeping the registry's data directory) the gateway.
+  // `extra_config` is appended to the gateway's text-proto config.
   absl::Status StartGateway(absl::Duration adapter_timeout = absl::Seconds(2),
-                            int max_message_bytes = 0);
+                            int max_message_bytes = 0, const std::string& extra_config = "");
   void StopGateway() { gateway_.reset(); }
+  // SIGKILL, as a crash would.
+  void KillGateway() {
+    if (gateway_) gateway_->Kill();
+    gateway_.reset();
+  }
+  // The gateway's audit directory (keys, checkpoint, verifier key, log).
+  std::string audit_dir() const { return dir_.Join("registry/audit"); }
   int gateway_port() const { return gateway_port_; }
   std::string gateway_address() const;
   std::string DecisionLog() const;
