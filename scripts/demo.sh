@@ -6,7 +6,9 @@
 #     one consumer, moh/insurance; the platform operator ndx/ops;
 #   - nodes, datasets and grants registered through the gateway, each by whoever may do it;
 #   - reads that are allowed (only the granted fields come back) and reads that are refused;
-#   - the gateway's decision log, one JSON line per decision.
+#   - the gateway's decision log, one JSON line per decision;
+#   - an auditor's view: who read one citizen's data, when and why, and a verification of the
+#     tamper-evident audit log against its signed checkpoint.
 # Everything runs in a temporary directory that is removed at the end, with every process it
 # started. Static inputs (schemas, seed data, configs) are in deploy/demo/.
 # NDX_BIN_DIR=DIR skips the build and takes ndxctl, ndx-gateway and ndx-adapter from DIR;
@@ -105,7 +107,7 @@ step "Development PKI (trust domain ndx.gov.vn)"
 # The gateway's certificate also names 127.0.0.1, for tools that check host names (grpcurl).
 "$bin/ndxctl" pki issue --ca-dir pki/ca --out-dir pki/core --gateway core \
   --ip 127.0.0.1 --dns localhost | indent
-for node in ndx/ops moj/civil-status mops/population moh/insurance; do
+for node in ndx/ops ndx/audit moj/civil-status mops/population moh/insurance; do
   "$bin/ndxctl" pki issue --ca-dir pki/ca --out-dir "pki/${node//\//-}" --node "$node" | indent
 done
 
@@ -122,7 +124,7 @@ start population ndx-adapter population.textproto
 
 # One ndxctl profile per node; paths are relative to the profile file.
 mkdir -p profiles
-for entry in ops:ndx-ops moj:moj-civil-status mops:mops-population moh:moh-insurance; do
+for entry in ops:ndx-ops audit:ndx-audit moj:moj-civil-status mops:mops-population moh:moh-insurance; do
   who=${entry%%:*} dir=${entry#*:}
   cat >"profiles/$who.textproto" <<EOF
 gateway: "127.0.0.1:$port_gateway"
@@ -139,6 +141,8 @@ ndx ops node register moj/civil-status --name "Ministry of Justice, civil status
   --kind ministry --endpoint "127.0.0.1:$port_civil_status" >/dev/null
 ndx ops node register mops/population --name "Ministry of Public Security, population register" \
   --kind ministry --endpoint "127.0.0.1:$port_population" >/dev/null
+ndx ops node register ndx/audit --name "State audit office" --kind other --role auditor \
+  >/dev/null
 ndx ops node register moh/insurance --name "Ministry of Health, health insurance" \
   --kind ministry >/dev/null
 ndx ops node list | indent
@@ -195,6 +199,14 @@ refused 17 moh "moh/insurance reads mops/residents 001090000001 after the revoca
 
 step "The gateway's decision log (decisions.jsonl): every decision, allowed or refused"
 cat decisions.jsonl
+
+step "The auditor: who read citizen 001090000001's data, when, and why"
+ndx audit audit query --subject 001090000001 --all | indent
+
+step "The auditor verifies the audit log against its signed checkpoint"
+# The verifier key comes from the operator, out of band; here, from the gateway's audit directory.
+ndx audit audit verify --key registry/audit/verifier.key --state audit-state.json --full | indent
+ndx audit audit checkpoint --sign-now | indent
 
 step "Stopping"
 for pid in "${pids[@]}"; do kill -TERM "$pid"; done
