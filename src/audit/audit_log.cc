@@ -589,6 +589,14 @@ absl::Status AuditLog::OverwriteEntryBytesForTest(uint64_t sequence, absl::strin
   return absl::OkStatus();
 }
 
+absl::Status AuditLog::DeleteEntryForTest(uint64_t sequence) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status status = db_->Delete(options, EntryKey(sequence));
+  if (!status.ok()) return FromRocks(status, "cannot delete an audit entry");
+  return absl::OkStatus();
+}
+
 absl::Status AuditLog::FlushForTest() {
   rocksdb::Status status = db_->Flush(rocksdb::FlushOptions());
   if (!status.ok()) return FromRocks(status, "cannot flush the audit log");

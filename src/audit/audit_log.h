@@ -148,9 +148,12 @@ class AuditLog : public AuditSink {
   std::string Pseudonym(absl::string_view subject) const;
 
   // Test hooks. OverwriteEntryBytesForTest replaces the stored bytes of an entry (tamper test);
+  // DeleteEntryForTest removes them (removal test);
   // FlushForTest writes the memtable to an SST file; FailWritesForTest makes every later batch
   // write fail with `error` instead of reaching RocksDB.
   absl::Status OverwriteEntryBytesForTest(uint64_t sequence, absl::string_view bytes);
+  // Deletes the stored bytes of an entry (removal test).
+  absl::Status DeleteEntryForTest(uint64_t sequence);
   absl::Status FlushForTest();
   void FailWritesForTest(absl::Status error);
 

@@ -101,6 +101,12 @@ absl::Status ForEachExported(AuditClient& client, uint64_t start, uint64_t end,
   }
   grpc::Status finished = reader->Finish();
   NDX_RETURN_IF_ERROR(visited);
+  // The gateway saying that it cannot produce an entry its checkpoint commits to is evidence about
+  // the log, not a failed call.
+  if (finished.error_code() == grpc::StatusCode::DATA_LOSS) {
+    return absl::DataLossError(
+        absl::StrCat("the gateway cannot produce entry ", next, ": ", finished.error_message()));
+  }
   NDX_RETURN_IF_ERROR(RpcError(finished));
   if (next != end) {
     return absl::DataLossError(absl::StrCat("the export ended before entry ", next, "; entries [",

@@ -118,6 +118,7 @@ class AuditLogTest : public ::testing::Test {
   }
 
   void KillUnderLoadAndCheck();
+  void ExpectVerifyToCatch(const std::function<void(audit::AuditLog&)>& tamper);
 
   Federation federation_;
   std::string extra_config_;
@@ -279,20 +280,18 @@ TEST_F(AuditLogTest, KillDashNineLosesNoAnsweredReadPowerLossDurable) {
   KillUnderLoadAndCheck();
 }
 
-TEST_F(AuditLogTest, VerifyDetectsAnAlteredEntry) {
-  StartFederation();
+// Verifies the log with ndxctl, lets `tamper` change the stopped gateway's log on disk, and
+// expects the next verification to fail (exit 4) without moving the trusted state.
+void AuditLogTest::ExpectVerifyToCatch(const std::function<void(audit::AuditLog&)>& tamper) {
   exchange_ = federation_.ExchangeAs(kInsuranceNode);
   v1::GetResponse response;
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Read("001090000001", &response).ok());
   std::string key_file = federation_.audit_dir() + "/verifier.key";
   std::string state = federation_.dir().Join("audit-state.json");
+  std::string verify = absl::StrCat("audit verify --key ", key_file, " --state ", state, " --full");
   std::string output;
-  ASSERT_EQ(
-      Ndxctl(absl::StrCat("audit verify --key ", key_file, " --state ", state, " --full"), &output),
-      0)
-      << output;
+  ASSERT_EQ(Ndxctl(verify, &output), 0) << output;
 
-  // Someone with access to the disk rewrites who read entry 3, while the gateway is down.
   federation_.StopGateway();
   {
     audit::AuditLogOptions options;
@@ -300,19 +299,29 @@ TEST_F(AuditLogTest, VerifyDetectsAnAlteredEntry) {
     options.pseudonym_key = *ReadFile(federation_.audit_dir() + "/pseudonym.key");
     auto log = audit::AuditLog::Open(options);
     ASSERT_THAT(log, IsOk());
-    auto entry = (*log)->Entry(3);
-    ASSERT_THAT(entry, IsOk());
-    v1::AuditEntry altered = entry->entry;
-    altered.set_caller("moj/civil-status");
-    ASSERT_THAT((*log)->OverwriteEntryBytesForTest(3, altered.SerializeAsString()), IsOk());
+    tamper(**log);
   }
   ASSERT_THAT(federation_.StartGateway(), IsOk());
   std::string before = *ReadFile(state);
-  EXPECT_EQ(
-      Ndxctl(absl::StrCat("audit verify --key ", key_file, " --state ", state, " --full"), &output),
-      4)
-      << output;
+  EXPECT_EQ(Ndxctl(verify, &output), 4) << output;
   EXPECT_EQ(*ReadFile(state), before) << "a failed verification must not move the trust";
+}
+
+TEST_F(AuditLogTest, VerifyDetectsAnAlteredEntry) {
+  StartFederation();
+  // Someone with access to the disk rewrites who made read 3.
+  ExpectVerifyToCatch([](audit::AuditLog& log) {
+    auto entry = log.Entry(3);
+    ASSERT_THAT(entry, IsOk());
+    v1::AuditEntry altered = entry->entry;
+    altered.set_caller("moj/civil-status");
+    ASSERT_THAT(log.OverwriteEntryBytesForTest(3, altered.SerializeAsString()), IsOk());
+  });
+}
+
+TEST_F(AuditLogTest, VerifyDetectsARemovedEntry) {
+  StartFederation();
+  ExpectVerifyToCatch([](audit::AuditLog& log) { ASSERT_THAT(log.DeleteEntryForTest(3), IsOk()); });
 }
 
 TEST_F(AuditLogTest, VerifyDetectsRewrittenHistory) {
