@@ -56,8 +56,8 @@ std::string DecisionName(v1::AuditEntry::Decision decision) {
 
 std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
 
-absl::StatusOr<AuditClient*> Connected(const AuditConnector& connect,
-                                       std::unique_ptr<AuditClient>& holder) {
+absl::StatusOr<GatewayClient*> Connected(const AuditConnector& connect,
+                                         std::unique_ptr<GatewayClient>& holder) {
   if (holder == nullptr) {
     NDX_ASSIGN_OR_RETURN(holder, connect());
   }
@@ -66,7 +66,7 @@ absl::StatusOr<AuditClient*> Connected(const AuditConnector& connect,
 
 // Calls `visit` on each entry of ExportEntries [start, end), checking that they come in order
 // with no gap: kDataLoss names the first missing entry. Stops at the first error `visit` returns.
-absl::Status ForEachExported(AuditClient& client, uint64_t start, uint64_t end,
+absl::Status ForEachExported(GatewayClient& client, uint64_t start, uint64_t end,
                              const std::function<absl::Status(const v1::ExportedEntry&)>& visit) {
   // ExportEntries reads end 0 as "the current size": an empty range is never asked for.
   if (start >= end) return absl::OkStatus();
@@ -263,7 +263,7 @@ absl::Status SaveState(const std::string& path, const audit::Checkpoint& checkpo
 
 // Default check: each entry in [start, checkpoint.size) is in the checkpoint's tree, by an
 // inclusion proof checked against the leaf hash of the exported bytes.
-absl::StatusOr<uint64_t> CheckNewEntries(AuditClient& client, uint64_t start,
+absl::StatusOr<uint64_t> CheckNewEntries(GatewayClient& client, uint64_t start,
                                          const audit::Checkpoint& checkpoint) {
   uint64_t checked = 0;
   NDX_RETURN_IF_ERROR(ForEachExported(
@@ -290,7 +290,7 @@ absl::StatusOr<uint64_t> CheckNewEntries(AuditClient& client, uint64_t start,
 
 // --full: recomputes the root from every entry [0, checkpoint.size); also checks on the way that
 // the first `trusted` entries still hash to the trusted root.
-absl::StatusOr<uint64_t> CheckAllEntries(AuditClient& client, const audit::Checkpoint& checkpoint,
+absl::StatusOr<uint64_t> CheckAllEntries(GatewayClient& client, const audit::Checkpoint& checkpoint,
                                          const std::optional<TrustedState>& trusted) {
   StreamingRoot root;
   auto check_trusted = [&]() -> absl::Status {
@@ -402,33 +402,6 @@ bool IsVerificationFailure(const absl::Status& status) {
   return status.GetPayload(kVerificationUrl).has_value();
 }
 
-absl::StatusOr<std::unique_ptr<AuditClient>> AuditClient::Connect(
-    const ConnectionSettings& settings) {
-  // The same channel as GatewayClient::Connect makes; GatewayClient does not share its channel.
-  std::optional<crypto::SpiffeId> expected_gateway;
-  if (!settings.gateway_id.empty()) {
-    if (!IsValidSegment(settings.gateway_id)) {
-      return UsageError(absl::StrCat("--gateway-id \"", settings.gateway_id,
-                                     "\" is not a gateway name (1 to 63 of [a-z0-9-])"));
-    }
-    NDX_ASSIGN_OR_RETURN(std::string trust_domain, TrustDomainOfCaFile(settings.tls.ca_file));
-    expected_gateway = crypto::SpiffeId::Gateway(trust_domain, settings.gateway_id);
-  }
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      crypto::MakeChannelCredentials(settings.tls, expected_gateway);
-  if (!credentials.ok()) {
-    return absl::Status(credentials.status().code(),
-                        absl::StrCat("TLS credentials: ", credentials.status().message()));
-  }
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  return std::make_unique<AuditClient>(
-      grpc::CreateCustomChannel(settings.gateway, *credentials, args), settings.timeout_ms);
-}
-
-AuditClient::AuditClient(std::shared_ptr<grpc::Channel> channel, int64_t timeout_ms)
-    : channel_(std::move(channel)), timeout_ms_(timeout_ms), audit_(v1::Audit::NewStub(channel_)) {}
-
 void StreamingRoot::AddLeaf(const audit::Hash& leaf_hash) {
   // Each trailing one bit of the old size is a perfect subtree the new leaf completes.
   audit::Hash hash = leaf_hash;
@@ -468,8 +441,8 @@ std::string DefaultAuditStatePath(const char* home) {
 absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& connect,
                         CommandContext& context) {
   NDX_ASSIGN_OR_RETURN(v1::QueryEntriesRequest request, QueryRequest(options));
-  std::unique_ptr<AuditClient> holder;
-  NDX_ASSIGN_OR_RETURN(AuditClient * client, Connected(connect, holder));
+  std::unique_ptr<GatewayClient> holder;
+  NDX_ASSIGN_OR_RETURN(GatewayClient * client, Connected(connect, holder));
   v1::QueryEntriesResponse all;
   absl::flat_hash_set<std::string> seen_tokens;
   for (int page = 0;; ++page) {
@@ -514,8 +487,8 @@ absl::Status AuditCheckpoint(bool sign_now, const AuditConnector& connect,
                              CommandContext& context) {
   v1::GetCheckpointRequest request;
   request.set_sign_now(sign_now);
-  std::unique_ptr<AuditClient> holder;
-  NDX_ASSIGN_OR_RETURN(AuditClient * client, Connected(connect, holder));
+  std::unique_ptr<GatewayClient> holder;
+  NDX_ASSIGN_OR_RETURN(GatewayClient * client, Connected(connect, holder));
   NDX_ASSIGN_OR_RETURN(v1::SignedCheckpoint checkpoint,
                        client->Call<v1::SignedCheckpoint>([&](auto* ctx, auto* out) {
                          return client->audit().GetCheckpoint(ctx, request, out);
@@ -544,8 +517,8 @@ absl::Status AuditVerify(const AuditVerifyOptions& options, const AuditConnector
   if (state_path.empty()) return UsageError("--state: $HOME is not set; give --state FILE");
   NDX_ASSIGN_OR_RETURN(std::optional<TrustedState> trusted, LoadState(state_path, key));
 
-  std::unique_ptr<AuditClient> holder;
-  NDX_ASSIGN_OR_RETURN(AuditClient * client, Connected(connect, holder));
+  std::unique_ptr<GatewayClient> holder;
+  NDX_ASSIGN_OR_RETURN(GatewayClient * client, Connected(connect, holder));
   NDX_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint,
                        client->Call<v1::SignedCheckpoint>([&](auto* ctx, auto* out) {
                          return client->audit().GetCheckpoint(ctx, v1::GetCheckpointRequest(), out);
@@ -633,8 +606,8 @@ absl::Status AuditExport(const AuditExportOptions& options, const AuditConnector
     return UsageError(absl::StrCat("--format: \"", options.format, "\" is neither jsonl nor bin"));
   }
   if (options.out.empty()) return UsageError("--out: give the file to write");
-  std::unique_ptr<AuditClient> holder;
-  NDX_ASSIGN_OR_RETURN(AuditClient * client, Connected(connect, holder));
+  std::unique_ptr<GatewayClient> holder;
+  NDX_ASSIGN_OR_RETURN(GatewayClient * client, Connected(connect, holder));
   uint64_t end = options.end;
   if (end == 0) {
     NDX_ASSIGN_OR_RETURN(v1::SignedCheckpoint checkpoint,

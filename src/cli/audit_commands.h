@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "audit/proof_verifier.h"
 #include "cli/cli_status.h"
+#include "cli/gateway_client.h"
 #include "cli/output.h"
 #include "cli/profile.h"
 #include "ndx/v1/audit.grpc.pb.h"
@@ -34,38 +35,8 @@ inline constexpr int kExitVerificationFailed = 4;
 absl::Status VerificationFailure(const absl::Status& status);
 bool IsVerificationFailure(const absl::Status& status);
 
-// The stub of the Audit service over its own mTLS channel, made from the same settings as
-// GatewayClient (same credentials, same --gateway-id pinning). Unary calls run under the
-// deadline; streams have none, because an export of millions of entries takes as long as it
-// takes. Thread-compatible (ndxctl is single-threaded).
-class AuditClient {
- public:
-  static absl::StatusOr<std::unique_ptr<AuditClient>> Connect(const ConnectionSettings& settings);
-
-  AuditClient(std::shared_ptr<grpc::Channel> channel, int64_t timeout_ms);
-
-  v1::Audit::StubInterface& audit() { return *audit_; }
-
-  // Runs one unary call `rpc(context, response)` under the deadline. A failed call becomes
-  // RpcError (exit 10 + code).
-  template <typename Response, typename Rpc>
-  absl::StatusOr<Response> Call(Rpc rpc) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_));
-    Response response;
-    grpc::Status status = rpc(&context, &response);
-    if (!status.ok()) return RpcError(status);
-    return response;
-  }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  int64_t timeout_ms_;
-  std::unique_ptr<v1::Audit::StubInterface> audit_;
-};
-
 // Makes the Audit connection when a command first needs it.
-using AuditConnector = std::function<absl::StatusOr<std::unique_ptr<AuditClient>>()>;
+using AuditConnector = std::function<absl::StatusOr<std::unique_ptr<GatewayClient>>()>;
 
 struct AuditQueryOptions {
   std::string from;  // RFC 3339, inclusive

@@ -178,10 +178,10 @@ absl::StatusOr<ConnectionSettings> ResolveSettings(const ConnectionFlags& connec
 
 // Connects the Audit service with the connection flags as parsed when it runs.
 AuditConnector AuditConnectorFor(const GlobalFlags* flags) {
-  return [flags]() -> absl::StatusOr<std::unique_ptr<AuditClient>> {
+  return [flags]() -> absl::StatusOr<std::unique_ptr<GatewayClient>> {
     absl::StatusOr<ConnectionSettings> settings = ResolveSettings(flags->connection);
     if (!settings.ok()) return settings.status();
-    return AuditClient::Connect(*settings);
+    return GatewayClient::Connect(*settings);
   };
 }
 

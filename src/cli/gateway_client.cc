@@ -61,6 +61,7 @@ GatewayClient::GatewayClient(std::shared_ptr<grpc::Channel> channel, int64_t tim
     : channel_(std::move(channel)),
       timeout_ms_(timeout_ms),
       registry_(v1::Registry::NewStub(channel_)),
-      exchange_(v1::Exchange::NewStub(channel_)) {}
+      exchange_(v1::Exchange::NewStub(channel_)),
+      audit_(v1::Audit::NewStub(channel_)) {}
 
 }  // namespace ndx::cli

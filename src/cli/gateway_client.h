@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "cli/cli_status.h"
 #include "cli/profile.h"
+#include "ndx/v1/audit.grpc.pb.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "ndx/v1/registry.grpc.pb.h"
 
@@ -22,7 +23,7 @@ namespace ndx::cli {
 absl::StatusOr<std::string> TrustDomainOfCaFile(const std::string& ca_file);
 
 // ndxctl's connection to one gateway: an mTLS channel presenting the node's certificate, stubs
-// of the Registry and Exchange services, and the per-call deadline. Each call is unary and
+// of the Registry, Exchange and Audit services, and the per-call deadline. Each call is unary and
 // blocking. Thread-compatible (ndxctl is single-threaded).
 class GatewayClient {
  public:
@@ -37,6 +38,7 @@ class GatewayClient {
 
   v1::Registry::StubInterface& registry() { return *registry_; }
   v1::Exchange::StubInterface& exchange() { return *exchange_; }
+  v1::Audit::StubInterface& audit() { return *audit_; }
 
   // Runs one unary call `rpc(context, response)` under the deadline. A failed call becomes
   // RpcError (exit 10 + code).
@@ -55,6 +57,7 @@ class GatewayClient {
   int64_t timeout_ms_;
   std::unique_ptr<v1::Registry::StubInterface> registry_;
   std::unique_ptr<v1::Exchange::StubInterface> exchange_;
+  std::unique_ptr<v1::Audit::StubInterface> audit_;
 };
 
 }  // namespace ndx::cli
