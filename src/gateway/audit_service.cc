@@ -1,13 +1,11 @@
 #include "gateway/audit_service.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
+#include "gateway/call_record.h"
 #include "gateway/caller.h"
 #include "gateway/request_id.h"
 #include "google/protobuf/util/time_util.h"
@@ -66,25 +64,7 @@ grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context
     return body();
   }();
 
-  record.allowed = status.ok();
-  record.code = status.code();
-  record.reason = std::string(status.message());
-  record.latency = clock_->Now() - record.time;
-  if (!status.ok()) {
-    spdlog::info("refused {} {} by {}: {}", record.operation, record.request_id, record.caller,
-                 status.ToString());
-  }
-  absl::Status appended;
-  absl::Notification done;
-  sink_->Append(std::move(record), [&](absl::Status result) {
-    appended = std::move(result);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  if (!appended.ok() && status.ok()) {
-    status = absl::UnavailableError("the audit query could not itself be audited; try again");
-  }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(RecordCall(*sink_, *clock_, std::move(record), std::move(status)));
 }
 
 grpc::Status AuditService::QueryEntries(grpc::ServerContext* context,

@@ -1,10 +1,8 @@
 #include "gateway/registry_service.h"
 
-#include <spdlog/spdlog.h>
-
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "common/grpc_status.h"
+#include "gateway/call_record.h"
 #include "gateway/caller.h"
 #include "gateway/request_id.h"
 
@@ -35,27 +33,7 @@ grpc::Status RegistryService::Handle(const char* name, grpc::ServerContext* cont
       status = result.status();
     }
   }
-  record.allowed = status.ok();
-  record.code = status.code();
-  record.reason = std::string(status.message());
-  record.latency = clock_->Now() - record.time;
-  if (!status.ok()) {
-    spdlog::info("refused {} {} by {}: {}", record.operation, record.request_id, record.caller,
-                 status.ToString());
-  }
-  absl::Status appended;
-  absl::Notification done;
-  audit_->Append(std::move(record), [&](absl::Status result) {
-    appended = std::move(result);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  if (!appended.ok()) {
-    spdlog::error("audit append failed: {}", appended.ToString());
-    // The change itself is committed; the caller must know that its record is missing.
-    if (status.ok()) status = absl::UnavailableError("the operation could not be audited");
-  }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(RecordCall(*audit_, *clock_, std::move(record), std::move(status)));
 }
 
 grpc::Status RegistryService::RegisterNode(grpc::ServerContext* context,
