@@ -17,6 +17,7 @@
 #include "audit/proof_verifier.h"
 #include "crypto/hash.h"
 #include "testing/status_matchers.h"
+#include "unit/audit/rfc6962_test_data.h"
 
 namespace ndx::audit {
 namespace {
@@ -26,20 +27,6 @@ using ::ndx::testing::StatusIs;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-Hash FromHex(absl::string_view hex) {
-  const std::string bytes = absl::HexStringToBytes(hex);
-  Hash hash{};
-  EXPECT_EQ(bytes.size(), hash.size()) << hex;
-  std::memcpy(hash.data(), bytes.data(), std::min(bytes.size(), hash.size()));
-  return hash;
-}
-
-std::vector<Hash> FromHex(const std::vector<std::string>& hexes) {
-  std::vector<Hash> hashes;
-  for (const std::string& hex : hexes) hashes.push_back(FromHex(hex));
-  return hashes;
-}
 
 Hash Flip(Hash hash) {
   hash[31] ^= 0x01;
@@ -114,28 +101,8 @@ MerkleTree NewTree(HashStore* store) {
   return *std::move(tree);
 }
 
-// --- Published RFC 6962 test data from transparency-dev/merkle, proof/verify_test.go (`leaves`,
-// `roots`, `inclusionProofs` (1-based leaf numbers there), `consistencyProofs`).
-const std::vector<std::string> kLeafHex = {"",
-                                           "00",
-                                           "10",
-                                           "2021",
-                                           "3031",
-                                           "40414243",
-                                           "5051525354555657",
-                                           "606162636465666768696a6b6c6d6e6f"};
-const std::vector<std::string> kRootHex = {
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  // size 0
-    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",  // size 8
-};
-
+// Published inclusion and consistency proofs: transparency-dev/merkle, proof/verify_test.go
+// (`inclusionProofs`, 1-based leaf numbers there, and `consistencyProofs`).
 class PublishedVectorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
