@@ -7,7 +7,6 @@
 #include "common/status_macros.h"
 #include "gateway/call_record.h"
 #include "gateway/caller.h"
-#include "gateway/request_id.h"
 #include "google/protobuf/util/time_util.h"
 #include "registry/authorizer.h"
 
@@ -43,13 +42,9 @@ absl::Status FillCheckpoint(const audit::SignedCheckpoint& signed_checkpoint,
 template <typename Body>
 grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context,
                                   const std::string& subject, Body body) {
-  audit::AuditRecord record;
-  record.time = clock_->Now();
-  record.request_id = NewRequestId();
-  record.operation = absl::StrCat("Audit.", name);
-  context->AddInitialMetadata("ndx-request-id", record.request_id);
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
-  record.registry_revision = snapshot->revision();
+  audit::AuditRecord record =
+      StartCallRecord(*context, *clock_, absl::StrCat("Audit.", name), snapshot->revision());
   if (!subject.empty()) record.subjects.push_back(subject);
 
   absl::Status status = [&]() -> absl::Status {

@@ -4,8 +4,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "gateway/request_id.h"
 
 namespace ndx::gateway {
+
+audit::AuditRecord StartCallRecord(grpc::ServerContext& context, const Clock& clock,
+                                   std::string operation, uint64_t registry_revision) {
+  audit::AuditRecord record;
+  record.time = clock.Now();
+  record.request_id = NewRequestId();
+  record.operation = std::move(operation);
+  record.registry_revision = registry_revision;
+  context.AddInitialMetadata("ndx-request-id", record.request_id);
+  return record;
+}
 
 absl::Status RecordCall(audit::AuditSink& sink, const Clock& clock, audit::AuditRecord record,
                         absl::Status status) {

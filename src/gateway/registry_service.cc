@@ -4,7 +4,6 @@
 #include "common/grpc_status.h"
 #include "gateway/call_record.h"
 #include "gateway/caller.h"
-#include "gateway/request_id.h"
 
 namespace ndx::gateway {
 
@@ -12,13 +11,9 @@ template <typename Request, typename Response, typename Operation>
 grpc::Status RegistryService::Handle(const char* name, grpc::ServerContext* context,
                                      const Request& request, Response* response,
                                      absl::string_view subject, Operation operation) {
-  audit::AuditRecord record;
-  record.time = clock_->Now();
-  record.request_id = NewRequestId();
-  record.operation = absl::StrCat("Registry.", name);
+  audit::AuditRecord record = StartCallRecord(*context, *clock_, absl::StrCat("Registry.", name),
+                                              registry_->snapshot()->revision());
   record.dataset = std::string(subject);
-  record.registry_revision = registry_->snapshot()->revision();
-  context->AddInitialMetadata("ndx-request-id", record.request_id);
 
   absl::Status status;
   absl::StatusOr<std::string> caller = CallerNodeId(*context, trust_domain_);
