@@ -52,6 +52,20 @@ absl::Status ValidatePurpose(absl::string_view purpose) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateEventType(absl::string_view type) {
+  bool ok = !type.empty() && type.size() <= 64 && type[0] >= 'a' && type[0] <= 'z';
+  for (char c : type) {
+    ok = ok && (IsLowerAlnum(c) || c == '-' || c == '_' || c == '.');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event type \"", type,
+                     "\" is malformed: expected 1-64 characters of a-z, 0-9, '.', '_' and '-', "
+                     "starting with a letter, e.g. \"birth.registered\""));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateTrustDomain(absl::string_view trust_domain) {
   bool ok = !trust_domain.empty() && trust_domain.size() <= 255;
   for (char c : trust_domain) {

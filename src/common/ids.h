@@ -23,6 +23,9 @@ absl::Status ValidateDatasetId(absl::string_view id);
 absl::string_view AgencyOf(absl::string_view id);
 // A purpose (legal basis): 1 to 128 characters of [a-z0-9._-], starting with a letter or digit.
 absl::Status ValidatePurpose(absl::string_view purpose);
+// An event type such as "birth.registered": 1 to 64 characters of [a-z0-9._-], starting with a
+// letter.
+absl::Status ValidateEventType(absl::string_view type);
 // A DNS-style trust domain: 1 to 255 characters of [a-z0-9.-].
 absl::Status ValidateTrustDomain(absl::string_view trust_domain);
 

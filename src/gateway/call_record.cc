@@ -8,7 +8,7 @@
 
 namespace ndx::gateway {
 
-audit::AuditRecord StartCallRecord(grpc::ServerContext& context, const Clock& clock,
+audit::AuditRecord StartCallRecord(grpc::ServerContextBase& context, const Clock& clock,
                                    std::string operation, uint64_t registry_revision) {
   audit::AuditRecord record;
   record.time = clock.Now();

@@ -13,7 +13,7 @@ namespace ndx::gateway {
 
 // A record for a call starting now: its time, a new request id (also sent to the caller as the
 // initial metadata "ndx-request-id"), the operation name and the registry revision in force.
-audit::AuditRecord StartCallRecord(grpc::ServerContext& context, const Clock& clock,
+audit::AuditRecord StartCallRecord(grpc::ServerContextBase& context, const Clock& clock,
                                    std::string operation, uint64_t registry_revision);
 
 // Completes `record` with the outcome `status` of a blocking (non-Exchange) call, logs a refusal,

@@ -12,6 +12,8 @@ constexpr uint32_t kDefaultMaxMessageBytes = 4 << 20;
 constexpr uint32_t kDefaultAdapterTimeoutMs = 5000;
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kDefaultMaxPageSize = 1000;
+constexpr uint64_t kDefaultEventRetentionSeconds = 7 * 24 * 3600;
+constexpr uint32_t kDefaultEventExpiryIntervalSeconds = 60;
 
 absl::Status Invalid(const std::string& origin, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
@@ -50,8 +52,8 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
   }
   v1::AuditLogConfig* audit = config->mutable_audit();
   if (audit->dir().empty()) audit->set_dir(config->data_dir() + "/audit");
-  if (audit->durability() == v1::AuditLogConfig::DURABILITY_UNSPECIFIED) {
-    audit->set_durability(v1::AuditLogConfig::DURABILITY_POWER_LOSS);
+  if (audit->durability() == v1::DURABILITY_UNSPECIFIED) {
+    audit->set_durability(v1::DURABILITY_POWER_LOSS);
   }
   if (audit->signing_key_file().empty()) {
     audit->set_signing_key_file(audit->dir() + "/checkpoint.key");
@@ -61,6 +63,13 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
   }
   if (audit->origin().empty()) audit->set_origin(config->trust_domain() + "/audit");
   if (audit->checkpoint_interval_seconds() == 0) audit->set_checkpoint_interval_seconds(10);
+  v1::EventsConfig* events = config->mutable_events();
+  if (events->dir().empty()) events->set_dir(config->data_dir() + "/events");
+  if (events->retention_seconds() == 0)
+    events->set_retention_seconds(kDefaultEventRetentionSeconds);
+  if (events->expiry_interval_seconds() == 0) {
+    events->set_expiry_interval_seconds(kDefaultEventExpiryIntervalSeconds);
+  }
   return absl::OkStatus();
 }
 
@@ -77,6 +86,7 @@ absl::StatusOr<v1::GatewayConfig> LoadGatewayConfig(const std::string& path) {
   audit->set_dir(ResolvePath(audit->dir(), path));
   audit->set_signing_key_file(ResolvePath(audit->signing_key_file(), path));
   audit->set_pseudonym_key_file(ResolvePath(audit->pseudonym_key_file(), path));
+  config.mutable_events()->set_dir(ResolvePath(config.events().dir(), path));
   NDX_RETURN_IF_ERROR(FinishGatewayConfig(path, &config));
   return config;
 }

@@ -57,7 +57,7 @@ absl::Status GatewayServer::OpenAudit(const v1::GatewayConfig& config) {
   }
   audit::AuditLogOptions options;
   options.dir = settings.dir() + "/log";
-  options.durability = settings.durability() == v1::AuditLogConfig::DURABILITY_PROCESS_CRASH
+  options.durability = settings.durability() == v1::DURABILITY_PROCESS_CRASH
                            ? audit::AuditLogOptions::Durability::kProcessCrash
                            : audit::AuditLogOptions::Durability::kPowerLoss;
   NDX_ASSIGN_OR_RETURN(options.pseudonym_key,
@@ -123,6 +123,19 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       config.trust_domain(), gateway->registry_.get(), gateway->audit_log_,
       gateway->checkpointer_.get(), gateway->audit_.get(), &Clock::Real());
 
+  NDX_ASSIGN_OR_RETURN(gateway->events_,
+                       events::EventStore::Open(events::EventStoreOptions{
+                           .dir = config.events().dir(),
+                           .sync = config.audit().durability() != v1::DURABILITY_PROCESS_CRASH}));
+  gateway->events_service_ = std::make_unique<EventsService>(
+      EventsOptions{
+          .trust_domain = config.trust_domain(),
+          .retention = absl::Seconds(static_cast<int64_t>(config.events().retention_seconds())),
+          .expiry_interval = absl::Seconds(config.events().expiry_interval_seconds())},
+      gateway->events_.get(), gateway->registry_.get(), gateway->audit_.get(), &Clock::Real());
+  spdlog::info("event store at {} ({} subscriptions), retention {} s", config.events().dir(),
+               gateway->events_->Subscriptions().size(), config.events().retention_seconds());
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -132,6 +145,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.RegisterService(gateway->exchange_.get());
   builder.RegisterService(gateway->registry_service_.get());
   builder.RegisterService(gateway->audit_service_.get());
+  builder.RegisterService(gateway->events_service_.get());
   gateway->server_ = builder.BuildAndStart();
   if (gateway->server_ == nullptr || gateway->port_ == 0) {
     return absl::UnavailableError(

@@ -10,8 +10,10 @@
 #include "audit/audit_log.h"
 #include "audit/audit_sink.h"
 #include "audit/checkpointer.h"
+#include "events/event_store.h"
 #include "gateway/adapter_pool.h"
 #include "gateway/audit_service.h"
+#include "gateway/events_service.h"
 #include "gateway/exchange_service.h"
 #include "gateway/registry_service.h"
 #include "ndx/v1/config.pb.h"
@@ -21,7 +23,7 @@
 namespace ndx::gateway {
 
 // A running gateway: the registry, the audit sink, the adapter channels and the gRPC server with
-// the Exchange and Registry services, health checking and reflection. Thread-safe.
+// the Exchange, Registry, Audit and Events services, health checking and reflection. Thread-safe.
 class GatewayServer {
  public:
   // Opens everything named in `config` (as completed by LoadGatewayConfig) and starts serving.
@@ -48,6 +50,8 @@ class GatewayServer {
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<RegistryService> registry_service_;
   std::unique_ptr<AuditService> audit_service_;
+  std::unique_ptr<events::EventStore> events_;
+  std::unique_ptr<EventsService> events_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -2,12 +2,13 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace ndx::gateway {
 namespace {
 
 // Text that goes to an adapter's database and to logs: printable, no control characters.
-bool HasControlCharacter(const std::string& text) {
+bool HasControlCharacter(absl::string_view text) {
   for (unsigned char c : text) {
     if (c < 0x20 || c == 0x7f) return true;
   }
@@ -31,15 +32,20 @@ absl::Status ValidateFieldList(const google::protobuf::RepeatedPtrField<std::str
 
 }  // namespace
 
-absl::Status ValidateGetRequest(const v1::GetRequest& request) {
-  if (request.key().empty()) return absl::InvalidArgumentError("key is empty");
-  if (request.key().size() > kMaxKeyBytes) {
+absl::Status ValidateRecordKey(absl::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError("key is empty");
+  if (key.size() > kMaxKeyBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("key is ", request.key().size(), " bytes; the limit is ", kMaxKeyBytes));
+        absl::StrCat("key is ", key.size(), " bytes; the limit is ", kMaxKeyBytes));
   }
-  if (HasControlCharacter(request.key())) {
+  if (HasControlCharacter(key)) {
     return absl::InvalidArgumentError("key contains a control character");
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateGetRequest(const v1::GetRequest& request) {
+  NDX_RETURN_IF_ERROR(ValidateRecordKey(request.key()));
   return ValidateFieldList(request.fields());
 }
 

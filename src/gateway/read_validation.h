@@ -2,6 +2,7 @@
 #define NDX_GATEWAY_READ_VALIDATION_H_
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "ndx/v1/exchange.pb.h"
 
 namespace ndx::gateway {
@@ -12,6 +13,9 @@ inline constexpr size_t kMaxFilterValueBytes = 1024;
 inline constexpr int kMaxFilters = 16;
 inline constexpr int kMaxRequestedFields = 256;
 inline constexpr size_t kMaxPageTokenBytes = 1024;
+
+// The key of one record (Get, an event): 1 to kMaxKeyBytes bytes without control characters.
+absl::Status ValidateRecordKey(absl::string_view key);
 
 // Shape checks of a Get or Query (key, filters, paging, field-name list); what depends on the
 // registry (dataset, purpose, grant, schema fields) is the authorizer's. kInvalidArgument whose

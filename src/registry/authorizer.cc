@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/ids.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "registry/proto_time.h"
 #include "registry/schema_fields.h"
 
 namespace ndx::registry {
@@ -121,8 +121,8 @@ absl::StatusOr<const v1::Node*> ActiveCaller(const Snapshot& snapshot, absl::str
   return node;
 }
 
-absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view caller,
-                                   const ReadRequest& request, absl::Time now) {
+absl::StatusOr<GrantMatch> FindCoveringGrant(const Snapshot& snapshot, absl::string_view caller,
+                                             const ReadRequest& request, absl::Time now) {
   NDX_RETURN_IF_ERROR(ValidateDatasetId(request.dataset));
   NDX_RETURN_IF_ERROR(ValidatePurpose(request.purpose));
   NDX_RETURN_IF_ERROR(ActiveCaller(snapshot, caller).status());
@@ -168,7 +168,14 @@ absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view c
     }
   }
   if (chosen == nullptr) return Denial(closest_shortfall, *closest, *entry, request);
+  return GrantMatch{chosen, entry};
+}
 
+absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view caller,
+                                   const ReadRequest& request, absl::Time now) {
+  NDX_ASSIGN_OR_RETURN(GrantMatch match, FindCoveringGrant(snapshot, caller, request, now));
+  const v1::Grant* chosen = match.grant;
+  const DatasetEntry* entry = match.dataset;
   const std::string& owner_id = entry->dataset.owner();
   const v1::Node* owner = snapshot.FindNode(owner_id);
   if (owner == nullptr) {
@@ -209,6 +216,26 @@ absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view c
     decision.fields.push_back(entry->descriptor->FindFieldByNumber(number)->name());
   }
   return decision;
+}
+
+absl::Status CheckGrantInForce(const Snapshot& snapshot, absl::string_view caller,
+                               absl::string_view grant_id, absl::Time now) {
+  const v1::Grant* grant = snapshot.FindGrant(grant_id);
+  if (grant == nullptr || grant->consumer() != caller) {
+    return absl::PermissionDeniedError(absl::StrCat("grant ", grant_id, " no longer exists"));
+  }
+  if (grant->state() == v1::GRANT_STATE_REVOKED) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "grant ", grant_id, " was revoked at ", FormatRfc3339(FromProtoTime(grant->revoked_at()))));
+  }
+  if (now >= FromProtoTime(grant->expires_at())) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "grant ", grant_id, " expired at ", FormatRfc3339(FromProtoTime(grant->expires_at()))));
+  }
+  if (grant->state() != v1::GRANT_STATE_APPROVED) {
+    return absl::PermissionDeniedError(absl::StrCat("grant ", grant_id, " is not approved"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ndx::registry

@@ -34,6 +34,18 @@ struct Decision {
   std::vector<int> field_numbers;
 };
 
+// The grant a read would be allowed under, and the dataset it reads.
+struct GrantMatch {
+  const v1::Grant* grant = nullptr;
+  const DatasetEntry* dataset = nullptr;
+};
+
+// Authorize without its checks of the owner node: the approved, unexpired grant of `caller` that
+// covers the request, or the same errors as Authorize but kUnavailable. For what does not reach
+// the owner's adapter, such as a subscription to the dataset's events.
+absl::StatusOr<GrantMatch> FindCoveringGrant(const Snapshot& snapshot, absl::string_view caller,
+                                             const ReadRequest& request, absl::Time now);
+
 // Decides whether `caller` (a node id) may read. Deny by default. Errors, each with a message
 // that says what is missing:
 //   kInvalidArgument   malformed dataset id or purpose, a field the schema does not have
@@ -49,6 +61,13 @@ absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view c
 // registered", "node x is suspended" or (state unset) "node x is not active". The first check of
 // every call, Authorize's and RegistryAdmin's alike. Takes no lock.
 absl::StatusOr<const v1::Node*> ActiveCaller(const Snapshot& snapshot, absl::string_view caller);
+
+// OK while grant `grant_id` is in force for `caller`: its own, approved and unexpired (whether
+// `caller` is active is ActiveCaller's question). Otherwise kPermissionDenied saying what changed
+// ("grant g-1 was revoked at ..."). For long-lived permissions taken under a grant, checked again
+// as they are used.
+absl::Status CheckGrantInForce(const Snapshot& snapshot, absl::string_view caller,
+                               absl::string_view grant_id, absl::Time now);
 
 }  // namespace ndx::registry
 

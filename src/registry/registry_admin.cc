@@ -16,7 +16,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "registry/authorizer.h"
-#include "registry/proto_time.h"
+#include "common/proto_time.h"
 #include "registry/schema_fields.h"
 
 namespace ndx::registry {

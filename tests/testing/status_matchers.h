@@ -39,6 +39,12 @@ MATCHER(IsOk, "is OK") {
   return status.ok();
 }
 
+// IsOkAndHolds(value_matcher) for absl::StatusOr<T>.
+MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a value that matches") {
+  *result_listener << "whose status is " << arg.status();
+  return arg.ok() && ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
+}
+
 }  // namespace ndx::testing
 
 #endif  // NDX_TESTS_TESTING_STATUS_MATCHERS_H_

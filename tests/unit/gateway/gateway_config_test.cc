@@ -35,7 +35,10 @@ TEST(GatewayConfigTest, ResolvesPathsAndFillsDefaults) {
   EXPECT_EQ(config->default_page_size(), 100u);
   EXPECT_EQ(config->max_page_size(), 1000u);
   EXPECT_EQ(config->audit().dir(), dir.Join("registry/audit"));
-  EXPECT_EQ(config->audit().durability(), v1::AuditLogConfig::DURABILITY_POWER_LOSS);
+  EXPECT_EQ(config->audit().durability(), v1::DURABILITY_POWER_LOSS);
+  EXPECT_EQ(config->events().dir(), dir.Join("registry/events"));
+  EXPECT_EQ(config->events().retention_seconds(), 7u * 24 * 3600);
+  EXPECT_EQ(config->events().expiry_interval_seconds(), 60u);
   EXPECT_EQ(config->audit().signing_key_file(), dir.Join("registry/audit/checkpoint.key"));
   EXPECT_EQ(config->audit().pseudonym_key_file(), dir.Join("registry/audit/pseudonym.key"));
   EXPECT_EQ(config->audit().origin(), "ndx.test/audit");

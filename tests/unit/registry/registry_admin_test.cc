@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "google/protobuf/util/message_differencer.h"
-#include "registry/proto_time.h"
+#include "common/proto_time.h"
 #include "registry_test_util.h"
 
 namespace ndx::registry::testing {

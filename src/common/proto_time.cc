@@ -1,6 +1,6 @@
-#include "registry/proto_time.h"
+#include "common/proto_time.h"
 
-namespace ndx::registry {
+namespace ndx {
 
 absl::Time FromProtoTime(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
@@ -21,4 +21,4 @@ std::string FormatRfc3339(absl::Time time) {
   return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", time, absl::UTCTimeZone());
 }
 
-}  // namespace ndx::registry
+}  // namespace ndx

@@ -1,12 +1,12 @@
-#ifndef NDX_REGISTRY_PROTO_TIME_H_
-#define NDX_REGISTRY_PROTO_TIME_H_
+#ifndef NDX_COMMON_PROTO_TIME_H_
+#define NDX_COMMON_PROTO_TIME_H_
 
 #include <string>
 
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 
-namespace ndx::registry {
+namespace ndx {
 
 // Conversions between google.protobuf.Timestamp (the wire) and absl::Time (the arithmetic).
 // An unset Timestamp is the Unix epoch, which every expiry check treats as long past.
@@ -15,6 +15,6 @@ google::protobuf::Timestamp ToProtoTime(absl::Time time);
 // RFC 3339 in UTC, e.g. "2026-01-31T12:00:00Z", for messages that people read.
 std::string FormatRfc3339(absl::Time time);
 
-}  // namespace ndx::registry
+}  // namespace ndx
 
-#endif  // NDX_REGISTRY_PROTO_TIME_H_
+#endif  // NDX_COMMON_PROTO_TIME_H_

@@ -1,0 +1,132 @@
+#ifndef NDX_EVENTS_EVENT_STORE_H_
+#define NDX_EVENTS_EVENT_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "ndx/v1/events.pb.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace ndx::events {
+
+struct EventStoreOptions {
+  // Directory of the RocksDB database; created if missing.
+  std::string dir;
+  // Sync every write to disk before it returns (power-loss durable); otherwise writes reach the
+  // operating system only (they survive a crash of the process, not of the machine).
+  bool sync = true;
+};
+
+// Events expired by the retention period before a subscription acknowledged them.
+struct ExpiredEvents {
+  std::string subscriber;
+  std::string dataset;
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+};
+
+// What one Sweep removed.
+struct SweepResult {
+  std::vector<v1::Subscription> deleted_subscriptions;
+  uint64_t acknowledged_events = 0;    // removed because every subscription had acknowledged them
+  uint64_t expired_event_count = 0;    // removed by the retention period
+  std::vector<ExpiredEvents> expired;  // per subscription that had not acknowledged them
+};
+
+// The gateway's durable store of event references and subscriptions, in RocksDB.
+//
+// Each dataset has its own sequence, from 1 and without gaps. An event is kept only while some
+// subscription to its dataset has not acknowledged it: an event published to a dataset without
+// subscriptions only advances the sequence, and trimming removes what every subscription has
+// acknowledged. A subscription is a (subscriber, dataset) pair with its position, the last
+// acknowledged sequence; it is created at the dataset's head, so it receives the events published
+// after it.
+//
+// Every method is durable when it returns (see EventStoreOptions::sync). Thread-safe: writes are
+// serialized, reads of events take no lock.
+class EventStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<EventStore>> Open(const EventStoreOptions& options);
+  ~EventStore();
+
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Appends `event` to its dataset with the next sequence (the given one is ignored) and returns
+  // it as stored. kInternal when the write fails (nothing changes then).
+  absl::StatusOr<v1::Event> Append(v1::Event event);
+
+  // Up to `limit` stored events of `dataset` with a sequence >= `from`, in order.
+  absl::StatusOr<std::vector<v1::Event>> Read(absl::string_view dataset, uint64_t from,
+                                              size_t limit) const;
+
+  // The sequence of the dataset's latest event; 0 when none was ever published.
+  uint64_t Head(absl::string_view dataset) const;
+
+  // The subscription of `subscriber` to `dataset`, if any.
+  std::optional<v1::Subscription> FindSubscription(absl::string_view subscriber,
+                                                   absl::string_view dataset) const;
+  // Every subscription, by dataset then subscriber; only those to `dataset` when it is not empty.
+  std::vector<v1::Subscription> Subscriptions(absl::string_view dataset = "") const;
+  // How many subscriptions `dataset` has.
+  size_t SubscriptionCount(absl::string_view dataset) const;
+
+  // Stores `subscription` (created or replaced) and returns it as stored. With `at_head`, its
+  // position becomes the dataset's head, atomically with respect to Append: it will receive
+  // exactly the events appended after this call. Otherwise its position is kept as given;
+  // kInvalidArgument when that is beyond the head.
+  absl::StatusOr<v1::Subscription> OpenSubscription(v1::Subscription subscription, bool at_head);
+
+  // Moves the subscription's position to `sequence` when that is further; returns the position.
+  // kNotFound without such a subscription, kInvalidArgument for a sequence beyond the head.
+  absl::StatusOr<uint64_t> Acknowledge(absl::string_view subscriber, absl::string_view dataset,
+                                       uint64_t sequence);
+
+  // Removes the events of `dataset` that every subscription to it has acknowledged. Returns how
+  // many were removed.
+  absl::StatusOr<uint64_t> TrimAcknowledged(absl::string_view dataset);
+
+  // Housekeeping over every dataset: deletes the subscriptions for which `keep` is false (their
+  // grant ended), removes what every remaining subscription acknowledged, then the events
+  // published before `expire_before`, counting those not yet acknowledged into each
+  // subscription's expired_events.
+  absl::StatusOr<SweepResult> Sweep(absl::FunctionRef<bool(const v1::Subscription&)> keep,
+                                    absl::Time expire_before);
+
+ private:
+  struct DatasetState {
+    uint64_t head = 0;
+    // No stored event of the dataset has a lower sequence.
+    uint64_t first = 1;
+    absl::btree_map<std::string, v1::Subscription> subscriptions;  // by subscriber
+  };
+
+  EventStore(std::unique_ptr<rocksdb::DB> db, bool sync);
+  absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Removes stored events [state.first, through] of `dataset`.
+  absl::Status RemoveThroughLocked(const std::string& dataset, DatasetState& state,
+                                   uint64_t through) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The lowest position of the dataset's subscriptions; its head when it has none.
+  static uint64_t LowestPosition(const DatasetState& state);
+
+  const std::unique_ptr<rocksdb::DB> db_;
+  const bool sync_;
+  mutable absl::Mutex mutex_;
+  absl::btree_map<std::string, DatasetState> datasets_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace ndx::events
+
+#endif  // NDX_EVENTS_EVENT_STORE_H_

@@ -1,0 +1,471 @@
+#include "gateway/events_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/ids.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "gateway/call_record.h"
+#include "gateway/caller.h"
+#include "gateway/read_validation.h"
+#include "registry/authorizer.h"
+
+namespace ndx::gateway {
+namespace {
+
+constexpr uint32_t kDefaultMaxUnacknowledged = 100;
+constexpr uint32_t kMaxUnacknowledged = 1000;
+// Events read from the store at once for one stream.
+constexpr size_t kReadBatch = 64;
+
+bool IsOperator(const v1::Node& node) {
+  return std::find(node.roles().begin(), node.roles().end(), v1::ROLE_OPERATOR) !=
+         node.roles().end();
+}
+
+}  // namespace
+
+// One open Subscribe call. It sends the subscription's events in order, at most `window` beyond
+// the acknowledged position, and waits (holding no thread) when it has nothing to send or the
+// window is full; the service wakes it on a publication, an acknowledgement or a registry
+// change. Before each event it checks that the subscriber and its grant are still in force.
+//
+// gRPC operations are started outside `mutex_`: the state under it decides which one, and
+// `writing_` keeps a single write outstanding. Finish is called once, when no write is
+// outstanding. The stream deletes itself in OnDone, after leaving the service's registry.
+class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+ public:
+  // A stream refused before it started.
+  SubscriptionStream(EventsService* service, const grpc::Status& refusal) : service_(service) {
+    finished_ = true;
+    Finish(refusal);
+  }
+
+  SubscriptionStream(EventsService* service, v1::Subscription subscription, uint32_t window,
+                     audit::AuditRecord opening)
+      : service_(service),
+        subscription_(std::move(subscription)),
+        window_(window),
+        opening_(std::move(opening)),
+        acknowledged_(subscription_.acknowledged_sequence()),
+        next_(acknowledged_ + 1) {}
+
+  // Joins the service's open streams (ending an older stream of the same subscription) and
+  // tells the subscriber, through the initial metadata, that its subscription is durable.
+  void Start() {
+    service_->Register(this);
+    StartSendInitialMetadata();
+  }
+
+  const std::string& subscriber() const { return subscription_.subscriber(); }
+  const std::string& dataset() const { return subscription_.dataset(); }
+
+  void Supersede() {
+    {
+      absl::MutexLock lock(&mutex_);
+      ending_ = grpc::Status(grpc::StatusCode::ABORTED,
+                             absl::StrCat("a newer Subscribe call of node ", subscriber(), " to ",
+                                          dataset(), " took over this subscription"));
+    }
+    Wake();
+  }
+
+  void Acknowledged(uint64_t sequence) {
+    {
+      absl::MutexLock lock(&mutex_);
+      acknowledged_ = std::max(acknowledged_, sequence);
+    }
+    Wake();
+  }
+
+  // Sends what can be sent now, or finishes the stream if it must end.
+  void Wake() {
+    std::optional<grpc::Status> finish;
+    bool write = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (finished_ || writing_ || !metadata_sent_) return;
+      if (!ending_.has_value()) {
+        absl::Status allowed = service_->StillAllowed(subscription_);
+        if (!allowed.ok()) {
+          ending_ = ToGrpcStatus(absl::PermissionDeniedError(
+              absl::StrCat("delivery of ", dataset(), " stopped: ", allowed.message())));
+          service_->RecordEnd(opening_, allowed);
+        }
+      }
+      if (!ending_.has_value()) {
+        absl::StatusOr<bool> next = NextResponseLocked();
+        if (!next.ok()) {
+          ending_ = ToGrpcStatus(next.status());
+        } else {
+          write = *next;
+        }
+      }
+      if (ending_.has_value()) {
+        finished_ = true;
+        finish = *ending_;
+      } else if (write) {
+        writing_ = true;
+      }
+    }
+    if (finish.has_value()) {
+      Finish(*finish);
+    } else if (write) {
+      StartWrite(&response_);
+    }
+  }
+
+  void OnSendInitialMetadataDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      metadata_sent_ = true;
+      if (!ok) SetEndingLocked(grpc::Status::CANCELLED);
+    }
+    Wake();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      writing_ = false;
+      if (!ok) SetEndingLocked(grpc::Status::CANCELLED);
+    }
+    Wake();
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mutex_);
+      SetEndingLocked(grpc::Status::CANCELLED);
+    }
+    Wake();
+  }
+
+  void OnDone() override {
+    service_->Unregister(this);
+    delete this;
+  }
+
+ private:
+  void SetEndingLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (!ending_.has_value()) ending_ = status;
+  }
+
+  // Fills response_ with the next thing to send: the next event, or the notice of events that
+  // expired before they were sent. False when there is nothing to send now.
+  absl::StatusOr<bool> NextResponseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    // The subscriber may acknowledge beyond what it was sent, skipping those events.
+    if (acknowledged_ >= next_) next_ = acknowledged_ + 1;
+    while (!buffer_.empty() && buffer_.front().sequence() < next_) buffer_.pop_front();
+    if (next_ - 1 - acknowledged_ >= window_) return false;
+    uint64_t head = service_->store_->Head(dataset());
+    if (next_ > head) return false;
+    if (buffer_.empty()) {
+      NDX_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                           service_->store_->Read(dataset(), next_, kReadBatch));
+      buffer_.assign(std::make_move_iterator(events.begin()),
+                     std::make_move_iterator(events.end()));
+    }
+    // Events from next_ to the first stored one were removed unacknowledged: by the retention
+    // period, since trimming only removes what this subscription acknowledged.
+    uint64_t first_stored = buffer_.empty() ? head + 1 : buffer_.front().sequence();
+    if (first_stored > next_) {
+      v1::EventsExpired* expired = response_.mutable_expired();
+      expired->set_dataset(dataset());
+      expired->set_first_sequence(next_);
+      expired->set_last_sequence(first_stored - 1);
+      expired->set_retention_seconds(
+          static_cast<uint64_t>(absl::ToInt64Seconds(service_->options_.retention)));
+      next_ = first_stored;
+      return true;
+    }
+    *response_.mutable_event() = std::move(buffer_.front());
+    buffer_.pop_front();
+    next_ = response_.event().sequence() + 1;
+    return true;
+  }
+
+  EventsService* const service_;
+  const v1::Subscription subscription_;
+  const uint32_t window_ = kDefaultMaxUnacknowledged;
+  // The audit record of the Subscribe call, for the record of its end.
+  const audit::AuditRecord opening_;
+
+  absl::Mutex mutex_;
+  uint64_t acknowledged_ ABSL_GUARDED_BY(mutex_) = 0;
+  // The sequence of the next event to send.
+  uint64_t next_ ABSL_GUARDED_BY(mutex_) = 1;
+  std::deque<v1::Event> buffer_ ABSL_GUARDED_BY(mutex_);
+  v1::SubscribeResponse response_;  // owned by the outstanding write while writing_
+  bool metadata_sent_ ABSL_GUARDED_BY(mutex_) = false;
+  bool writing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool finished_ ABSL_GUARDED_BY(mutex_) = false;
+  std::optional<grpc::Status> ending_ ABSL_GUARDED_BY(mutex_);
+};
+
+EventsService::EventsService(EventsOptions options, events::EventStore* store,
+                             registry::Registry* registry, audit::AuditSink* audit,
+                             const Clock* clock)
+    : options_(std::move(options)),
+      store_(store),
+      registry_(registry),
+      audit_(audit),
+      clock_(clock),
+      maintainer_([this] { Maintain(); }) {}
+
+EventsService::~EventsService() {
+  stopping_.Notify();
+  maintainer_.join();
+}
+
+absl::Status EventsService::StillAllowed(const v1::Subscription& subscription) const {
+  std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(registry::ActiveCaller(*snapshot, subscription.subscriber()).status());
+  return registry::CheckGrantInForce(*snapshot, subscription.subscriber(), subscription.grant_id(),
+                                     clock_->Now());
+}
+
+void EventsService::RecordEnd(const audit::AuditRecord& opening, const absl::Status& reason) {
+  audit::AuditRecord record = opening;
+  record.time = clock_->Now();
+  record.allowed = false;
+  record.code = absl::StatusCode::kPermissionDenied;
+  record.reason = absl::StrCat("delivery stopped: ", reason.message());
+  record.latency = absl::ZeroDuration();
+  spdlog::info("stopped delivering {} to {} ({}): {}", record.dataset, record.caller,
+               record.request_id, reason.ToString());
+  audit_->Append(std::move(record), [](absl::Status appended) {
+    if (!appended.ok()) spdlog::error("audit append failed: {}", appended.ToString());
+  });
+}
+
+grpc::Status EventsService::Publish(grpc::ServerContext* context, const v1::PublishRequest* request,
+                                    v1::PublishResponse* response) {
+  std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
+  audit::AuditRecord record =
+      StartCallRecord(*context, *clock_, "Events.Publish", snapshot->revision());
+  record.dataset = request->dataset();
+  absl::Status status = [&]() -> absl::Status {
+    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
+    NDX_RETURN_IF_ERROR(ValidateDatasetId(request->dataset()));
+    NDX_RETURN_IF_ERROR(ValidateRecordKey(request->key()));
+    NDX_RETURN_IF_ERROR(ValidateEventType(request->type()));
+    NDX_RETURN_IF_ERROR(registry::ActiveCaller(*snapshot, record.caller).status());
+    const registry::DatasetEntry* entry = snapshot->FindDataset(request->dataset());
+    if (entry == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("dataset ", request->dataset(), " is not registered"));
+    }
+    if (entry->dataset.owner() != record.caller) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("node ", record.caller, " does not own dataset ", request->dataset(),
+                       "; only its owner ", entry->dataset.owner(), " publishes its events"));
+    }
+    if (!entry->dataset.subject_field().empty() &&
+        entry->dataset.subject_field() == entry->dataset.key_field()) {
+      record.subjects.push_back(request->key());
+    }
+    v1::Event event;
+    event.set_dataset(request->dataset());
+    event.set_key(request->key());
+    event.set_type(request->type());
+    event.set_publisher(record.caller);
+    *event.mutable_published_at() = ToProtoTime(clock_->Now());
+    NDX_ASSIGN_OR_RETURN(*response->mutable_event(), store_->Append(std::move(event)));
+    response->set_subscriptions(
+        static_cast<uint32_t>(store_->SubscriptionCount(request->dataset())));
+    record.record_count = 1;
+    return absl::OkStatus();
+  }();
+  bool published = response->has_event();
+  status = RecordCall(*audit_, *clock_, std::move(record), std::move(status));
+  // A stored event is delivered even if its audit record failed: the publisher was told to check.
+  if (published) WakeDataset(request->dataset());
+  return ToGrpcStatus(status);
+}
+
+grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
+  audit::AuditRecord record =
+      StartCallRecord(*context, *clock_, "Events.Subscribe", snapshot->revision());
+  record.dataset = request->dataset();
+  record.purpose = request->purpose();
+  v1::Subscription subscription;
+  absl::Status status = [&]() -> absl::Status {
+    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
+    absl::Time now = clock_->Now();
+    NDX_ASSIGN_OR_RETURN(
+        registry::GrantMatch match,
+        registry::FindCoveringGrant(
+            *snapshot, record.caller,
+            registry::ReadRequest{.dataset = request->dataset(), .purpose = request->purpose()},
+            now));
+    record.grant_id = match.grant->id();
+    // A subscription resumes where it was while a grant of its subscriber stays in force; once
+    // that grant has ended, the events published since are not this node's to receive.
+    std::optional<v1::Subscription> existing =
+        store_->FindSubscription(record.caller, request->dataset());
+    bool resume =
+        existing.has_value() &&
+        registry::CheckGrantInForce(*snapshot, record.caller, existing->grant_id(), now).ok();
+    v1::Subscription wanted;
+    if (resume) {
+      wanted = *std::move(existing);
+    } else {
+      wanted.set_subscriber(record.caller);
+      wanted.set_dataset(request->dataset());
+      *wanted.mutable_created_at() = ToProtoTime(now);
+    }
+    wanted.set_grant_id(match.grant->id());
+    wanted.set_purpose(request->purpose());
+    NDX_ASSIGN_OR_RETURN(subscription, store_->OpenSubscription(std::move(wanted), !resume));
+    return absl::OkStatus();
+  }();
+  audit::AuditRecord opening = record;
+  status = RecordCall(*audit_, *clock_, std::move(record), std::move(status));
+  if (!status.ok()) return new SubscriptionStream(this, ToGrpcStatus(status));
+
+  uint32_t window = request->max_unacknowledged() == 0
+                        ? kDefaultMaxUnacknowledged
+                        : std::min(request->max_unacknowledged(), kMaxUnacknowledged);
+  spdlog::info("{} subscribed to {} from #{} ({})", subscription.subscriber(),
+               subscription.dataset(), subscription.acknowledged_sequence() + 1,
+               opening.request_id);
+  auto* stream = new SubscriptionStream(this, std::move(subscription), window, std::move(opening));
+  stream->Start();
+  return stream;
+}
+
+grpc::Status EventsService::Ack(grpc::ServerContext* context, const v1::AckRequest* request,
+                                v1::AckResponse* response) {
+  std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
+  audit::AuditRecord record =
+      StartCallRecord(*context, *clock_, "Events.Ack", snapshot->revision());
+  record.dataset = request->dataset();
+  absl::Status status = [&]() -> absl::Status {
+    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
+    NDX_RETURN_IF_ERROR(ValidateDatasetId(request->dataset()));
+    NDX_RETURN_IF_ERROR(registry::ActiveCaller(*snapshot, record.caller).status());
+    NDX_ASSIGN_OR_RETURN(uint64_t position, store_->Acknowledge(record.caller, request->dataset(),
+                                                                request->sequence()));
+    response->set_acknowledged_sequence(position);
+    return absl::OkStatus();
+  }();
+  if (status.ok()) {
+    {
+      absl::MutexLock lock(&streams_mutex_);
+      auto it = streams_.find(StreamKey(record.caller, request->dataset()));
+      if (it != streams_.end()) it->second->Acknowledged(response->acknowledged_sequence());
+    }
+    absl::StatusOr<uint64_t> trimmed = store_->TrimAcknowledged(request->dataset());
+    if (!trimmed.ok()) spdlog::error("{}", trimmed.status().ToString());
+  }
+  return ToGrpcStatus(RecordCall(*audit_, *clock_, std::move(record), std::move(status)));
+}
+
+grpc::Status EventsService::ListSubscriptions(grpc::ServerContext* context,
+                                              const v1::ListSubscriptionsRequest* request,
+                                              v1::ListSubscriptionsResponse* response) {
+  std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
+  audit::AuditRecord record =
+      StartCallRecord(*context, *clock_, "Events.ListSubscriptions", snapshot->revision());
+  record.dataset = request->dataset();
+  absl::Status status = [&]() -> absl::Status {
+    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
+    if (!request->dataset().empty()) NDX_RETURN_IF_ERROR(ValidateDatasetId(request->dataset()));
+    NDX_ASSIGN_OR_RETURN(const v1::Node* node, registry::ActiveCaller(*snapshot, record.caller));
+    bool all = IsOperator(*node);
+    for (v1::Subscription& subscription : store_->Subscriptions(request->dataset())) {
+      if (!all && subscription.subscriber() != record.caller) continue;
+      subscription.set_head_sequence(store_->Head(subscription.dataset()));
+      subscription.set_connected(Connected(subscription.subscriber(), subscription.dataset()));
+      *response->add_subscriptions() = std::move(subscription);
+    }
+    return absl::OkStatus();
+  }();
+  return ToGrpcStatus(RecordCall(*audit_, *clock_, std::move(record), std::move(status)));
+}
+
+void EventsService::Register(SubscriptionStream* stream) {
+  absl::MutexLock lock(&streams_mutex_);
+  SubscriptionStream*& slot = streams_[StreamKey(stream->subscriber(), stream->dataset())];
+  if (slot != nullptr) slot->Supersede();
+  slot = stream;
+}
+
+void EventsService::Unregister(SubscriptionStream* stream) {
+  absl::MutexLock lock(&streams_mutex_);
+  auto it = streams_.find(StreamKey(stream->subscriber(), stream->dataset()));
+  if (it != streams_.end() && it->second == stream) streams_.erase(it);
+}
+
+void EventsService::WakeDataset(const std::string& dataset) {
+  absl::MutexLock lock(&streams_mutex_);
+  for (const auto& [key, stream] : streams_) {
+    if (key.second == dataset) stream->Wake();
+  }
+}
+
+void EventsService::WakeAll() {
+  absl::MutexLock lock(&streams_mutex_);
+  for (const auto& [key, stream] : streams_) stream->Wake();
+}
+
+bool EventsService::Connected(const std::string& subscriber, const std::string& dataset) {
+  absl::MutexLock lock(&streams_mutex_);
+  return streams_.contains(StreamKey(subscriber, dataset));
+}
+
+void EventsService::RemoveExpired() {
+  std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
+  absl::Time now = clock_->Now();
+  absl::StatusOr<events::SweepResult> result = store_->Sweep(
+      [&](const v1::Subscription& subscription) {
+        return registry::CheckGrantInForce(*snapshot, subscription.subscriber(),
+                                           subscription.grant_id(), now)
+            .ok();
+      },
+      now - options_.retention);
+  if (!result.ok()) {
+    spdlog::error("removing expired events: {}", result.status().ToString());
+    return;
+  }
+  for (const v1::Subscription& subscription : result->deleted_subscriptions) {
+    spdlog::info("removed the subscription of {} to {}: grant {} is no longer in force",
+                 subscription.subscriber(), subscription.dataset(), subscription.grant_id());
+  }
+  for (const events::ExpiredEvents& expired : result->expired) {
+    spdlog::warn("retention of {} s removed events #{}..#{} of {} before {} acknowledged them",
+                 absl::ToInt64Seconds(options_.retention), expired.first_sequence,
+                 expired.last_sequence, expired.dataset, expired.subscriber);
+  }
+}
+
+void EventsService::Maintain() {
+  uint64_t revision = registry_->snapshot()->revision();
+  absl::Time next_expiry = clock_->Now() + options_.expiry_interval;
+  while (!stopping_.WaitForNotificationWithTimeout(options_.registry_poll_interval)) {
+    bool wake = false;
+    uint64_t current = registry_->snapshot()->revision();
+    if (current != revision) {
+      revision = current;
+      wake = true;
+    }
+    if (clock_->Now() >= next_expiry) {
+      RemoveExpired();
+      next_expiry = clock_->Now() + options_.expiry_interval;
+      // Grants also end by expiring, which changes no revision.
+      wake = true;
+    }
+    if (wake) WakeAll();
+  }
+}
+
+}  // namespace ndx::gateway

@@ -1,0 +1,97 @@
+#ifndef NDX_GATEWAY_EVENTS_SERVICE_H_
+#define NDX_GATEWAY_EVENTS_SERVICE_H_
+
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "audit/audit_sink.h"
+#include "common/clock.h"
+#include "events/event_store.h"
+#include "ndx/v1/events.grpc.pb.h"
+#include "registry/registry.h"
+
+namespace ndx::gateway {
+
+class SubscriptionStream;
+
+struct EventsOptions {
+  std::string trust_domain;
+  // How long an unacknowledged event is kept.
+  absl::Duration retention = absl::Hours(24 * 7);
+  // Time between two removals of expired events and of subscriptions whose grant ended.
+  absl::Duration expiry_interval = absl::Seconds(60);
+  // Time between two looks at the registry for grant changes that end open streams.
+  absl::Duration registry_poll_interval = absl::Milliseconds(200);
+};
+
+// The Events gRPC service: owners publish references to their records, granted nodes subscribe
+// to them (see proto/ndx/v1/events.proto). Publish, Ack and ListSubscriptions are blocking calls,
+// like the Registry's; Subscribe is a callback stream, so an idle subscriber holds no thread.
+// Every call is audited; a stream is audited when it opens.
+//
+// A background thread ends the streams whose grant is no longer in force as soon as the registry
+// changes, and removes expired events and the subscriptions of ended grants every
+// expiry_interval. Thread-safe; the store, registry, audit sink and clock must outlive it.
+class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::Events::Service> {
+ public:
+  EventsService(EventsOptions options, events::EventStore* store, registry::Registry* registry,
+                audit::AuditSink* audit, const Clock* clock);
+  // Stops the background thread. The gRPC server must be shut down first: no stream may be open.
+  ~EventsService() override;
+
+  grpc::Status Publish(grpc::ServerContext* context, const v1::PublishRequest* request,
+                       v1::PublishResponse* response) override;
+  grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) override;
+  grpc::Status Ack(grpc::ServerContext* context, const v1::AckRequest* request,
+                   v1::AckResponse* response) override;
+  grpc::Status ListSubscriptions(grpc::ServerContext* context,
+                                 const v1::ListSubscriptionsRequest* request,
+                                 v1::ListSubscriptionsResponse* response) override;
+
+  // One pass of the expiry work, for tests and the background thread.
+  void RemoveExpired();
+
+ private:
+  friend class SubscriptionStream;
+  using StreamKey = std::pair<std::string, std::string>;  // (subscriber, dataset)
+
+  // The open streams, so that a publication, an acknowledgement or a registry change reaches
+  // them. A stream is registered once its subscription is durable and unregistered in its
+  // OnDone; a stream's methods are only called under `streams_mutex_`, which is what keeps it
+  // alive while they run.
+  void Register(SubscriptionStream* stream);
+  void Unregister(SubscriptionStream* stream);
+  void WakeDataset(const std::string& dataset);
+  void WakeAll();
+  bool Connected(const std::string& subscriber, const std::string& dataset);
+
+  // OK while the subscriber is active and the subscription's grant in force.
+  absl::Status StillAllowed(const v1::Subscription& subscription) const;
+  // Audits the end of a stream's delivery, for `reason`, under the record that opened it.
+  void RecordEnd(const audit::AuditRecord& opening, const absl::Status& reason);
+
+  void Maintain();
+
+  const EventsOptions options_;
+  events::EventStore* const store_;
+  registry::Registry* const registry_;
+  audit::AuditSink* const audit_;
+  const Clock* const clock_;
+
+  absl::Mutex streams_mutex_;
+  absl::flat_hash_map<StreamKey, SubscriptionStream*> streams_ ABSL_GUARDED_BY(streams_mutex_);
+
+  absl::Notification stopping_;
+  std::thread maintainer_;
+};
+
+}  // namespace ndx::gateway
+
+#endif  // NDX_GATEWAY_EVENTS_SERVICE_H_
