@@ -76,6 +76,14 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
     Wake();
   }
 
+  void End(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mutex_);
+      SetEndingLocked(status);
+    }
+    Wake();
+  }
+
   void Acknowledged(uint64_t sequence) {
     {
       absl::MutexLock lock(&mutex_);
@@ -416,6 +424,14 @@ void EventsService::WakeDataset(const std::string& dataset) {
 void EventsService::WakeAll() {
   absl::MutexLock lock(&streams_mutex_);
   for (const auto& [key, stream] : streams_) stream->Wake();
+}
+
+void EventsService::EndStreams() {
+  absl::MutexLock lock(&streams_mutex_);
+  for (const auto& [key, stream] : streams_) {
+    stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "the gateway is stopping; subscribe again when it is back"));
+  }
 }
 
 bool EventsService::Connected(const std::string& subscriber, const std::string& dataset) {

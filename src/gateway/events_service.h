@@ -58,6 +58,10 @@ class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::
   // One pass of the expiry work, for tests and the background thread.
   void RemoveExpired();
 
+  // Ends every open stream with UNAVAILABLE, which subscribers take as "subscribe again": for a
+  // gateway that is stopping.
+  void EndStreams();
+
  private:
   friend class SubscriptionStream;
   using StreamKey = std::pair<std::string, std::string>;  // (subscriber, dataset)

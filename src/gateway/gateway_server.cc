@@ -169,6 +169,7 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   while (exchange_->in_flight() > 0 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(5));
   }
+  events_service_->EndStreams();
   server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
   server_.reset();

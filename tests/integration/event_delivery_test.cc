@@ -3,6 +3,7 @@
 
 #include <grpcpp/client_context.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <deque>
 #include <thread>
@@ -304,6 +305,17 @@ TEST_F(EventsTest, EventsPublishedWhileTheGatewayWasDownAndUnacknowledgedOnesSur
   std::vector<v1::SubscribeResponse> items = subscriber.WaitFor(5);
   EXPECT_EQ(Sequences(items), Range(2, 6));
   EXPECT_EQ(items[4].event().key(), "001090001006");
+}
+
+TEST_F(EventsTest, StoppingGatewayEndsStreamsWithUnavailableAndExitsCleanly) {
+  ASSERT_THAT(GrantInsurance(), IsOk());
+  Subscriber subscriber(federation_.ChannelAs(kInsuranceNode), kResidents);
+  subscriber.WaitSubscribed();
+  int status = federation_.StopGateway();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  grpc::Status ended = subscriber.WaitEnd();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(ended.error_message(), HasSubstr("subscribe again"));
 }
 
 TEST_F(EventsTest, RevokingTheGrantEndsTheStreamAndNothingIsDeliveredAfter) {

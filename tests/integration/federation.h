@@ -38,7 +38,12 @@ class Federation {
   // `extra_config` is appended to the gateway's text-proto config.
   absl::Status StartGateway(absl::Duration adapter_timeout = absl::Seconds(2),
                             int max_message_bytes = 0, const std::string& extra_config = "");
-  void StopGateway() { gateway_.reset(); }
+  // SIGTERM; returns the exit status as waitpid reports it (-1 when it was not running).
+  int StopGateway() {
+    int status = gateway_ ? gateway_->Stop() : -1;
+    gateway_.reset();
+    return status;
+  }
   // SIGKILL, as a crash would.
   void KillGateway() {
     if (gateway_) gateway_->Kill();
