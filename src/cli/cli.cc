@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/audit_commands.h"
 #include "cli/cli_status.h"
+#include "cli/events_commands.h"
 #include "cli/exchange_commands.h"
 #include "cli/gateway_client.h"
 #include "cli/output.h"
@@ -32,6 +34,7 @@ constexpr char kMainFooter[] = R"(Examples:
   ndxctl --profile insurance.textproto get mops/residents 001090000001 --purpose health-insurance-enrolment
   ndxctl node list --output json
   ndxctl audit query --subject 001090000001 --all
+  ndxctl events subscribe moj/births --purpose permanent-residence-registration --exec reactions/population.sh
 
 Connection: --profile F (else $NDX_PROFILE, else ~/.config/ndx/profile.textproto); the flags
 --gateway, --ca, --cert, --key and --timeout override it.
@@ -41,6 +44,7 @@ Exit codes:
   2        usage error (unknown flag, missing or malformed value)
   3        local error (file unreadable, bad profile, PKI error, undecodable record)
   4        audit verify: the log failed verification (the trusted state is kept)
+  5        events subscribe: the --exec handler failed; the event was not acknowledged
   10 + N   the gateway call failed with gRPC status code N, e.g. 13 INVALID_ARGUMENT,
            14 DEADLINE_EXCEEDED, 15 NOT_FOUND, 17 PERMISSION_DENIED, 24 UNAVAILABLE
 Errors are printed on stderr as "ndxctl: <CODE_NAME>: <message>".)";
@@ -167,6 +171,10 @@ struct AllOptions {
   bool audit_sign_now = false;
   AuditVerifyOptions audit_verify;
   AuditExportOptions audit_export;
+  PublishOptions events_publish;
+  SubscribeOptions events_subscribe;
+  AckOptions events_ack;
+  std::string events_dataset;
 };
 
 // The connection settings of the flags and the profile they select.
@@ -446,6 +454,65 @@ void AddAuditCommands(CommandTable& table, AllOptions& o) {
   exp->footer("Example:\n  ndxctl audit export --out audit.jsonl --start 0 --end 100000");
 }
 
+void AddEventsCommands(CommandTable& table, AllOptions& o) {
+  CLI::App* events = table.Group(table.root(), "events",
+                                 "Events on datasets: publish, subscribe, acknowledge (Events)");
+
+  PublishOptions& p = o.events_publish;
+  CLI::App* publish =
+      table.Leaf(events, "publish", "Publish an event on a dataset of the caller's agency",
+                 [&o](CommandContext& c) { return EventsPublish(o.events_publish, c); });
+  publish->add_option("dataset", p.dataset, "Dataset id AGENCY/NAME")->required();
+  publish->add_option("key", p.key, "Value of the key field of the record concerned")->required();
+  publish->add_option("--type", p.type, "What happened, e.g. birth.registered ([a-z0-9._-])")
+      ->required();
+  publish->footer(
+      "Example:\n  ndxctl events publish moj/births B-2026-0001 --type birth.registered");
+
+  SubscribeOptions& s = o.events_subscribe;
+  CLI::App* subscribe = table.Leaf(
+      events, "subscribe",
+      "Receive a dataset's events, in order, and acknowledge each once handled (runs until "
+      "stopped)",
+      [&o](CommandContext& c) { return EventsSubscribe(o.events_subscribe, c); });
+  subscribe->add_option("dataset", s.dataset, "Dataset id AGENCY/NAME")->required();
+  subscribe->add_option("--purpose", s.purpose, "Legal basis, one of the purposes of the grant")
+      ->required();
+  subscribe->add_option("--exec", s.exec, "Run `/bin/sh -c CMD` for each event")->type_name("CMD");
+  subscribe->add_option("--count", s.count, "Exit once N events were handled")
+      ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()).description(""))
+      ->type_name("N");
+  subscribe
+      ->add_option("--max-unacknowledged", s.max_unacknowledged,
+                   "Events in flight at most (default 100, at most 1000)")
+      ->check(CLI::Range(0, 1000).description(""))
+      ->type_name("N");
+  subscribe->footer(
+      "Each event is printed (\"SEQUENCE PUBLISHED_AT TYPE KEY\", or one JSON object a line), or\n"
+      "with --exec handed to CMD in NDX_EVENT_DATASET, NDX_EVENT_SEQUENCE, NDX_EVENT_KEY,\n"
+      "NDX_EVENT_TYPE, NDX_EVENT_PUBLISHER and NDX_EVENT_PUBLISHED_AT, then acknowledged. A\n"
+      "handler exiting non-zero stops ndxctl with exit code 5; its event is delivered again on\n"
+      "the next subscribe. --timeout applies to the acknowledgements, not to the stream; a lost\n"
+      "connection is resumed. SIGINT and SIGTERM stop it with exit code 0.\n\n"
+      "Example:\n  ndxctl events subscribe moj/births --purpose permanent-residence-registration "
+      "\\\n"
+      "    --exec 'ndxctl get \"$NDX_EVENT_DATASET\" \"$NDX_EVENT_KEY\" \\\n"
+      "    --purpose permanent-residence-registration >> births.jsonl'");
+
+  CLI::App* ack = table.Leaf(events, "ack",
+                             "Acknowledge every event of the caller's subscription up to SEQUENCE",
+                             [&o](CommandContext& c) { return EventsAck(o.events_ack, c); });
+  ack->add_option("dataset", o.events_ack.dataset, "Dataset id AGENCY/NAME")->required();
+  ack->add_option("sequence", o.events_ack.sequence, "Sequence of the last event to acknowledge")
+      ->required();
+
+  table
+      .Leaf(events, "subscriptions",
+            "List the caller's subscriptions (every node's, for an operator)",
+            [&o](CommandContext& c) { return EventsSubscriptions(o.events_dataset, c); })
+      ->add_option("--dataset", o.events_dataset, "Only subscriptions to this dataset");
+}
+
 int RunParsed(const CommandTable::Action& action, const GlobalFlags& flags, std::ostream& out,
               std::ostream& err) {
   ConnectionFlags connection = flags.connection;
@@ -501,6 +568,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     AddGrantCommands(table, options);
     AddExchangeCommands(table, options);
     AddAuditCommands(table, options);
+    AddEventsCommands(table, options);
 
     try {
       app.parse(argc, argv);

@@ -11,6 +11,7 @@ namespace {
 constexpr char kOriginUrl[] = "type.ndx.gov.vn/ndxctl.ErrorOrigin";
 constexpr char kOriginUsage[] = "usage";
 constexpr char kOriginRpc[] = "rpc";
+constexpr char kOriginHandler[] = "handler";
 
 bool HasOrigin(const absl::Status& status, absl::string_view origin) {
   auto payload = status.GetPayload(kOriginUrl);
@@ -31,13 +32,22 @@ absl::Status RpcError(const grpc::Status& grpc_status) {
   return status;
 }
 
+absl::Status HandlerFailure(absl::string_view message) {
+  absl::Status status = absl::AbortedError(message);
+  status.SetPayload(kOriginUrl, absl::Cord(kOriginHandler));
+  return status;
+}
+
 bool IsUsageError(const absl::Status& status) { return HasOrigin(status, kOriginUsage); }
 
 bool IsRpcError(const absl::Status& status) { return HasOrigin(status, kOriginRpc); }
 
+bool IsHandlerFailure(const absl::Status& status) { return HasOrigin(status, kOriginHandler); }
+
 int ExitCodeFor(const absl::Status& status) {
   if (status.ok()) return kExitOk;
   if (IsUsageError(status)) return kExitUsage;
+  if (IsHandlerFailure(status)) return kExitHandlerFailed;
   if (IsRpcError(status)) return kExitRpcBase + static_cast<int>(status.code());
   return kExitLocal;
 }

@@ -16,6 +16,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 2;
 // Something local failed: a file, the profile, the PKI, a record that cannot be decoded.
 inline constexpr int kExitLocal = 3;
+// `events subscribe --exec`: the handler failed, so its event was not acknowledged.
+inline constexpr int kExitHandlerFailed = 5;
 // A call to the gateway failed with gRPC code C: the exit code is kExitRpcBase + C.
 inline constexpr int kExitRpcBase = 10;
 
@@ -26,11 +28,15 @@ inline constexpr int kExitRpcBase = 10;
 absl::Status UsageError(absl::string_view message);
 // A failed RPC, with gRPC's code and message (exit 10 + code). OK stays OK.
 absl::Status RpcError(const grpc::Status& status);
+// kAborted marked as a failed event handler (exit 5).
+absl::Status HandlerFailure(absl::string_view message);
 
 bool IsUsageError(const absl::Status& status);
 bool IsRpcError(const absl::Status& status);
+bool IsHandlerFailure(const absl::Status& status);
 
-// 0 for OK; 2 for usage errors; 10 + code for RPC errors; 3 for everything else.
+// 0 for OK; 2 for usage errors; 5 for handler failures; 10 + code for RPC errors; 3 for
+// everything else.
 int ExitCodeFor(const absl::Status& status);
 
 // "ndxctl: <CODE_NAME>: <message>", e.g. "ndxctl: PERMISSION_DENIED: node moh/insurance has no

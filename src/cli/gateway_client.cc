@@ -62,6 +62,7 @@ GatewayClient::GatewayClient(std::shared_ptr<grpc::Channel> channel, int64_t tim
       timeout_ms_(timeout_ms),
       registry_(v1::Registry::NewStub(channel_)),
       exchange_(v1::Exchange::NewStub(channel_)),
-      audit_(v1::Audit::NewStub(channel_)) {}
+      audit_(v1::Audit::NewStub(channel_)),
+      events_(v1::Events::NewStub(channel_)) {}
 
 }  // namespace ndx::cli

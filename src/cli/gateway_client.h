@@ -13,6 +13,7 @@
 #include "cli/cli_status.h"
 #include "cli/profile.h"
 #include "ndx/v1/audit.grpc.pb.h"
+#include "ndx/v1/events.grpc.pb.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "ndx/v1/registry.grpc.pb.h"
 
@@ -23,8 +24,8 @@ namespace ndx::cli {
 absl::StatusOr<std::string> TrustDomainOfCaFile(const std::string& ca_file);
 
 // ndxctl's connection to one gateway: an mTLS channel presenting the node's certificate, stubs
-// of the Registry, Exchange and Audit services, and the per-call deadline. Each call is unary and
-// blocking. Thread-compatible (ndxctl is single-threaded).
+// of the Registry, Exchange, Audit and Events services, and the per-call deadline of the unary
+// calls. Thread-compatible (ndxctl calls from one thread).
 class GatewayClient {
  public:
   // Makes the channel credentials from the settings' files (kNotFound, kPermissionDenied,
@@ -39,6 +40,7 @@ class GatewayClient {
   v1::Registry::StubInterface& registry() { return *registry_; }
   v1::Exchange::StubInterface& exchange() { return *exchange_; }
   v1::Audit::StubInterface& audit() { return *audit_; }
+  v1::Events::StubInterface& events() { return *events_; }
 
   // Runs one unary call `rpc(context, response)` under the deadline. A failed call becomes
   // RpcError (exit 10 + code).
@@ -58,6 +60,7 @@ class GatewayClient {
   std::unique_ptr<v1::Registry::StubInterface> registry_;
   std::unique_ptr<v1::Exchange::StubInterface> exchange_;
   std::unique_ptr<v1::Audit::StubInterface> audit_;
+  std::unique_ptr<v1::Events::StubInterface> events_;
 };
 
 }  // namespace ndx::cli

@@ -3,7 +3,9 @@
 #include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -326,11 +328,186 @@ class FakeGateway::AuditImpl final : public v1::Audit::Service {
   std::string note_ ABSL_GUARDED_BY(mutex_);
 };
 
+// The Events service over an in-memory log of kEventsDataset; see fake_gateway.h. Thread-safe
+// (mutex_).
+class FakeGateway::EventsImpl final : public v1::Events::Service {
+ public:
+  grpc::Status Publish(grpc::ServerContext*, const v1::PublishRequest* request,
+                       v1::PublishResponse* response) override {
+    absl::MutexLock lock(&mutex_);
+    publishes_.push_back(*request);
+    if (request->dataset() != kEventsDataset) return UnknownDataset(request->dataset());
+    *response->mutable_event() = AppendLocked(request->key(), request->type());
+    response->set_subscriptions(2);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
+                         grpc::ServerWriter<v1::SubscribeResponse>* writer) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      subscribes_.push_back(*request);
+    }
+    if (request->dataset() != kEventsDataset) return UnknownDataset(request->dataset());
+    if (request->purpose() == "denied") {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "node moh/insurance has no grant on dataset mops/residents for purpose "
+                          "denied");
+    }
+    writer->SendInitialMetadata();
+    std::optional<grpc::Status> end_after_first;
+    if (request->purpose() == "revoked") {
+      end_after_first = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "grant g-7 was revoked");
+    } else if (request->purpose() == "taken-over") {
+      end_after_first = grpc::Status(grpc::StatusCode::ABORTED,
+                                     "another subscription of moh/insurance to mops/residents "
+                                     "took over");
+    }
+    uint64_t next = 0;
+    std::optional<v1::SubscribeResponse> expired;
+    {
+      absl::MutexLock lock(&mutex_);
+      ++open_streams_;
+      if (unavailable_streams_ > 0) {
+        --unavailable_streams_;
+        end_after_first = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is restarting");
+      }
+      next = acknowledged_ + 1;
+      if (expired_.last_sequence() >= next) {
+        expired.emplace();
+        *expired->mutable_expired() = expired_;
+        expired->mutable_expired()->set_first_sequence(std::max(next, expired_.first_sequence()));
+        next = expired_.last_sequence() + 1;
+      }
+    }
+    auto finish = [this](grpc::Status status) {
+      absl::MutexLock lock(&mutex_);
+      --open_streams_;
+      return status;
+    };
+    if (expired.has_value() && !writer->Write(*expired)) return finish(grpc::Status::OK);
+    while (true) {
+      v1::SubscribeResponse item;
+      {
+        absl::MutexLock lock(&mutex_);
+        while (events_.size() < next && !stopping_ && !context->IsCancelled()) {
+          appended_.WaitWithTimeout(&mutex_, absl::Milliseconds(10));
+        }
+        if (events_.size() < next) {
+          --open_streams_;
+          return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
+        }
+        *item.mutable_event() = events_[next - 1];
+      }
+      if (!writer->Write(item)) return finish(grpc::Status::OK);
+      ++next;
+      if (end_after_first.has_value()) return finish(*end_after_first);
+    }
+  }
+
+  grpc::Status Ack(grpc::ServerContext*, const v1::AckRequest* request,
+                   v1::AckResponse* response) override {
+    absl::MutexLock lock(&mutex_);
+    acks_.push_back(*request);
+    if (request->dataset() != kEventsDataset) return UnknownDataset(request->dataset());
+    if (request->sequence() > events_.size()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("sequence ", request->sequence(), " is past the head ",
+                                       events_.size(), " of ", kEventsDataset));
+    }
+    acknowledged_ = std::max(acknowledged_, request->sequence());
+    response->set_acknowledged_sequence(acknowledged_);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListSubscriptions(grpc::ServerContext*, const v1::ListSubscriptionsRequest* request,
+                                 v1::ListSubscriptionsResponse* response) override {
+    absl::MutexLock lock(&mutex_);
+    lists_.push_back(*request);
+    v1::Subscription mine;
+    mine.set_subscriber("moh/insurance");
+    mine.set_dataset(kEventsDataset);
+    mine.set_grant_id("g-7");
+    mine.set_purpose("health-insurance-enrolment");
+    mine.set_acknowledged_sequence(acknowledged_);
+    mine.set_head_sequence(events_.size());
+    if (expired_.last_sequence() > 0) {
+      mine.set_expired_events(expired_.last_sequence() - expired_.first_sequence() + 1);
+    }
+    mine.mutable_created_at()->set_seconds(1767225600);
+    mine.set_connected(open_streams_ > 0);
+    v1::Subscription courts;
+    courts.set_subscriber("moj/courts");
+    courts.set_dataset("mops/births");
+    courts.set_grant_id("g-9");
+    courts.set_purpose("court-proceedings");
+    courts.set_acknowledged_sequence(40);
+    courts.set_head_sequence(42);
+    courts.mutable_created_at()->set_seconds(1767225600);
+    courts.set_connected(true);
+    for (v1::Subscription* subscription : {&mine, &courts}) {
+      if (request->dataset().empty() || request->dataset() == subscription->dataset()) {
+        *response->add_subscriptions() = std::move(*subscription);
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  void Append(int count) {
+    absl::MutexLock lock(&mutex_);
+    for (int i = 0; i < count; ++i) {
+      AppendLocked(absl::StrCat("B-", events_.size() + 1), "birth.registered");
+    }
+  }
+
+  // Ends the open streams, so that the server shuts down at once.
+  void Stop() {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+    appended_.SignalAll();
+  }
+
+  mutable absl::Mutex mutex_;
+  std::vector<v1::Event> events_ ABSL_GUARDED_BY(mutex_);
+  uint64_t acknowledged_ ABSL_GUARDED_BY(mutex_) = 0;
+  v1::EventsExpired expired_ ABSL_GUARDED_BY(mutex_);
+  int unavailable_streams_ ABSL_GUARDED_BY(mutex_) = 0;
+  int open_streams_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::vector<v1::PublishRequest> publishes_ ABSL_GUARDED_BY(mutex_);
+  std::vector<v1::SubscribeRequest> subscribes_ ABSL_GUARDED_BY(mutex_);
+  std::vector<v1::AckRequest> acks_ ABSL_GUARDED_BY(mutex_);
+  std::vector<v1::ListSubscriptionsRequest> lists_ ABSL_GUARDED_BY(mutex_);
+
+ private:
+  static grpc::Status UnknownDataset(const std::string& dataset) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("dataset ", dataset, " is not registered"));
+  }
+
+  v1::Event AppendLocked(const std::string& key, const std::string& type)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    v1::Event& event = events_.emplace_back();
+    event.set_dataset(kEventsDataset);
+    event.set_sequence(events_.size());
+    event.set_key(key);
+    event.set_type(type);
+    event.mutable_published_at()->set_seconds(1767225600 +
+                                              static_cast<int64_t>(events_.size()) * 60);
+    event.set_publisher("mops/population");
+    appended_.SignalAll();
+    return event;
+  }
+
+  absl::CondVar appended_;
+};
+
 FakeGateway::FakeGateway(testing::TestPki& pki)
     : pki_(pki),
       registry_(std::make_unique<RegistryImpl>()),
       exchange_(std::make_unique<ExchangeImpl>()),
-      audit_(std::make_unique<AuditImpl>()) {
+      audit_(std::make_unique<AuditImpl>()),
+      events_(std::make_unique<EventsImpl>()) {
   auto credentials = crypto::MakeServerCredentials(pki_.Gateway("core"));
   EXPECT_TRUE(credentials.ok()) << credentials.status();
   grpc::ServerBuilder builder;
@@ -338,12 +515,14 @@ FakeGateway::FakeGateway(testing::TestPki& pki)
   builder.RegisterService(registry_.get());
   builder.RegisterService(exchange_.get());
   builder.RegisterService(audit_.get());
+  builder.RegisterService(events_.get());
   server_ = builder.BuildAndStart();
   EXPECT_NE(server_, nullptr);
   EXPECT_GT(port_, 0);
 }
 
 FakeGateway::~FakeGateway() {
+  events_->Stop();
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   }
@@ -424,6 +603,50 @@ v1::AuditEntry FakeGateway::AuditEntryAt(uint64_t sequence) {
     entry.add_fields("birth_date");
   }
   return entry;
+}
+
+}  // namespace ndx::cli
+
+namespace ndx::cli {
+
+void FakeGateway::AppendEvents(int count) { events_->Append(count); }
+
+void FakeGateway::set_expired_events(uint64_t first, uint64_t last, uint64_t retention_seconds) {
+  absl::MutexLock lock(&events_->mutex_);
+  events_->expired_.set_dataset(kEventsDataset);
+  events_->expired_.set_first_sequence(first);
+  events_->expired_.set_last_sequence(last);
+  events_->expired_.set_retention_seconds(retention_seconds);
+}
+
+void FakeGateway::EndEventStreamsUnavailable(int count) {
+  absl::MutexLock lock(&events_->mutex_);
+  events_->unavailable_streams_ = count;
+}
+
+std::vector<v1::AckRequest> FakeGateway::event_acks() const {
+  absl::MutexLock lock(&events_->mutex_);
+  return events_->acks_;
+}
+
+std::vector<v1::SubscribeRequest> FakeGateway::subscribe_requests() const {
+  absl::MutexLock lock(&events_->mutex_);
+  return events_->subscribes_;
+}
+
+std::vector<v1::PublishRequest> FakeGateway::publish_requests() const {
+  absl::MutexLock lock(&events_->mutex_);
+  return events_->publishes_;
+}
+
+std::vector<v1::ListSubscriptionsRequest> FakeGateway::list_subscriptions_requests() const {
+  absl::MutexLock lock(&events_->mutex_);
+  return events_->lists_;
+}
+
+int FakeGateway::open_event_streams() const {
+  absl::MutexLock lock(&events_->mutex_);
+  return events_->open_streams_;
 }
 
 }  // namespace ndx::cli

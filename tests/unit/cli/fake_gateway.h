@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "ndx/v1/audit.grpc.pb.h"
+#include "ndx/v1/events.grpc.pb.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "ndx/v1/registry.grpc.pb.h"
 #include "testing/resident_schema.h"
@@ -33,6 +34,16 @@ using ::ndx::testing::kResidentProto;
 //     checkpoints signed with a fresh Ed25519 key under kAuditOrigin, and the faults of
 //     AuditFaults for the verifier to find. QueryEntries answers every entry, newest first, in
 //     pages of page_size (default 2) with tokens "offset-N".
+//   - Events: one subscription (the caller's) to kEventsDataset; any other dataset is NOT_FOUND.
+//     Publish appends to the dataset's log (sequences from 1, AppendEvents adds more) and answers
+//     2 subscriptions. Subscribe: purpose "denied" is PERMISSION_DENIED at once; otherwise it
+//     sends the initial metadata, then the notice of set_expired_events while the subscription
+//     has not acknowledged its last sequence, then every event after the acknowledged one, in
+//     order, and waits for more until cancelled. With purpose "revoked" (or "taken-over") the
+//     stream ends with PERMISSION_DENIED (ABORTED) after its first event, and so does each of the
+//     next EndEventStreamsUnavailable streams with UNAVAILABLE. Ack moves the acknowledged
+//     sequence forward (never back); ListSubscriptions answers that subscription and one of
+//     moj/courts to mops/births (acknowledged 40, head 42, connected), filtered by dataset.
 // Records the last requests for the tests to inspect. Thread-safe.
 // What the fake Audit service gets wrong on purpose.
 struct AuditFaults {
@@ -47,6 +58,7 @@ struct AuditFaults {
 };
 
 inline constexpr char kAuditOrigin[] = "ndx.test/audit/core";
+inline constexpr char kEventsDataset[] = "mops/residents";
 
 class FakeGateway {
  public:
@@ -78,15 +90,31 @@ class FakeGateway {
   // moj/courts, every third read is denied, and the purpose holds a comma and quotes.
   static v1::AuditEntry AuditEntryAt(uint64_t sequence);
 
+  // Appends `count` events to kEventsDataset: type "birth.registered", key "B-<sequence>",
+  // publisher mops/population, published one minute apart from 2026-01-01T00:00:00Z.
+  void AppendEvents(int count);
+  // Subscribe reports events [first, last] as expired (removed after `retention_seconds`).
+  void set_expired_events(uint64_t first, uint64_t last, uint64_t retention_seconds);
+  // The next `count` Subscribe streams end with UNAVAILABLE after their first event.
+  void EndEventStreamsUnavailable(int count);
+  std::vector<v1::AckRequest> event_acks() const;
+  std::vector<v1::SubscribeRequest> subscribe_requests() const;
+  std::vector<v1::PublishRequest> publish_requests() const;
+  std::vector<v1::ListSubscriptionsRequest> list_subscriptions_requests() const;
+  // How many Subscribe streams are open now.
+  int open_event_streams() const;
+
   class RegistryImpl;
   class ExchangeImpl;
   class AuditImpl;
+  class EventsImpl;
 
  private:
   testing::TestPki& pki_;
   std::unique_ptr<RegistryImpl> registry_;
   std::unique_ptr<ExchangeImpl> exchange_;
   std::unique_ptr<AuditImpl> audit_;
+  std::unique_ptr<EventsImpl> events_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };
