@@ -8,9 +8,11 @@
 #include <deque>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/files.h"
 #include "integration/federation.h"
 #include "ndx/v1/events.grpc.pb.h"
 #include "testing/status_matchers.h"
@@ -271,6 +273,65 @@ TEST_F(EventsTest, UnacknowledgedEventsAreDeliveredAgainAfterTheSubscriberCrashe
   EXPECT_EQ(subscriptions[0].acknowledged_sequence(), 7u);
   EXPECT_EQ(subscriptions[0].head_sequence(), 7u);
   EXPECT_TRUE(subscriptions[0].connected());
+}
+
+// The real subscriber program: `ndxctl events subscribe --exec`, killed with SIGKILL while its
+// handler runs, and started again.
+TEST_F(EventsTest, EventOfASubscriberKilledInItsHandlerIsHandledAgain) {
+  ASSERT_THAT(GrantInsurance(), IsOk());
+  {
+    Subscriber subscriber(federation_.ChannelAs(kInsuranceNode), kResidents);
+    subscriber.WaitSubscribed();
+  }
+  PublishResidents(3);
+
+  crypto::TlsFilePaths tls = federation_.pki().Node(kInsuranceNode);
+  std::string profile = federation_.dir().Join("insurance.textproto");
+  ASSERT_THAT(
+      WriteFileAtomically(profile,
+                          absl::StrCat("gateway: \"", federation_.gateway_address(),
+                                       "\"\ntls { ca_file: \"", tls.ca_file, "\" cert_file: \"",
+                                       tls.cert_file, "\" key_file: \"", tls.key_file, "\" }\n"),
+                          0644),
+      IsOk());
+  // Records each event it handles; the first time it handles #2 it waits for its parent (ndxctl)
+  // to die, then fails, as a handler cut off by a crash would.
+  std::string handled = federation_.dir().Join("handled.txt");
+  std::string crashed = federation_.dir().Join("crashed");
+  std::string handler = federation_.dir().Join("handler.sh");
+  ASSERT_THAT(
+      WriteFileAtomically(handler,
+                          absl::StrCat("echo \"$NDX_EVENT_SEQUENCE $NDX_EVENT_KEY\" >> ", handled,
+                                       "\n", "if [ \"$NDX_EVENT_SEQUENCE\" = 2 ] && [ ! -e ",
+                                       crashed, " ]; then\n", "  touch ", crashed, "\n",
+                                       "  while kill -0 $PPID 2>/dev/null; do sleep 0.05; done\n",
+                                       "  exit 1\n", "fi\n"),
+                          0644),
+      IsOk());
+  auto subscribe = [&](const std::string& log) {
+    return ChildProcess::Start(NDX_CTL_BIN,
+                               {"--profile", profile, "events", "subscribe", kResidents,
+                                "--purpose", kPurpose, "--exec", "sh " + handler, "--count", "2"},
+                               federation_.dir().Join(log));
+  };
+  auto lines = [&] { return ReadFile(handled).value_or(""); };
+
+  absl::StatusOr<ChildProcess> first = subscribe("subscriber-1.log");
+  ASSERT_THAT(first, IsOk());
+  absl::Time give_up = absl::Now() + kWait;
+  while (!absl::StrContains(lines(), "2 ") && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(lines(), "1 001090001001\n2 001090001002\n");
+  first->Kill();
+
+  absl::StatusOr<ChildProcess> second = subscribe("subscriber-2.log");
+  ASSERT_THAT(second, IsOk());
+  give_up = absl::Now() + kWait;
+  while (!second->Exited() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_TRUE(second->Exited()) << "ndxctl did not stop after --count 2";
+  EXPECT_EQ(lines(), "1 001090001001\n2 001090001002\n2 001090001002\n3 001090001003\n");
+  EXPECT_EQ(Subscriptions(kInsuranceNode)[0].acknowledged_sequence(), 3u);
 }
 
 TEST_F(EventsTest, NewStreamOfTheSameSubscriptionTakesOverAndGetsTheUnacknowledged) {
