@@ -100,15 +100,7 @@ class AuditLogTest : public ::testing::Test {
 
   // Runs ndxctl as the auditor; returns its exit code and output.
   int Ndxctl(const std::string& args, std::string* output) {
-    std::string profile = federation_.dir().Join("auditor.textproto");
-    crypto::TlsFilePaths tls = federation_.pki().Node(kAuditorNode);
-    EXPECT_THAT(
-        WriteFileAtomically(profile,
-                            absl::StrCat("gateway: \"", federation_.gateway_address(),
-                                         "\"\ntls { ca_file: \"", tls.ca_file, "\" cert_file: \"",
-                                         tls.cert_file, "\" key_file: \"", tls.key_file, "\" }\n"),
-                            0644),
-        IsOk());
+    std::string profile = federation_.WriteProfile(kAuditorNode);
     std::string out_file = federation_.dir().Join("ndxctl.out");
     std::string command =
         absl::StrCat(NDX_CTL_BIN, " --profile ", profile, " ", args, " > ", out_file, " 2>&1");

@@ -285,15 +285,7 @@ TEST_F(EventsTest, EventOfASubscriberKilledInItsHandlerIsHandledAgain) {
   }
   PublishResidents(3);
 
-  crypto::TlsFilePaths tls = federation_.pki().Node(kInsuranceNode);
-  std::string profile = federation_.dir().Join("insurance.textproto");
-  ASSERT_THAT(
-      WriteFileAtomically(profile,
-                          absl::StrCat("gateway: \"", federation_.gateway_address(),
-                                       "\"\ntls { ca_file: \"", tls.ca_file, "\" cert_file: \"",
-                                       tls.cert_file, "\" key_file: \"", tls.key_file, "\" }\n"),
-                          0644),
-      IsOk());
+  std::string profile = federation_.WriteProfile(kInsuranceNode);
   // Records each event it handles; the first time it handles #2 it waits for its parent (ndxctl)
   // to die, then fails, as a handler cut off by a crash would.
   std::string handled = federation_.dir().Join("handled.txt");

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -35,6 +36,19 @@ std::string Federation::gateway_address() const {
 
 std::string Federation::population_endpoint() const {
   return absl::StrCat("127.0.0.1:", adapter_port_);
+}
+
+std::string Federation::WriteProfile(const std::string& node_id) {
+  crypto::TlsFilePaths tls = pki_.Node(node_id);
+  std::string path =
+      dir_.Join(absl::StrCat(absl::StrReplaceAll(node_id, {{"/", "-"}}), ".profile.textproto"));
+  absl::Status written = WriteFileAtomically(
+      path,
+      absl::StrCat("gateway: \"", gateway_address(), "\"\ntls { ca_file: \"", tls.ca_file,
+                   "\" cert_file: \"", tls.cert_file, "\" key_file: \"", tls.key_file, "\" }\n"),
+      0644);
+  EXPECT_TRUE(written.ok()) << written;
+  return path;
 }
 
 std::string Federation::DecisionLog() const {

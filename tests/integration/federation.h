@@ -64,6 +64,8 @@ class Federation {
   std::shared_ptr<grpc::Channel> ChannelAs(const std::string& node_id);
   std::shared_ptr<grpc::Channel> ChannelWith(const crypto::TlsFilePaths& files);
   std::unique_ptr<v1::Exchange::Stub> ExchangeAs(const std::string& node_id);
+  // Writes an ndxctl profile connecting as `node_id` to the gateway and returns its path.
+  std::string WriteProfile(const std::string& node_id);
   std::unique_ptr<v1::Registry::Stub> RegistryAs(const std::string& node_id);
 
   // Registers mops/population (with `adapter_endpoint`, default the population adapter's),

@@ -74,12 +74,6 @@ class AuditCommandsTest : public ::testing::Test {
     EXPECT_EQ(State(), before);
   }
 
-  static nlohmann::json ParseJson(const std::string& text) {
-    nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
-    EXPECT_FALSE(json.is_discarded()) << "not JSON: " << text;
-    return json;
-  }
-
   testing::TestPki pki_;
   FakeGateway gateway_{pki_};
   testing::TempDir dir_;
@@ -153,7 +147,7 @@ TEST_F(AuditCommandsTest, QueryAllFollowsThePagesIntoOneJsonDocument) {
   gateway_.AppendAuditEntries(5);
   CliResult result = Run({"audit", "query", "--all", "--output", "json", "--subject", "001"});
   ASSERT_EQ(result.exit_code, 0) << result;
-  nlohmann::json json = ParseJson(result.out);
+  nlohmann::ordered_json json = ParseJson(result.out);
   ASSERT_EQ(json["entries"].size(), 5u);
   EXPECT_EQ(json["entries"][0]["sequence"], "4");
   EXPECT_EQ(json["entries"][4]["sequence"], "0");
@@ -187,7 +181,7 @@ TEST_F(AuditCommandsTest, CheckpointPrintsSizeRootTimeAndNote) {
 
   result = Run({"audit", "checkpoint", "--sign-now", "--output", "json"});
   ASSERT_EQ(result.exit_code, 0) << result;
-  nlohmann::json json = ParseJson(result.out);
+  nlohmann::ordered_json json = ParseJson(result.out);
   EXPECT_EQ(json["tree_size"], 3);
   EXPECT_EQ(json["root_hash"], lines[1].substr(7));
   EXPECT_THAT(json["note"].get<std::string>(), StartsWith(absl::StrCat(kAuditOrigin, "\n3\n")));
@@ -200,7 +194,7 @@ TEST_F(AuditCommandsTest, VerifyStoresStateThenFollowsTheGrowingLog) {
   ASSERT_EQ(result.exit_code, 0) << result;
   EXPECT_THAT(result.out, StartsWith("verified: size 0 -> 5, first run (no trusted checkpoint "
                                      "before), 5 entries checked\n"));
-  nlohmann::json state = ParseJson(State());
+  nlohmann::ordered_json state = ParseJson(State());
   EXPECT_EQ(state["size"], 5);
   EXPECT_EQ(state["origin"], kAuditOrigin);
   EXPECT_EQ(std::filesystem::status(state_).permissions() & std::filesystem::perms::all,
@@ -216,7 +210,7 @@ TEST_F(AuditCommandsTest, VerifyStoresStateThenFollowsTheGrowingLog) {
   // Nothing new: the same checkpoint verifies again with nothing to check.
   result = Verify({"--output", "json"});
   ASSERT_EQ(result.exit_code, 0) << result;
-  nlohmann::json json = ParseJson(result.out);
+  nlohmann::ordered_json json = ParseJson(result.out);
   EXPECT_EQ(json["old_size"], 13);
   EXPECT_EQ(json["new_size"], 13);
   EXPECT_EQ(json["entries_checked"], 0);
@@ -328,7 +322,7 @@ TEST_F(AuditCommandsTest, RemovedEntryFails) {
 TEST_F(AuditCommandsTest, CorruptStateFileIsALocalError) {
   gateway_.AppendAuditEntries(2);
   ASSERT_EQ(Verify().exit_code, 0);
-  nlohmann::json state = ParseJson(State());
+  nlohmann::ordered_json state = ParseJson(State());
   state["size"] = 1;
   ASSERT_THAT(WriteFileAtomically(state_, state.dump(), 0600), IsOk());
   CliResult result = Verify();
@@ -348,7 +342,7 @@ TEST_F(AuditCommandsTest, ExportWritesJsonLinesAndASummary) {
   ASSERT_THAT(text.status(), IsOk());
   std::vector<std::string> lines = absl::StrSplit(*text, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 4u);
-  nlohmann::json first = ParseJson(lines[0]);
+  nlohmann::ordered_json first = ParseJson(lines[0]);
   EXPECT_EQ(first["sequence"], "1");
   EXPECT_EQ(first["caller"], "moj/courts");
   EXPECT_EQ(first["purpose"], "enrolment, \"phase 2\"");
@@ -362,7 +356,7 @@ TEST_F(AuditCommandsTest, ExportBinHoldsTheStoredBytes) {
   CliResult result =
       Run({"audit", "export", "--out", out, "--end", "2", "--format", "bin", "--output", "json"});
   ASSERT_EQ(result.exit_code, 0) << result;
-  nlohmann::json json = ParseJson(result.out);
+  nlohmann::ordered_json json = ParseJson(result.out);
   EXPECT_EQ(json["entries"], 2);
   EXPECT_EQ(json["end"], 2);
   std::string expected;

@@ -1,11 +1,19 @@
 #include "cli_runner.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <sstream>
 
 #include "cli/cli.h"
 
 namespace ndx::cli {
+
+nlohmann::ordered_json ParseJson(const std::string& text) {
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(text, nullptr, false);
+  EXPECT_FALSE(json.is_discarded()) << "not JSON: " << text;
+  return json;
+}
 
 CliResult RunNdxctl(const std::vector<std::string>& args) {
   std::vector<const char*> argv = {"ndxctl"};

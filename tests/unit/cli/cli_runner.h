@@ -1,6 +1,7 @@
 #ifndef NDX_TESTS_UNIT_CLI_CLI_RUNNER_H_
 #define NDX_TESTS_UNIT_CLI_CLI_RUNNER_H_
 
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ struct CliResult {
 
 // Runs RunCli with "ndxctl" followed by `args`.
 CliResult RunNdxctl(const std::vector<std::string>& args);
+
+// `text` parsed as JSON, keeping the order of object members; a failed expectation (and a
+// discarded value) when it is not JSON.
+nlohmann::ordered_json ParseJson(const std::string& text);
 
 // Prints a result in test failure messages.
 std::ostream& operator<<(std::ostream& os, const CliResult& result);

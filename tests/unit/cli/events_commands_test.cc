@@ -80,12 +80,6 @@ class EventsCommandsTest : public ::testing::Test {
     return gateway_.open_event_streams() == 0;
   }
 
-  static nlohmann::ordered_json ParseJson(const std::string& text) {
-    nlohmann::ordered_json json = nlohmann::ordered_json::parse(text, nullptr, false);
-    EXPECT_FALSE(json.is_discarded()) << "not JSON: " << text;
-    return json;
-  }
-
   testing::TestPki pki_;
   FakeGateway gateway_{pki_};
 };

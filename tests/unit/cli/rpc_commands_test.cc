@@ -40,12 +40,6 @@ class RpcCommandsTest : public ::testing::Test {
     return RunNdxctl(all);
   }
 
-  static nlohmann::ordered_json ParseJson(const std::string& text) {
-    nlohmann::ordered_json json = nlohmann::ordered_json::parse(text, nullptr, false);
-    EXPECT_FALSE(json.is_discarded()) << "not JSON: " << text;
-    return json;
-  }
-
   testing::TestPki pki_;
   FakeGateway gateway_{pki_};
 };
