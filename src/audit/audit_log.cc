@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "crypto/hash.h"
 
@@ -71,10 +72,6 @@ std::string IndexPrefix(absl::string_view index, absl::string_view value) {
 
 absl::string_view DecisionName(v1::AuditEntry::Decision decision) {
   return decision == v1::AuditEntry::DECISION_ALLOW ? "allow" : "deny";
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& timestamp) {
-  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
 }
 
 absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
@@ -354,7 +351,7 @@ absl::Status AuditLog::Commit(std::vector<Pending>& batch) {
     put(absl::StrCat(IndexPrefix(kCallerIndex, entry.caller()), seq), "");
     put(absl::StrCat(IndexPrefix(kDatasetIndex, entry.dataset()), seq), "");
     put(absl::StrCat(IndexPrefix(kDecisionIndex, DecisionName(entry.decision())), seq), "");
-    put(absl::StrCat(IndexPrefix(kTimeIndex, SortableMicros(FromTimestamp(entry.time()))), seq),
+    put(absl::StrCat(IndexPrefix(kTimeIndex, SortableMicros(FromProtoTime(entry.time()))), seq),
         "");
     for (const std::string& pseudonym : entry.subject_pseudonyms()) {
       put(absl::StrCat(IndexPrefix(kSubjectIndex, pseudonym), seq), "");
@@ -535,7 +532,7 @@ absl::StatusOr<AuditQueryResult> AuditLog::Query(const AuditQuery& query,
                   *pseudonym) == entry.subject_pseudonyms().end()) {
       return false;
     }
-    absl::Time time = FromTimestamp(entry.time());
+    absl::Time time = FromProtoTime(entry.time());
     if (query.from.has_value() && time < *query.from) return false;
     if (query.to.has_value() && time >= *query.to) return false;
     return true;
