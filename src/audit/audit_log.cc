@@ -92,9 +92,9 @@ std::string SerializeDeterministic(const v1::AuditEntry& entry) {
 }  // namespace
 
 // The Merkle nodes of the log in its RocksDB database, under "merkle/<level byte><index be64>".
-// Get reads the database; Put adds the nodes to the write batch the writer is building, so that
+// Get reads the database; Put adds the nodes to the write batch being committed, so that
 // they become durable atomically with the entries they cover.
-// Thread-safe for Get; Put and set_batch are called by the writer thread only.
+// Thread-safe for Get; Put and set_batch are called by the committing thread only.
 class RocksDbHashStore : public HashStore {
  public:
   explicit RocksDbHashStore(rocksdb::DB* db) : db_(db) {}
@@ -228,15 +228,14 @@ AuditLog::AuditLog(const AuditLogOptions& options, std::unique_ptr<rocksdb::DB> 
       clock_(options.clock != nullptr ? options.clock : &Clock::Real()),
       db_(std::move(db)),
       store_(std::move(store)),
-      tree_(std::move(tree)),
-      writer_([this] { WriterLoop(); }) {}
+      tree_(std::move(tree)) {}
 
 AuditLog::~AuditLog() {
   {
     absl::MutexLock lock(&mutex_);
-    stopping_ = true;
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return !committing_; };
+    mutex_.Await(absl::Condition(&idle));
   }
-  writer_.join();
   // Each batch was already written with the durability asked for; Close only reports a failure
   // to sync what kProcessCrash left unsynced.
   db_->Close().PermitUncheckedError();
@@ -289,24 +288,33 @@ void AuditLog::Append(AuditRecord record, absl::AnyInvocable<void(absl::Status) 
     absl::MutexLock lock(&mutex_);
     if (failed_.ok()) {
       queue_.push_back(std::move(pending));
-      return;
+      // A commit under way takes this record in its next batch.
+      if (committing_) return;
+      committing_ = true;
+    } else {
+      refused = failed_;
     }
-    refused = failed_;
   }
-  std::move(pending.done)(refused);
+  if (!refused.ok()) {
+    std::move(pending.done)(refused);
+    return;
+  }
+  // No commit under way: this thread commits, which spares an uncontended append the hand-over
+  // to another thread and back (two wake-ups, most of an append's latency). While it writes,
+  // other appenders queue up and it commits them as the next batch: group commit.
+  CommitQueued();
 }
 
-void AuditLog::WriterLoop() {
+void AuditLog::CommitQueued() {
   for (;;) {
     std::vector<Pending> batch;
     absl::Status failed;
     {
       absl::MutexLock lock(&mutex_);
-      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-        return stopping_ || !queue_.empty();
-      };
-      mutex_.Await(absl::Condition(&has_work));
-      if (queue_.empty()) return;  // stopping, and everything queued has been answered
+      if (queue_.empty()) {
+        committing_ = false;
+        return;
+      }
       batch.reserve(queue_.size());
       for (Pending& pending : queue_) batch.push_back(std::move(pending));
       queue_.clear();
@@ -321,13 +329,14 @@ void AuditLog::WriterLoop() {
         failed_ = failed;
       }
     }
-    // Answered outside every lock: a callback may append again or do slow work.
+    // Answered outside every lock: a callback may append again (it then only queues) or do slow
+    // work.
     for (Pending& pending : batch) std::move(pending.done)(failed);
   }
 }
 
 absl::Status AuditLog::Commit(std::vector<Pending>& batch) {
-  // The writer is the only thread that changes tree_, so its copy is current. Appending to the
+  // Only the committing thread changes tree_, so its copy is current. Appending to the
   // copy keeps readers on the committed tree until the batch is durable.
   MerkleTree tree = [this] {
     absl::ReaderMutexLock lock(&tree_mutex_);

@@ -81,17 +81,18 @@ struct AuditQueryResult {
 // (subjects replaced by keyed pseudonyms) in its own RocksDB database, with the RFC 9162 Merkle
 // tree over the entries' deterministic serializations and secondary indexes for auditors.
 //
-// Appends are group-committed: Append only queues the record; one writer thread takes every
-// queued record, writes them, their index keys, the new Merkle nodes and the new tree size in a
-// single RocksDB write batch (synced in kPowerLoss mode), and only then calls their `done`. A
-// failed write fails every record of its batch and every later append (kUnavailable): the log
-// never continues past a hole.
+// Appends are group-committed: the appender that finds no commit under way commits, on its own
+// thread, every queued record (its own and those queued while it writes): the records, their
+// index keys, the new Merkle nodes and the new tree size in a single RocksDB write batch (synced
+// in kPowerLoss mode), and only then calls their `done`; appenders that find a commit under way
+// only queue. A failed write fails every record of its batch and every later append
+// (kUnavailable): the log never continues past a hole.
 //
 // Thread-safe. Append may be called from any number of threads; readers run concurrently with
-// the writer and see the log at its last committed size. The Merkle tree is thread-compatible:
-// the writer appends to a copy of it outside any lock and swaps the copy in under `tree_mutex_`
-// after the batch is durable, and readers hold `tree_mutex_` shared while they compute a root
-// or a proof, so they never see a node that is not yet stored.
+// the committing thread and see the log at its last committed size. The Merkle tree is
+// thread-compatible: the committing thread appends to a copy of it outside any lock and swaps
+// the copy in under `tree_mutex_` after the batch is durable, and readers hold `tree_mutex_` shared
+// while they compute a root or a proof, so they never see a node that is not yet stored.
 class AuditLog : public AuditSink {
  public:
   struct Stats {
@@ -105,7 +106,7 @@ class AuditLog : public AuditSink {
   // when the stored size, entries and Merkle nodes disagree.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const AuditLogOptions& options);
 
-  // Answers the records still queued, then stops the writer.
+  // Waits for the batch being committed, if any. No Append may start once it runs.
   ~AuditLog() override;
 
   AuditLog(const AuditLog&) = delete;
@@ -167,7 +168,9 @@ class AuditLog : public AuditSink {
            std::unique_ptr<RocksDbHashStore> store, MerkleTree tree);
 
   v1::AuditEntry ToEntry(const AuditRecord& record, absl::Time time) const;
-  void WriterLoop();
+  // Commits what is queued, batch after batch, until the queue is empty; run by the appender
+  // that found no commit under way (the leader).
+  void CommitQueued();
   // Writes `batch` as one RocksDB write batch and publishes the new tree; the status of the write.
   absl::Status Commit(std::vector<Pending>& batch);
   absl::StatusOr<LoggedEntry> ReadEntry(uint64_t sequence) const;
@@ -180,7 +183,8 @@ class AuditLog : public AuditSink {
 
   mutable absl::Mutex mutex_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mutex_);
-  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  // Whether an appender is committing: the others only queue their record for it.
+  bool committing_ ABSL_GUARDED_BY(mutex_) = false;
   // Set once a write fails; every later append is refused with it.
   absl::Status failed_ ABSL_GUARDED_BY(mutex_);
   absl::Status injected_error_ ABSL_GUARDED_BY(mutex_);
@@ -191,9 +195,6 @@ class AuditLog : public AuditSink {
   std::atomic<uint64_t> appends_{0};
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> syncs_{0};
-
-  // Last: started once everything above is built, joined first in the destructor.
-  std::thread writer_;
 };
 
 }  // namespace ndx::audit
