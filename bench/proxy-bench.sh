@@ -8,6 +8,7 @@
 #
 # usage: bench/proxy-bench.sh [--rounds N] [--duration S] [--warmup S] [--concurrency "64 1"]
 #          [--record-bytes N] [--durability process-crash|power-loss] [--json FILE]
+#          [--paths "direct nginx gateway"]
 #
 # What keeps the comparison fair to nginx: upstream keepalive with keepalive_requests raised,
 # access log off, TLS 1.3 on both hops for everyone, and HTTP/2 BDP pings off on the adapter
@@ -18,7 +19,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rounds=5 duration=10 warmup=2 concurrency="64 1" record_bytes=1024
-durability=process-crash json_out=""
+durability=process-crash json_out="" paths="direct nginx gateway"
 while (($# > 0)); do
   case "$1" in
     --rounds) rounds=$2 ;;
@@ -28,6 +29,7 @@ while (($# > 0)); do
     --record-bytes) record_bytes=$2 ;;
     --durability) durability=$2 ;;
     --json) json_out=$2 ;;
+    --paths) paths=$2 ;;
     *)
       sed -n '/^# usage:/,/^#$/s/^# \{0,1\}//p' "$0" >&2
       exit 2
@@ -250,7 +252,7 @@ echo "proxy-bench: $rounds rounds of ${duration}s per path and concurrency, reco
   "bytes, audit $durability durable, $(nproc) cores" >&2
 for round in $(seq 1 "$rounds"); do
   for in_flight in $concurrency; do
-    for path in direct nginx gateway; do
+    for path in $paths; do
       case "$path" in
         direct) server=$adapter_pid ;;
         nginx) server=$nginx_pid ;;
@@ -285,13 +287,14 @@ jq -s -r --arg record "$record_bytes" --arg durability "$durability" '
         errors: (map(.errors) | add)}}) | from_entries) as $by_path
   | "\(($level[0].concurrency)) calls in flight, record \($record) bytes, audit \($durability):",
     "  path      rps median [min, max]           p50 us median [min, max]   p99 us   server CPU us/call   RSS KiB   errors",
-    ( ["direct", "nginx", "gateway"][] as $p | $by_path[$p] as $s
+    ( ["direct", "nginx", "gateway"][] as $p | select($by_path[$p] != null) | $by_path[$p] as $s
       | "  \($p | . + " " * (8 - length)) \($s.rps.median | floor) [\($s.rps.min | floor), \($s.rps.max | floor)]"
         + "      \($s.p50.median) [\($s.p50.min), \($s.p50.max)]      \($s.p99.median)   \($s.cpu.median)   \($s.rss)   \($s.errors)"),
-    "  nginx / direct throughput:   \(($by_path.nginx.rps.median / $by_path.direct.rps.median * 100 | round) / 100)",
-    "  gateway / direct throughput: \(($by_path.gateway.rps.median / $by_path.direct.rps.median * 100 | round) / 100)",
-    "  gateway / nginx throughput:  \(($by_path.gateway.rps.median / $by_path.nginx.rps.median * 100 | round) / 100)",
-    "  added median latency: nginx +\($by_path.nginx.p50.median - $by_path.direct.p50.median) us, gateway +\($by_path.gateway.p50.median - $by_path.direct.p50.median) us",
+    ( select($by_path.direct != null and $by_path.nginx != null and $by_path.gateway != null)
+      | "  nginx / direct throughput:   \(($by_path.nginx.rps.median / $by_path.direct.rps.median * 100 | round) / 100)",
+        "  gateway / direct throughput: \(($by_path.gateway.rps.median / $by_path.direct.rps.median * 100 | round) / 100)",
+        "  gateway / nginx throughput:  \(($by_path.gateway.rps.median / $by_path.nginx.rps.median * 100 | round) / 100)",
+        "  added median latency: nginx +\($by_path.nginx.p50.median - $by_path.direct.p50.median) us, gateway +\($by_path.gateway.p50.median - $by_path.direct.p50.median) us" ),
     ""
 ' "$results"
 if [[ -n "$json_out" ]]; then cp "$results" "$json_out"; fi
