@@ -12,11 +12,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/ids.h"
+#include "common/proto_time.h"
 #include "common/schema.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "registry/authorizer.h"
-#include "common/proto_time.h"
 #include "registry/schema_fields.h"
 
 namespace ndx::registry {

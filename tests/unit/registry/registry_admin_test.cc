@@ -3,8 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "google/protobuf/util/message_differencer.h"
 #include "common/proto_time.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "registry_test_util.h"
 
 namespace ndx::registry::testing {
