@@ -114,6 +114,14 @@ const GrantRegistry& RegistryOf(int grants) {
   return it->second;
 }
 
+// A read of every field the grant covers, for `purpose`.
+registry::ReadRequest Request(absl::string_view purpose) {
+  registry::ReadRequest request;
+  request.dataset = kDataset;
+  request.purpose = purpose;
+  return request;
+}
+
 // An allowed read by a random consumer (so that lookups are not served from a warm cache line),
 // all fields of its grant.
 void BM_Authorize(benchmark::State& state) {
@@ -122,7 +130,7 @@ void BM_Authorize(benchmark::State& state) {
   std::vector<std::string> consumers;
   std::mt19937 random(42);
   for (int i = 0; i < 4096; ++i) consumers.push_back(Consumer(random() % grants));
-  registry::ReadRequest request{.dataset = kDataset, .purpose = kPurpose};
+  registry::ReadRequest request = Request(kPurpose);
   size_t i = 0;
   for (auto _ : state) {
     absl::StatusOr<registry::Decision> decision =
@@ -139,7 +147,7 @@ BENCHMARK(BM_Authorize)->Arg(1000)->Arg(100000)->Arg(1000000)->Unit(benchmark::k
 // nodes that call most often.
 void BM_AuthorizeSameCaller(benchmark::State& state) {
   const GrantRegistry& registry = RegistryOf(static_cast<int>(state.range(0)));
-  registry::ReadRequest request{.dataset = kDataset, .purpose = kPurpose};
+  registry::ReadRequest request = Request(kPurpose);
   const std::string consumer = Consumer(7);
   for (auto _ : state) {
     absl::StatusOr<registry::Decision> decision =
@@ -153,7 +161,7 @@ BENCHMARK(BM_AuthorizeSameCaller)->Arg(1000)->Arg(1000000)->Unit(benchmark::kNan
 // A refusal: the purpose is not covered.
 void BM_AuthorizeRefused(benchmark::State& state) {
   const GrantRegistry& registry = RegistryOf(static_cast<int>(state.range(0)));
-  registry::ReadRequest request{.dataset = kDataset, .purpose = "marketing"};
+  registry::ReadRequest request = Request("marketing");
   for (auto _ : state) {
     absl::StatusOr<registry::Decision> decision =
         registry::Authorize(*registry.snapshot, Consumer(7), request, kNow);

@@ -309,12 +309,12 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
     absl::Time now = clock_->Now();
-    NDX_ASSIGN_OR_RETURN(
-        registry::GrantMatch match,
-        registry::FindCoveringGrant(
-            *snapshot, record.caller,
-            registry::ReadRequest{.dataset = request->dataset(), .purpose = request->purpose()},
-            now));
+    // No fields: an event names a record and holds none of its fields.
+    registry::ReadRequest read;
+    read.dataset = request->dataset();
+    read.purpose = request->purpose();
+    NDX_ASSIGN_OR_RETURN(registry::GrantMatch match,
+                         registry::FindCoveringGrant(*snapshot, record.caller, read, now));
     record.grant_id = match.grant->id();
     // A subscription resumes where it was while a grant of its subscriber stays in force; once
     // that grant has ended, the events published since are not this node's to receive.
