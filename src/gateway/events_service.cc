@@ -426,12 +426,15 @@ void EventsService::WakeAll() {
   for (const auto& [key, stream] : streams_) stream->Wake();
 }
 
-void EventsService::EndStreams() {
+void EventsService::EndStreams(absl::Duration wait) {
   absl::MutexLock lock(&streams_mutex_);
   for (const auto& [key, stream] : streams_) {
     stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                              "the gateway is stopping; subscribe again when it is back"));
   }
+  auto all_done = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(streams_mutex_) { return streams_.empty(); };
+  streams_mutex_.AwaitWithTimeout(absl::Condition(&all_done), wait);
 }
 
 bool EventsService::Connected(const std::string& subscriber, const std::string& dataset) {

@@ -58,9 +58,10 @@ class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::
   // One pass of the expiry work, for tests and the background thread.
   void RemoveExpired();
 
-  // Ends every open stream with UNAVAILABLE, which subscribers take as "subscribe again": for a
-  // gateway that is stopping.
-  void EndStreams();
+  // Ends every open stream with UNAVAILABLE, which subscribers take as "subscribe again", and
+  // waits up to `wait` for them to be done: for a gateway that is stopping, before the server
+  // cancels what is left.
+  void EndStreams(absl::Duration wait);
 
  private:
   friend class SubscriptionStream;

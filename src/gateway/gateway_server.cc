@@ -169,7 +169,8 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   while (exchange_->in_flight() > 0 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  events_service_->EndStreams();
+  // Streams end at once unless a write is outstanding; a second is plenty for that.
+  events_service_->EndStreams(std::min(grace, absl::Seconds(1)));
   server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
   server_.reset();
