@@ -51,8 +51,7 @@ grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context
     NDX_ASSIGN_OR_RETURN(std::string caller, CallerNodeId(*context, trust_domain_));
     record.caller = caller;
     NDX_ASSIGN_OR_RETURN(const v1::Node* node, registry::ActiveCaller(*snapshot, caller));
-    if (std::find(node->roles().begin(), node->roles().end(), v1::ROLE_AUDITOR) ==
-        node->roles().end()) {
+    if (!registry::HasRole(*node, v1::ROLE_AUDITOR)) {
       return absl::PermissionDeniedError(
           absl::StrCat("node ", caller, " does not hold the auditor role"));
     }

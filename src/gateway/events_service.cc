@@ -24,11 +24,6 @@ constexpr uint32_t kMaxUnacknowledged = 1000;
 // Events read from the store at once for one stream.
 constexpr size_t kReadBatch = 64;
 
-bool IsOperator(const v1::Node& node) {
-  return std::find(node.roles().begin(), node.roles().end(), v1::ROLE_OPERATOR) !=
-         node.roles().end();
-}
-
 }  // namespace
 
 // One open Subscribe call. It sends the subscription's events in order, at most `window` beyond
@@ -389,7 +384,7 @@ grpc::Status EventsService::ListSubscriptions(grpc::ServerContext* context,
     NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
     if (!request->dataset().empty()) NDX_RETURN_IF_ERROR(ValidateDatasetId(request->dataset()));
     NDX_ASSIGN_OR_RETURN(const v1::Node* node, registry::ActiveCaller(*snapshot, record.caller));
-    bool all = IsOperator(*node);
+    bool all = registry::HasRole(*node, v1::ROLE_OPERATOR);
     for (v1::Subscription& subscription : store_->Subscriptions(request->dataset())) {
       if (!all && subscription.subscriber() != record.caller) continue;
       subscription.set_head_sequence(store_->Head(subscription.dataset()));

@@ -218,6 +218,10 @@ absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view c
   return decision;
 }
 
+bool HasRole(const v1::Node& node, v1::Role role) {
+  return std::find(node.roles().begin(), node.roles().end(), role) != node.roles().end();
+}
+
 absl::Status CheckGrantInForce(const Snapshot& snapshot, absl::string_view caller,
                                absl::string_view grant_id, absl::Time now) {
   const v1::Grant* grant = snapshot.FindGrant(grant_id);

@@ -62,6 +62,9 @@ absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view c
 // every call, Authorize's and RegistryAdmin's alike. Takes no lock.
 absl::StatusOr<const v1::Node*> ActiveCaller(const Snapshot& snapshot, absl::string_view caller);
 
+// Whether `node` holds `role` (operator, auditor).
+bool HasRole(const v1::Node& node, v1::Role role);
+
 // OK while grant `grant_id` is in force for `caller`: its own, approved and unexpired (whether
 // `caller` is active is ActiveCaller's question). Otherwise kPermissionDenied saying what changed
 // ("grant g-1 was revoked at ..."). For long-lived permissions taken under a grant, checked again

@@ -25,10 +25,7 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 
-bool IsOperator(const v1::Node& node) {
-  return std::find(node.roles().begin(), node.roles().end(), v1::ROLE_OPERATOR) !=
-         node.roles().end();
-}
+bool IsOperator(const v1::Node& node) { return HasRole(node, v1::ROLE_OPERATOR); }
 
 // "host:port" with a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535.
 absl::Status ValidateEndpoint(absl::string_view endpoint) {

@@ -379,14 +379,9 @@ TEST_F(EventsTest, RevokingTheGrantEndsTheStreamAndNothingIsDeliveredAfter) {
   PublishResidents(2);
   ASSERT_EQ(subscriber.WaitFor(2).size(), 2u);
 
-  grpc::ClientContext context;
-  SetTimeout(&context, absl::Seconds(10));
-  v1::RevokeGrantRequest revoke;
-  revoke.set_grant_id(grant->id());
-  revoke.set_reason("enrolment finished");
-  v1::Grant revoked;
-  ASSERT_TRUE(
-      federation_.RegistryAs(kPopulationNode)->RevokeGrant(&context, revoke, &revoked).ok());
+  absl::StatusOr<v1::Grant> revoked =
+      federation_.RevokeGrant(kPopulationNode, grant->id(), "enrolment finished");
+  ASSERT_THAT(revoked, IsOk());
 
   grpc::Status ended = subscriber.WaitEnd();
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED);

@@ -186,15 +186,10 @@ TEST_F(ExchangeTest, RevocationAppliesToTheNextRequestWithoutRestart) {
   grpc::Status status = Get(federation_, kInsuranceNode, "001090000001", kPurpose);
   ASSERT_TRUE(status.ok()) << status.error_message();
 
-  grpc::ClientContext context;
-  SetTimeout(&context, absl::Seconds(10));
-  v1::RevokeGrantRequest revoke;
-  revoke.set_grant_id(grant->id());
-  revoke.set_reason("legal basis ended");
-  v1::Grant revoked;
-  ASSERT_TRUE(
-      federation_.RegistryAs(kPopulationNode)->RevokeGrant(&context, revoke, &revoked).ok());
-  EXPECT_EQ(revoked.state(), v1::GRANT_STATE_REVOKED);
+  absl::StatusOr<v1::Grant> revoked =
+      federation_.RevokeGrant(kPopulationNode, grant->id(), "legal basis ended");
+  ASSERT_THAT(revoked, IsOk());
+  EXPECT_EQ(revoked->state(), v1::GRANT_STATE_REVOKED);
 
   status = Get(federation_, kInsuranceNode, "001090000001", kPurpose);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);

@@ -38,6 +38,20 @@ std::string Federation::population_endpoint() const {
   return absl::StrCat("127.0.0.1:", adapter_port_);
 }
 
+absl::StatusOr<v1::Grant> Federation::RevokeGrant(const std::string& owner,
+                                                  const std::string& grant_id,
+                                                  const std::string& reason) {
+  grpc::ClientContext context;
+  SetTimeout(&context, absl::Seconds(10));
+  v1::RevokeGrantRequest request;
+  request.set_grant_id(grant_id);
+  request.set_reason(reason);
+  v1::Grant grant;
+  NDX_RETURN_IF_ERROR(
+      CallStatus(RegistryAs(owner)->RevokeGrant(&context, request, &grant), "RevokeGrant"));
+  return grant;
+}
+
 std::string Federation::WriteProfile(const std::string& node_id) {
   crypto::TlsFilePaths tls = pki_.Node(node_id);
   std::string path =

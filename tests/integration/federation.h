@@ -77,6 +77,10 @@ class Federation {
                                   const std::vector<std::string>& purposes,
                                   absl::Duration valid_for = absl::Hours(24), bool approve = true);
 
+  // Revokes `grant_id` as `owner`, the dataset's owner.
+  absl::StatusOr<v1::Grant> RevokeGrant(const std::string& owner, const std::string& grant_id,
+                                        const std::string& reason);
+
   TestPki& pki() { return pki_; }
   const TempDir& dir() const { return dir_; }
 
