@@ -21,18 +21,19 @@ bool Contains(const FieldList& list, absl::string_view value) {
   return false;
 }
 
-bool Covers(const v1::Grant& grant, absl::Span<const std::string> fields) {
+bool Covers(const GrantSet& set, const GrantTerms& terms, absl::Span<const std::string> fields) {
   for (const std::string& field : fields) {
-    if (!Contains(grant.fields(), field)) return false;
+    if (!set.HasField(terms, field)) return false;
   }
   return true;
 }
 
-bool HasCurrentField(const v1::Grant& grant, const DatasetEntry& entry) {
-  for (const std::string& field : grant.fields()) {
-    if (entry.field_numbers.contains(field)) return true;
-  }
-  return false;
+bool HasCurrentField(const GrantSet& set, const GrantTerms& terms, const DatasetEntry& entry) {
+  bool found = false;
+  set.ForEachField(terms, [&](absl::string_view field) {
+    found = found || entry.field_numbers.contains(field);
+  });
+  return found;
 }
 
 // Why a grant does not allow the read, ordered from the least to the most useful to report: the
@@ -132,49 +133,50 @@ absl::StatusOr<GrantMatch> FindCoveringGrant(const Snapshot& snapshot, absl::str
   }
   NDX_RETURN_IF_ERROR(UnknownFields(*entry, request));
 
-  absl::Span<const v1::Grant* const> grants = snapshot.GrantsFor(caller, request.dataset);
-  if (grants.empty()) {
+  const GrantSet* grants = snapshot.FindGrantSet(caller, request.dataset);
+  if (grants == nullptr) {
     return absl::PermissionDeniedError(absl::StrCat("node ", caller, " has no grant on dataset ",
                                                     request.dataset,
                                                     "; request one with `ndxctl grant request`"));
   }
-  const v1::Grant* chosen = nullptr;
+  const GrantTerms* chosen = nullptr;
   const v1::Grant* closest = nullptr;
   Shortfall closest_shortfall = Shortfall::kNotApproved;
-  for (const v1::Grant* grant : grants) {
+  // Only the terms are read here; the grant messages only to explain a refusal.
+  for (const GrantTerms& terms : grants->terms()) {
     Shortfall shortfall;
-    if (grant->state() == v1::GRANT_STATE_REVOKED) {
+    if (terms.state == v1::GRANT_STATE_REVOKED) {
       shortfall = Shortfall::kRevoked;
-    } else if (now >= FromProtoTime(grant->expires_at())) {
+    } else if (now >= terms.expires_at) {
       shortfall = Shortfall::kExpired;
-    } else if (grant->state() == v1::GRANT_STATE_REQUESTED) {
+    } else if (terms.state == v1::GRANT_STATE_REQUESTED) {
       shortfall = Shortfall::kAwaitingApproval;
-    } else if (grant->state() != v1::GRANT_STATE_APPROVED) {
+    } else if (terms.state != v1::GRANT_STATE_APPROVED) {
       shortfall = Shortfall::kNotApproved;
-    } else if (!Contains(grant->purposes(), request.purpose)) {
+    } else if (!grants->HasPurpose(terms, request.purpose)) {
       shortfall = Shortfall::kPurpose;
-    } else if (!Covers(*grant, request.fields) || !Covers(*grant, request.filter_fields)) {
+    } else if (!Covers(*grants, terms, request.fields) ||
+               !Covers(*grants, terms, request.filter_fields)) {
       shortfall = Shortfall::kFields;
-    } else if (request.fields.empty() && !HasCurrentField(*grant, *entry)) {
+    } else if (request.fields.empty() && !HasCurrentField(*grants, terms, *entry)) {
       shortfall = Shortfall::kNoCurrentField;
     } else {
-      chosen = grant;
+      chosen = &terms;
       break;
     }
     // Grants come oldest first: on a tie the newest one is the most relevant to report.
     if (closest == nullptr || shortfall >= closest_shortfall) {
-      closest = grant;
+      closest = terms.grant;
       closest_shortfall = shortfall;
     }
   }
   if (chosen == nullptr) return Denial(closest_shortfall, *closest, *entry, request);
-  return GrantMatch{chosen, entry};
+  return GrantMatch{chosen->grant, entry, grants, chosen};
 }
 
 absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view caller,
                                    const ReadRequest& request, absl::Time now) {
   NDX_ASSIGN_OR_RETURN(GrantMatch match, FindCoveringGrant(snapshot, caller, request, now));
-  const v1::Grant* chosen = match.grant;
   const DatasetEntry* entry = match.dataset;
   const std::string& owner_id = entry->dataset.owner();
   const v1::Node* owner = snapshot.FindNode(owner_id);
@@ -192,15 +194,15 @@ absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view c
   }
 
   Decision decision;
-  decision.grant = chosen;
+  decision.grant = match.grant;
   decision.dataset = entry;
   decision.owner = owner;
   if (request.fields.empty()) {
-    decision.field_numbers.reserve(chosen->fields_size());
-    for (const std::string& field : chosen->fields()) {
+    decision.field_numbers.reserve(entry->field_numbers.size());
+    match.grants->ForEachField(*match.terms, [&](absl::string_view field) {
       auto it = entry->field_numbers.find(field);
       if (it != entry->field_numbers.end()) decision.field_numbers.push_back(it->second);
-    }
+    });
   } else {
     decision.field_numbers.reserve(request.fields.size());
     for (const std::string& field : request.fields) {

@@ -38,6 +38,9 @@ struct Decision {
 struct GrantMatch {
   const v1::Grant* grant = nullptr;
   const DatasetEntry* dataset = nullptr;
+  // The grant's set and terms in the snapshot.
+  const GrantSet* grants = nullptr;
+  const GrantTerms* terms = nullptr;
 };
 
 // Authorize without its checks of the owner node: the approved, unexpired grant of `caller` that

@@ -11,6 +11,7 @@
 #include "absl/types/span.h"
 #include "common/schema.h"
 #include "ndx/v1/registry.pb.h"
+#include "registry/grant_set.h"
 
 namespace ndx::registry {
 
@@ -38,9 +39,15 @@ class Snapshot {
   virtual const DatasetEntry* FindDataset(absl::string_view id) const = 0;
   virtual const v1::Grant* FindGrant(absl::string_view id) const = 0;
 
-  // Every grant (any state) of `consumer` on `dataset`, oldest first.
-  virtual absl::Span<const v1::Grant* const> GrantsFor(absl::string_view consumer,
-                                                       absl::string_view dataset) const = 0;
+  // Every grant (any state) of `consumer` on `dataset`; nullptr when there is none.
+  virtual const GrantSet* FindGrantSet(absl::string_view consumer,
+                                       absl::string_view dataset) const = 0;
+  // The same grants, oldest first.
+  absl::Span<const v1::Grant* const> GrantsFor(absl::string_view consumer,
+                                               absl::string_view dataset) const {
+    const GrantSet* set = FindGrantSet(consumer, dataset);
+    return set == nullptr ? absl::Span<const v1::Grant* const>() : set->grants();
+  }
 
   // Everything, sorted by id, for listing.
   virtual std::vector<const v1::Node*> Nodes() const = 0;

@@ -1,7 +1,6 @@
 #include "registry/snapshot_impl.h"
 
 #include <algorithm>
-#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -9,38 +8,16 @@
 namespace ndx::registry::internal {
 namespace {
 
-bool OlderThan(const v1::Grant* a, const v1::Grant* b) {
-  return std::make_tuple(a->requested_at().seconds(), a->requested_at().nanos(),
-                         absl::string_view(a->id())) < std::make_tuple(b->requested_at().seconds(),
-                                                                       b->requested_at().nanos(),
-                                                                       absl::string_view(b->id()));
-}
-
-// Orders `list->owned` oldest first and rebuilds the view that GrantsFor returns.
-void Finish(GrantList* list) {
-  std::sort(list->owned.begin(), list->owned.end(),
-            [](const std::shared_ptr<const v1::Grant>& a,
-               const std::shared_ptr<const v1::Grant>& b) { return OlderThan(a.get(), b.get()); });
-  list->grants.clear();
-  list->grants.reserve(list->owned.size());
-  for (const std::shared_ptr<const v1::Grant>& grant : list->owned) {
-    list->grants.push_back(grant.get());
+// The grants of `old` (which may be null) but `id`.
+std::vector<std::shared_ptr<const v1::Grant>> GrantsWithout(const GrantSet* old,
+                                                            absl::string_view id) {
+  std::vector<std::shared_ptr<const v1::Grant>> grants;
+  if (old == nullptr) return grants;
+  grants.reserve(old->owned().size() + 1);
+  for (const std::shared_ptr<const v1::Grant>& grant : old->owned()) {
+    if (grant->id() != id) grants.push_back(grant);
   }
-}
-
-// A copy of `old` (which may be null) without the grant `id`.
-std::shared_ptr<GrantList> CopyWithout(const GrantList* old, absl::string_view consumer,
-                                       absl::string_view dataset, absl::string_view id) {
-  auto list = std::make_shared<GrantList>();
-  list->consumer = std::string(consumer);
-  list->dataset = std::string(dataset);
-  if (old != nullptr) {
-    list->owned.reserve(old->owned.size() + 1);
-    for (const std::shared_ptr<const v1::Grant>& grant : old->owned) {
-      if (grant->id() != id) list->owned.push_back(grant);
-    }
-  }
-  return list;
+  return grants;
 }
 
 template <typename T>
@@ -78,21 +55,14 @@ std::shared_ptr<const SnapshotImpl> SnapshotImpl::Build(
     uint64_t revision, std::vector<std::shared_ptr<const v1::Node>> nodes,
     std::vector<std::shared_ptr<const DatasetEntry>> datasets,
     std::vector<std::shared_ptr<const v1::Grant>> grants) {
-  absl::flat_hash_map<std::pair<std::string, std::string>, std::shared_ptr<GrantList>> lists;
+  absl::flat_hash_map<GrantPair, std::vector<std::shared_ptr<const v1::Grant>>> pairs;
   for (const std::shared_ptr<const v1::Grant>& grant : grants) {
-    std::shared_ptr<GrantList>& list = lists[{grant->consumer(), grant->dataset()}];
-    if (list == nullptr) {
-      list = std::make_shared<GrantList>();
-      list->consumer = grant->consumer();
-      list->dataset = grant->dataset();
-    }
-    list->owned.push_back(grant);
+    pairs[GrantPair(grant->consumer(), grant->dataset())].push_back(grant);
   }
-  std::vector<std::shared_ptr<const GrantList>> finished;
-  finished.reserve(lists.size());
-  for (auto& [pair, list] : lists) {
-    Finish(list.get());
-    finished.push_back(std::move(list));
+  std::vector<std::shared_ptr<const GrantSet>> finished;
+  finished.reserve(pairs.size());
+  for (auto& [pair, list] : pairs) {
+    finished.push_back(GrantSet::Make(pair.first, pair.second, std::move(list)));
   }
   return std::shared_ptr<const SnapshotImpl>(new SnapshotImpl(
       revision, NodeMap::FromValues(std::move(nodes)), DatasetMap::FromValues(std::move(datasets)),
@@ -120,30 +90,20 @@ std::shared_ptr<const SnapshotImpl> SnapshotImpl::WithGrant(std::shared_ptr<cons
   if (old != nullptr &&
       (old->consumer() != grant->consumer() || old->dataset() != grant->dataset())) {
     GrantPair old_pair(old->consumer(), old->dataset());
-    std::shared_ptr<GrantList> rest =
-        CopyWithout(index.Find(old_pair), old->consumer(), old->dataset(), old->id());
-    if (rest->owned.empty()) {
+    std::vector<std::shared_ptr<const v1::Grant>> rest =
+        GrantsWithout(index.Find(old_pair), old->id());
+    if (rest.empty()) {
       index = index.Without(old_pair);
     } else {
-      Finish(rest.get());
-      index = index.With(std::move(rest));
+      index = index.With(GrantSet::Make(old->consumer(), old->dataset(), std::move(rest)));
     }
   }
-  std::shared_ptr<GrantList> list =
-      CopyWithout(index.Find(GrantPair(grant->consumer(), grant->dataset())), grant->consumer(),
-                  grant->dataset(), grant->id());
-  list->owned.push_back(grant);
-  Finish(list.get());
-  index = index.With(std::move(list));
+  std::vector<std::shared_ptr<const v1::Grant>> list =
+      GrantsWithout(index.Find(GrantPair(grant->consumer(), grant->dataset())), grant->id());
+  list.push_back(grant);
+  index = index.With(GrantSet::Make(grant->consumer(), grant->dataset(), std::move(list)));
   return std::shared_ptr<const SnapshotImpl>(new SnapshotImpl(
       revision, nodes_, datasets_, grants_.With(std::move(grant)), std::move(index)));
-}
-
-absl::Span<const v1::Grant* const> SnapshotImpl::GrantsFor(absl::string_view consumer,
-                                                           absl::string_view dataset) const {
-  const GrantList* list = grant_index_.Find(GrantPair(consumer, dataset));
-  if (list == nullptr) return {};
-  return list->grants;
 }
 
 std::vector<const v1::Node*> SnapshotImpl::Nodes() const {

@@ -18,15 +18,6 @@ namespace ndx::registry::internal {
 // the schema does not load or lacks the dataset's message type.
 absl::StatusOr<std::shared_ptr<const DatasetEntry>> MakeDatasetEntry(const v1::Dataset& dataset);
 
-// The grants of one (consumer, dataset) pair, oldest first (by requested_at, then id).
-struct GrantList {
-  std::string consumer;
-  std::string dataset;
-  std::vector<std::shared_ptr<const v1::Grant>> owned;
-  // The same grants as `owned`, as the Span that Snapshot::GrantsFor returns.
-  std::vector<const v1::Grant*> grants;
-};
-
 using GrantPair = std::pair<absl::string_view, absl::string_view>;
 
 struct NodeKey {
@@ -38,14 +29,14 @@ struct DatasetKey {
 struct GrantKey {
   absl::string_view operator()(const v1::Grant& grant) const { return grant.id(); }
 };
-struct GrantListKey {
-  GrantPair operator()(const GrantList& list) const { return {list.consumer, list.dataset}; }
+struct GrantSetKey {
+  GrantPair operator()(const GrantSet& set) const { return {set.consumer(), set.dataset()}; }
 };
 
 using NodeMap = PersistentMap<absl::string_view, v1::Node, NodeKey>;
 using DatasetMap = PersistentMap<absl::string_view, DatasetEntry, DatasetKey>;
 using GrantMap = PersistentMap<absl::string_view, v1::Grant, GrantKey>;
-using GrantIndex = PersistentMap<GrantPair, GrantList, GrantListKey>;
+using GrantIndex = PersistentMap<GrantPair, GrantSet, GrantSetKey>;
 
 // The Snapshot of the registry. Each With*() returns the next snapshot with one record inserted
 // or replaced; it shares every unchanged node, dataset entry (with its compiled schema) and
@@ -75,8 +66,10 @@ class SnapshotImpl final : public Snapshot {
     return datasets_.Find(id);
   }
   const v1::Grant* FindGrant(absl::string_view id) const override { return grants_.Find(id); }
-  absl::Span<const v1::Grant* const> GrantsFor(absl::string_view consumer,
-                                               absl::string_view dataset) const override;
+  const GrantSet* FindGrantSet(absl::string_view consumer,
+                               absl::string_view dataset) const override {
+    return grant_index_.Find(GrantPair(consumer, dataset));
+  }
   std::vector<const v1::Node*> Nodes() const override;
   std::vector<const DatasetEntry*> Datasets() const override;
   std::vector<const v1::Grant*> Grants() const override;
