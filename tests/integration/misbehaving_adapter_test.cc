@@ -2,6 +2,10 @@
 
 #include <grpcpp/client_context.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <thread>
+#include <vector>
 
 #include "common/schema.h"
 #include "integration/fake_adapter.h"
@@ -33,10 +37,10 @@ std::string FullRecord() {
 class MisbehavingAdapterTest : public ::testing::Test {
  protected:
   void StartWith(FakeAdapter::Reply reply, absl::Duration gateway_limit = absl::Seconds(2),
-                 int max_message_bytes = 0) {
+                 int max_message_bytes = 0, const std::string& gateway_config = "") {
     adapter_ =
         std::make_unique<FakeAdapter>(federation_.pki().Node(kPopulationNode), std::move(reply));
-    ASSERT_THAT(federation_.StartGateway(gateway_limit, max_message_bytes), IsOk());
+    ASSERT_THAT(federation_.StartGateway(gateway_limit, max_message_bytes, gateway_config), IsOk());
     ASSERT_THAT(federation_.RegisterNodesAndResidents(adapter_->endpoint()), IsOk());
     ASSERT_THAT(
         federation_.Grant(kInsuranceNode, kResidents, {"citizen_id", "full_name"}, {kPurpose}),
@@ -133,6 +137,48 @@ TEST_F(MisbehavingAdapterTest, DeniedReadIsNeverForwarded) {
   EXPECT_EQ(Get(&response, absl::Seconds(10), "tax-assessment").error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(adapter_->fetch_count(), 0);
+}
+
+TEST_F(MisbehavingAdapterTest, SlowReadsWaitForTheAdapterTogether) {
+  StartWith(
+      [](const v1::FetchRequest&, v1::FetchResponse* response) {
+        response->set_record(FullRecord());
+        return grpc::Status::OK;
+      },
+      absl::Seconds(5));
+  adapter_->set_delay(absl::Seconds(1));
+  // Waiting one after another, 16 reads of 1 s each would miss a 6 s deadline: no gateway
+  // thread may wait for an adapter.
+  constexpr int kReads = 16;
+  std::vector<grpc::Status> statuses(kReads);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kReads; ++i) {
+    callers.emplace_back([this, &statuses, i] {
+      v1::GetResponse response;
+      statuses[i] = Get(&response, absl::Seconds(6));
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  for (const grpc::Status& status : statuses) EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(adapter_->fetch_count(), kReads);
+}
+
+TEST_F(MisbehavingAdapterTest, StoppingGatewayAnswersTheReadInFlightFirst) {
+  StartWith([](const v1::FetchRequest&, v1::FetchResponse* response) {
+    response->set_record(FullRecord());
+    return grpc::Status::OK;
+  });
+  adapter_->set_delay(absl::Milliseconds(800));
+  grpc::Status status;
+  std::thread caller([this, &status] {
+    v1::GetResponse response;
+    status = Get(&response);
+  });
+  while (adapter_->fetch_count() == 0) absl::SleepFor(absl::Milliseconds(10));
+  int stopped = federation_.StopGateway();
+  caller.join();
+  EXPECT_TRUE(WIFEXITED(stopped) && WEXITSTATUS(stopped) == 0) << "wait status " << stopped;
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 }  // namespace
