@@ -33,6 +33,8 @@ absl::StatusOr<ndx::v1::Adapter::Stub*> AdapterPool::Find(const std::string& end
   // an agency's adapter that comes back should be used at once.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Channelz counts every call for a debugging service ndx does not serve.
+  args.SetInt(GRPC_ARG_ENABLE_CHANNELZ, 0);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(endpoint, *credentials, args);
   auto next = std::make_shared<StubMap>(*stubs);
   auto stub = std::shared_ptr<ndx::v1::Adapter::Stub>(ndx::v1::Adapter::NewStub(channel));
