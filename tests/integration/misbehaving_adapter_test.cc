@@ -34,6 +34,14 @@ std::string FullRecord() {
   return message->SerializeAsString();
 }
 
+// An adapter that answers every Fetch with FullRecord().
+FakeAdapter::Reply AnswerFullRecord() {
+  return [](const v1::FetchRequest&, v1::FetchResponse* response) {
+    response->set_record(FullRecord());
+    return grpc::Status::OK;
+  };
+}
+
 class MisbehavingAdapterTest : public ::testing::Test {
  protected:
   void StartWith(FakeAdapter::Reply reply, absl::Duration gateway_limit = absl::Seconds(2),
@@ -87,12 +95,8 @@ TEST_F(MisbehavingAdapterTest, ExtraFieldsAreStripped) {
 }
 
 TEST_F(MisbehavingAdapterTest, SlowAdapterGivesDeadlineExceededAtTheGatewaysLimit) {
-  StartWith(
-      [](const v1::FetchRequest&, v1::FetchResponse* response) {
-        response->set_record(FullRecord());
-        return grpc::Status::OK;
-      },
-      /*gateway_limit=*/absl::Milliseconds(300));
+  StartWith(AnswerFullRecord(),
+            /*gateway_limit=*/absl::Milliseconds(300));
   adapter_->set_delay(absl::Seconds(3));
   v1::GetResponse response;
   // The caller allows 5 s; the gateway gives the adapter 300 ms and says so.
@@ -102,10 +106,7 @@ TEST_F(MisbehavingAdapterTest, SlowAdapterGivesDeadlineExceededAtTheGatewaysLimi
 }
 
 TEST_F(MisbehavingAdapterTest, CallersShorterDeadlineIsPassedOn) {
-  StartWith([](const v1::FetchRequest&, v1::FetchResponse* response) {
-    response->set_record(FullRecord());
-    return grpc::Status::OK;
-  });
+  StartWith(AnswerFullRecord());
   adapter_->set_delay(absl::Seconds(3));
   v1::GetResponse response;
   grpc::Status status = Get(&response, absl::Milliseconds(400));
@@ -129,10 +130,7 @@ TEST_F(MisbehavingAdapterTest, OversizedMessagesAreResourceExhausted) {
 }
 
 TEST_F(MisbehavingAdapterTest, DeniedReadIsNeverForwarded) {
-  StartWith([](const v1::FetchRequest&, v1::FetchResponse* response) {
-    response->set_record(FullRecord());
-    return grpc::Status::OK;
-  });
+  StartWith(AnswerFullRecord());
   v1::GetResponse response;
   EXPECT_EQ(Get(&response, absl::Seconds(10), "tax-assessment").error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
@@ -140,12 +138,7 @@ TEST_F(MisbehavingAdapterTest, DeniedReadIsNeverForwarded) {
 }
 
 TEST_F(MisbehavingAdapterTest, SlowReadsWaitForTheAdapterTogether) {
-  StartWith(
-      [](const v1::FetchRequest&, v1::FetchResponse* response) {
-        response->set_record(FullRecord());
-        return grpc::Status::OK;
-      },
-      absl::Seconds(5));
+  StartWith(AnswerFullRecord(), absl::Seconds(5));
   adapter_->set_delay(absl::Seconds(1));
   // Waiting one after another, 16 reads of 1 s each would miss a 6 s deadline: no gateway
   // thread may wait for an adapter.
@@ -164,10 +157,7 @@ TEST_F(MisbehavingAdapterTest, SlowReadsWaitForTheAdapterTogether) {
 }
 
 TEST_F(MisbehavingAdapterTest, StoppingGatewayAnswersTheReadInFlightFirst) {
-  StartWith([](const v1::FetchRequest&, v1::FetchResponse* response) {
-    response->set_record(FullRecord());
-    return grpc::Status::OK;
-  });
+  StartWith(AnswerFullRecord());
   adapter_->set_delay(absl::Milliseconds(800));
   grpc::Status status;
   std::thread caller([this, &status] {
