@@ -2,8 +2,10 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -36,6 +38,9 @@ constexpr absl::string_view kTimeIndex = "time/";
 
 constexpr size_t kPseudonymKeyMinBytes = 32;
 constexpr int kDefaultPageSize = 100;
+// Holds the index blocks of the log's files and the data blocks that queries and proofs read:
+// RocksDB's own default size.
+constexpr size_t kBlockCacheBytes = 32 << 20;
 constexpr int kMaxPageSize = 1000;
 // The range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 constexpr int64_t kMinTimestampSeconds = -62135596800;
@@ -157,6 +162,15 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.keep_log_file_num = 4;
+  // The log only grows. Left to the table readers, the index blocks of its files would stay in
+  // memory for good, growing with it (about 12 MiB per 3.4M entries in a ten-minute run); in the
+  // block cache they are bounded by its size.
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  table_options.cache_index_and_filter_blocks = true;
+  table_options.cache_index_and_filter_blocks_with_high_priority = true;
+  table_options.pin_l0_filter_and_index_blocks_in_cache = true;
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status status = rocksdb::DB::Open(db_options, options.dir, &raw);
   if (!status.ok()) {
