@@ -21,6 +21,7 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "crypto/hash.h"
+#include "storage/rocksdb_open.h"
 
 namespace ndx::audit {
 namespace {
@@ -159,9 +160,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
     return absl::InternalError(
         absl::StrCat("cannot create the audit log directory ", options.dir, ": ", error.message()));
   }
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.keep_log_file_num = 4;
+  rocksdb::Options db_options = storage::DefaultOptions();
   // The log only grows. Left to the table readers, the index blocks of its files would stay in
   // memory for good, growing with it (about 12 MiB per 3.4M entries in a ten-minute run); in the
   // block cache they are bounded by its size.
@@ -171,21 +170,12 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
   table_options.cache_index_and_filter_blocks_with_high_priority = true;
   table_options.pin_l0_filter_and_index_blocks_in_cache = true;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status status = rocksdb::DB::Open(db_options, options.dir, &raw);
-  if (!status.ok()) {
-    if (status.IsIOError() && absl::StrContains(status.ToString(), "lock")) {
-      return absl::UnavailableError(absl::StrCat("audit log database ", options.dir,
-                                                 " is in use by another process (",
-                                                 status.ToString(), ")"));
-    }
-    return FromRocks(status, absl::StrCat("cannot open the audit log database ", options.dir));
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
+  NDX_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
+                       storage::Open(db_options, options.dir, "audit log database"));
 
   uint64_t size = 0;
   std::string size_bytes;
-  status = db->Get(rocksdb::ReadOptions(), ToSlice(kSizeKey), &size_bytes);
+  rocksdb::Status status = db->Get(rocksdb::ReadOptions(), ToSlice(kSizeKey), &size_bytes);
   if (status.ok()) {
     if (size_bytes.size() != 8) {
       return absl::DataLossError(absl::StrCat("audit log key ", kSizeKey, " holds ",

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "storage/rocksdb_open.h"
 
 namespace ndx::events {
 namespace {
@@ -73,21 +73,9 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const EventStoreOpt
     return absl::InternalError(absl::StrCat("cannot create the event store directory ", options.dir,
                                             ": ", error.message()));
   }
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.keep_log_file_num = 4;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status status = rocksdb::DB::Open(db_options, options.dir, &raw);
-  if (!status.ok()) {
-    if (status.IsIOError() && absl::StrContains(status.ToString(), "lock")) {
-      return absl::UnavailableError(absl::StrCat(
-          "event store ", options.dir, " is in use by another process (", status.ToString(), ")"));
-    }
-    return absl::InternalError(
-        absl::StrCat("cannot open the event store ", options.dir, ": ", status.ToString()));
-  }
-  std::unique_ptr<EventStore> store(
-      new EventStore(std::unique_ptr<rocksdb::DB>(raw), options.sync));
+  NDX_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
+                       storage::Open(storage::DefaultOptions(), options.dir, "event store"));
+  std::unique_ptr<EventStore> store(new EventStore(std::move(db), options.sync));
   absl::MutexLock lock(&store->mutex_);
   NDX_RETURN_IF_ERROR(store->LoadLocked());
   return store;

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "registry/snapshot_impl.h"
+#include "storage/rocksdb_open.h"
 
 namespace ndx::registry {
 namespace {
@@ -198,21 +199,8 @@ absl::StatusOr<std::unique_ptr<Registry>> OpenRocksDbRegistry(const std::string&
     return absl::InternalError(
         absl::StrCat("cannot create the registry directory ", dir, ": ", error.message()));
   }
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.keep_log_file_num = 4;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status status = rocksdb::DB::Open(options, dir, &raw);
-  if (!status.ok()) {
-    // RocksDB reports a held LOCK file as an IOError; tell the operator what it means.
-    if (status.IsIOError() && absl::StrContains(status.ToString(), "lock")) {
-      return absl::UnavailableError(absl::StrCat(
-          "registry database ", dir, " is in use by another process (", status.ToString(), ")"));
-    }
-    return absl::InternalError(
-        absl::StrCat("cannot open the registry database ", dir, ": ", status.ToString()));
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
+  NDX_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
+                       storage::Open(storage::DefaultOptions(), dir, "registry database"));
   NDX_ASSIGN_OR_RETURN(std::shared_ptr<const SnapshotImpl> first, LoadSnapshot(db.get(), dir));
   return std::unique_ptr<Registry>(new RocksDbRegistry(std::move(db), std::move(first)));
 }
