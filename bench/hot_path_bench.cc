@@ -118,6 +118,7 @@ const GrantRegistry& RegistryOf(int grants) {
 registry::ReadRequest Request(absl::string_view purpose) {
   registry::ReadRequest request;
   request.dataset = kDataset;
+  request.operation = v1::OPERATION_READ;
   request.purpose = purpose;
   return request;
 }

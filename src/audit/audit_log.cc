@@ -273,6 +273,7 @@ v1::AuditEntry AuditLog::ToEntry(const AuditRecord& record, absl::Time time) con
   entry.set_record_count(record.record_count);
   for (const std::string& subject : record.subjects)
     entry.add_subject_pseudonyms(Pseudonym(subject));
+  if (record.change.has_value()) *entry.mutable_change() = *record.change;
   return entry;
 }
 

@@ -2,12 +2,14 @@
 #define NDX_AUDIT_AUDIT_SINK_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "ndx/v1/registry.pb.h"
 
 namespace ndx::audit {
 
@@ -18,7 +20,7 @@ struct AuditRecord {
   // Node id of the caller; its SPIFFE id when the caller is not a registered node.
   std::string caller;
   std::string dataset;
-  // "Get", "Query", or the Registry method name.
+  // "Get", "Query", or "<Service>.<method>" for the other services ("Registry.ApproveGrant").
   std::string operation;
   std::string purpose;
   // Fields returned (allowed reads only).
@@ -35,6 +37,8 @@ struct AuditRecord {
   // Identifiers of the data subjects whose records were returned, in the clear. A sink that
   // stores them keeps only keyed pseudonyms of them.
   std::vector<std::string> subjects;
+  // For a registry write: what it changes.
+  std::optional<v1::RegistryChange> change;
 };
 
 // Where decisions are recorded. The gateway answers an allowed read only after `done` has been

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 
 namespace ndx::audit {
@@ -40,6 +41,14 @@ std::string DecisionLog::ToJson(const AuditRecord& record) {
   if (!record.purpose.empty()) json["purpose"] = record.purpose;
   if (!record.grant_id.empty()) json["grant"] = record.grant_id;
   if (!record.reason.empty()) json["reason"] = record.reason;
+  if (record.change.has_value()) {
+    std::string change;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    if (google::protobuf::util::MessageToJsonString(*record.change, &change, options).ok()) {
+      json["change"] = nlohmann::json::parse(change, nullptr, /*allow_exceptions=*/false);
+    }
+  }
   if (record.allowed) {
     json["fields"] = record.fields;
     json["records"] = record.record_count;

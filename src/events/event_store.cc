@@ -2,10 +2,12 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -17,10 +19,12 @@ namespace {
 // Keys. Dataset and node ids never hold '\0', which ends the dataset part of a key so that one
 // dataset's range never takes in another whose id it prefixes.
 //   h/<dataset>                   -> head sequence, 8 bytes big-endian
-//   e/<dataset>\0<sequence BE>    -> v1::Event
+//   f/<dataset>\0<sequence BE>    -> v1::Event, its key sealed (base64url of Sealer::Seal)
 //   s/<dataset>\0<subscriber>     -> v1::Subscription
+// Versions before sealing stored events under e/ with their key in the clear; Open seals them.
 constexpr char kHeadPrefix[] = "h/";
-constexpr char kEventPrefix[] = "e/";
+constexpr char kEventPrefix[] = "f/";
+constexpr char kClearEventPrefix[] = "e/";
 constexpr char kSubscriptionPrefix[] = "s/";
 
 // Big-endian, so that keys sort by sequence.
@@ -52,6 +56,11 @@ std::string SubscriptionKey(absl::string_view dataset, absl::string_view subscri
   return absl::StrCat(kSubscriptionPrefix, dataset, absl::string_view("\0", 1), subscriber);
 }
 
+// What a sealed key is bound to: its event's place, so that it opens nowhere else.
+std::string KeyBinding(absl::string_view dataset, uint64_t sequence) {
+  return absl::StrCat(dataset, absl::string_view("\0", 1), BigEndian(sequence));
+}
+
 rocksdb::Slice ToSlice(absl::string_view s) { return {s.data(), s.size()}; }
 absl::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
@@ -61,12 +70,15 @@ absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
 
 }  // namespace
 
-EventStore::EventStore(std::unique_ptr<rocksdb::DB> db, bool sync)
-    : db_(std::move(db)), sync_(sync) {}
+EventStore::EventStore(std::unique_ptr<rocksdb::DB> db, bool sync, crypto::Sealer key_sealer)
+    : db_(std::move(db)), sync_(sync), key_sealer_(std::move(key_sealer)) {}
 
 EventStore::~EventStore() { db_->Close().PermitUncheckedError(); }
 
 absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const EventStoreOptions& options) {
+  if (!options.key_sealer.has_value()) {
+    return absl::InvalidArgumentError("the event store needs a key_sealer for the record keys");
+  }
   std::error_code error;
   std::filesystem::create_directories(options.dir, error);
   if (error) {
@@ -75,13 +87,47 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const EventStoreOpt
   }
   NDX_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
                        storage::Open(storage::DefaultOptions(), options.dir, "event store"));
-  std::unique_ptr<EventStore> store(new EventStore(std::move(db), options.sync));
+  std::unique_ptr<EventStore> store(
+      new EventStore(std::move(db), options.sync, *options.key_sealer));
   absl::MutexLock lock(&store->mutex_);
   NDX_RETURN_IF_ERROR(store->LoadLocked());
   return store;
 }
 
+std::string EventStore::SealKey(const v1::Event& event) const {
+  // Base64, since a proto3 string must be UTF-8.
+  return absl::WebSafeBase64Escape(
+      key_sealer_.Seal(event.key(), KeyBinding(event.dataset(), event.sequence())));
+}
+
+absl::Status EventStore::SealClearEventsLocked() {
+  rocksdb::WriteBatch batch;
+  uint64_t count = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(kClearEventPrefix); it->Valid() && it->key().starts_with(kClearEventPrefix);
+       it->Next()) {
+    v1::Event event;
+    if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat("event store: event record ", View(it->key()), " is unreadable"));
+    }
+    event.set_key(SealKey(event));
+    batch.Put(EventKey(event.dataset(), event.sequence()), event.SerializeAsString());
+    batch.Delete(it->key());
+    ++count;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading events to seal");
+  if (count == 0) return absl::OkStatus();
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  rocksdb::Status status = db_->Write(write, &batch);
+  if (!status.ok()) return FromRocks(status, "sealing the keys of stored events");
+  spdlog::warn("event store: sealed the keys of {} events stored by an earlier version", count);
+  return absl::OkStatus();
+}
+
 absl::Status EventStore::LoadLocked() {
+  NDX_RETURN_IF_ERROR(SealClearEventsLocked());
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(kHeadPrefix); it->Valid() && it->key().starts_with(kHeadPrefix); it->Next()) {
     if (it->value().size() != 8) {
@@ -123,7 +169,9 @@ absl::StatusOr<v1::Event> EventStore::Append(v1::Event event) {
   batch.Put(HeadKey(event.dataset()), BigEndian(sequence));
   // Without a subscription nobody will ever acknowledge the event: only the sequence advances.
   if (!state.subscriptions.empty()) {
-    batch.Put(EventKey(event.dataset(), sequence), event.SerializeAsString());
+    v1::Event stored = event;
+    stored.set_key(SealKey(event));
+    batch.Put(EventKey(event.dataset(), sequence), stored.SerializeAsString());
   }
   rocksdb::WriteOptions write;
   write.sync = sync_;
@@ -142,11 +190,21 @@ absl::StatusOr<std::vector<v1::Event>> EventStore::Read(absl::string_view datase
   for (it->Seek(EventKey(dataset, from));
        events.size() < limit && it->Valid() && it->key().starts_with(ToSlice(prefix)); it->Next()) {
     v1::Event& event = events.emplace_back();
+    uint64_t sequence = ParseBigEndian(View(it->key()).substr(prefix.size()));
     if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(absl::StrCat("event store: event ", dataset, " #",
-                                              ParseBigEndian(View(it->key()).substr(prefix.size())),
-                                              " is unreadable"));
+      return absl::DataLossError(
+          absl::StrCat("event store: event ", dataset, " #", sequence, " is unreadable"));
     }
+    std::string sealed;
+    absl::StatusOr<std::string> key = absl::WebSafeBase64Unescape(event.key(), &sealed)
+                                          ? key_sealer_.Open(sealed, KeyBinding(dataset, sequence))
+                                          : absl::InvalidArgumentError("not base64");
+    if (!key.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "event store: the key of event ", dataset, " #", sequence,
+          " does not open with the gateway's sealing key (was the key file replaced?)"));
+    }
+    event.set_key(*std::move(key));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading events");
   return events;

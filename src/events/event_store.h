@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "crypto/sealer.h"
 #include "ndx/v1/events.pb.h"
 
 namespace rocksdb {
@@ -27,6 +28,9 @@ struct EventStoreOptions {
   // Sync every write to disk before it returns (power-loss durable); otherwise writes reach the
   // operating system only (they survive a crash of the process, not of the machine).
   bool sync = true;
+  // Seals the record key of each stored event: a key is often a citizen identifier, and the
+  // gateway keeps none in the clear. Required.
+  std::optional<crypto::Sealer> key_sealer;
 };
 
 // Events expired by the retention period before a subscription acknowledged them.
@@ -53,6 +57,9 @@ struct SweepResult {
 // acknowledged. A subscription is a (subscriber, dataset) pair with its position, the last
 // acknowledged sequence; it is created at the dataset's head, so it receives the events published
 // after it.
+//
+// Events are stored with their record key sealed (EventStoreOptions::key_sealer) and bound to
+// their dataset and sequence; Read returns them with the key in the clear.
 //
 // Every method is durable when it returns (see EventStoreOptions::sync). Thread-safe: writes are
 // serialized, reads of events take no lock.
@@ -113,8 +120,12 @@ class EventStore {
     absl::btree_map<std::string, v1::Subscription> subscriptions;  // by subscriber
   };
 
-  EventStore(std::unique_ptr<rocksdb::DB> db, bool sync);
+  EventStore(std::unique_ptr<rocksdb::DB> db, bool sync, crypto::Sealer key_sealer);
   absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Seals the keys of the events an earlier version stored in the clear.
+  absl::Status SealClearEventsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The stored form of `event`'s key (its sequence set).
+  std::string SealKey(const v1::Event& event) const;
   // Removes stored events [state.first, through] of `dataset`.
   absl::Status RemoveThroughLocked(const std::string& dataset, DatasetState& state,
                                    uint64_t through) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -123,6 +134,7 @@ class EventStore {
 
   const std::unique_ptr<rocksdb::DB> db_;
   const bool sync_;
+  const crypto::Sealer key_sealer_;
   mutable absl::Mutex mutex_;
   absl::btree_map<std::string, DatasetState> datasets_ ABSL_GUARDED_BY(mutex_);
 };

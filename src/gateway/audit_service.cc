@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
-#include "gateway/call_record.h"
+#include "gateway/audited_call.h"
 #include "gateway/caller.h"
 #include "google/protobuf/util/time_util.h"
 #include "registry/authorizer.h"
@@ -43,13 +43,13 @@ template <typename Body>
 grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context,
                                   const std::string& subject, Body body) {
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
-  audit::AuditRecord record =
-      StartCallRecord(*context, *clock_, absl::StrCat("Audit.", name), snapshot->revision());
-  if (!subject.empty()) record.subjects.push_back(subject);
+  AuditedCall call(*context, *sink_, *clock_, absl::StrCat("Audit.", name), snapshot->revision());
+  // An auditor's question about a citizen is itself recorded under that citizen's pseudonym.
+  if (!subject.empty()) call.record().subjects.push_back(subject);
 
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(std::string caller, CallerNodeId(*context, trust_domain_));
-    record.caller = caller;
+    call.record().caller = caller;
     NDX_ASSIGN_OR_RETURN(const v1::Node* node, registry::ActiveCaller(*snapshot, caller));
     if (!registry::HasRole(*node, v1::ROLE_AUDITOR)) {
       return absl::PermissionDeniedError(
@@ -58,7 +58,7 @@ grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context
     return body();
   }();
 
-  return ToGrpcStatus(RecordCall(*sink_, *clock_, std::move(record), std::move(status)));
+  return ToGrpcStatus(call.FinishAndWait(std::move(status)));
 }
 
 grpc::Status AuditService::QueryEntries(grpc::ServerContext* context,

@@ -11,7 +11,7 @@
 #include "common/ids.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "gateway/call_record.h"
+#include "gateway/audited_call.h"
 #include "gateway/caller.h"
 #include "gateway/read_validation.h"
 #include "registry/authorizer.h"
@@ -251,8 +251,8 @@ void EventsService::RecordEnd(const audit::AuditRecord& opening, const absl::Sta
 grpc::Status EventsService::Publish(grpc::ServerContext* context, const v1::PublishRequest* request,
                                     v1::PublishResponse* response) {
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
-  audit::AuditRecord record =
-      StartCallRecord(*context, *clock_, "Events.Publish", snapshot->revision());
+  AuditedCall call(*context, *audit_, *clock_, "Events.Publish", snapshot->revision());
+  audit::AuditRecord& record = call.record();
   record.dataset = request->dataset();
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
@@ -274,6 +274,9 @@ grpc::Status EventsService::Publish(grpc::ServerContext* context, const v1::Publ
         entry->dataset.subject_field() == entry->dataset.key_field()) {
       record.subjects.push_back(request->key());
     }
+    record.record_count = 1;
+    // No event reaches a subscriber unless its publication is on record.
+    NDX_RETURN_IF_ERROR(call.RecordBeforeApply());
     v1::Event event;
     event.set_dataset(request->dataset());
     event.set_key(request->key());
@@ -283,33 +286,52 @@ grpc::Status EventsService::Publish(grpc::ServerContext* context, const v1::Publ
     NDX_ASSIGN_OR_RETURN(*response->mutable_event(), store_->Append(std::move(event)));
     response->set_subscriptions(
         static_cast<uint32_t>(store_->SubscriptionCount(request->dataset())));
-    record.record_count = 1;
     return absl::OkStatus();
   }();
-  bool published = response->has_event();
-  status = RecordCall(*audit_, *clock_, std::move(record), std::move(status));
-  // A stored event is delivered even if its audit record failed: the publisher was told to check.
-  if (published) WakeDataset(request->dataset());
+  status = call.FinishAndWait(std::move(status));
+  if (status.ok()) WakeDataset(request->dataset());
   return ToGrpcStatus(status);
+}
+
+absl::StatusOr<registry::GrantMatch> EventsService::SubscribeGrant(
+    const registry::Snapshot& snapshot, const std::string& subscriber,
+    const v1::SubscribeRequest& request, absl::Time now) const {
+  registry::ReadRequest read;
+  read.dataset = request.dataset();
+  read.operation = v1::OPERATION_SUBSCRIBE;
+  read.purpose = request.purpose();
+  const registry::DatasetEntry* entry = snapshot.FindDataset(request.dataset());
+  if (entry == nullptr) return registry::FindCoveringGrant(snapshot, subscriber, read, now);
+  // Every event names its record by key: only a grant that covers the key field may receive
+  // them.
+  const std::string& key_field = entry->dataset.key_field();
+  read.fields = absl::MakeConstSpan(&key_field, 1);
+  absl::StatusOr<registry::GrantMatch> match =
+      registry::FindCoveringGrant(snapshot, subscriber, read, now);
+  if (match.ok() || match.status().code() != absl::StatusCode::kPermissionDenied) return match;
+  read.fields = {};
+  absl::StatusOr<registry::GrantMatch> without_key =
+      registry::FindCoveringGrant(snapshot, subscriber, read, now);
+  if (!without_key.ok()) return match;
+  return absl::FailedPreconditionError(
+      absl::StrCat("events of ", request.dataset(), " name their records by the key field ",
+                   key_field, ", which grant ", without_key->grant->id(),
+                   " does not cover; subscribing needs a grant that covers ", key_field));
 }
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
-  audit::AuditRecord record =
-      StartCallRecord(*context, *clock_, "Events.Subscribe", snapshot->revision());
+  AuditedCall call(*context, *audit_, *clock_, "Events.Subscribe", snapshot->revision());
+  audit::AuditRecord& record = call.record();
   record.dataset = request->dataset();
   record.purpose = request->purpose();
   v1::Subscription subscription;
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
     absl::Time now = clock_->Now();
-    // No fields: an event names a record and holds none of its fields.
-    registry::ReadRequest read;
-    read.dataset = request->dataset();
-    read.purpose = request->purpose();
     NDX_ASSIGN_OR_RETURN(registry::GrantMatch match,
-                         registry::FindCoveringGrant(*snapshot, record.caller, read, now));
+                         SubscribeGrant(*snapshot, record.caller, *request, now));
     record.grant_id = match.grant->id();
     // A subscription resumes where it was while a grant of its subscriber stays in force; once
     // that grant has ended, the events published since are not this node's to receive.
@@ -332,7 +354,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
     return absl::OkStatus();
   }();
   audit::AuditRecord opening = record;
-  status = RecordCall(*audit_, *clock_, std::move(record), std::move(status));
+  status = call.FinishAndWait(std::move(status));
   if (!status.ok()) return new SubscriptionStream(this, ToGrpcStatus(status));
 
   uint32_t window = request->max_unacknowledged() == 0
@@ -349,8 +371,8 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
 grpc::Status EventsService::Ack(grpc::ServerContext* context, const v1::AckRequest* request,
                                 v1::AckResponse* response) {
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
-  audit::AuditRecord record =
-      StartCallRecord(*context, *clock_, "Events.Ack", snapshot->revision());
+  AuditedCall call(*context, *audit_, *clock_, "Events.Ack", snapshot->revision());
+  audit::AuditRecord& record = call.record();
   record.dataset = request->dataset();
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
@@ -370,15 +392,15 @@ grpc::Status EventsService::Ack(grpc::ServerContext* context, const v1::AckReque
     absl::StatusOr<uint64_t> trimmed = store_->TrimAcknowledged(request->dataset());
     if (!trimmed.ok()) spdlog::error("{}", trimmed.status().ToString());
   }
-  return ToGrpcStatus(RecordCall(*audit_, *clock_, std::move(record), std::move(status)));
+  return ToGrpcStatus(call.FinishAndWait(std::move(status)));
 }
 
 grpc::Status EventsService::ListSubscriptions(grpc::ServerContext* context,
                                               const v1::ListSubscriptionsRequest* request,
                                               v1::ListSubscriptionsResponse* response) {
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
-  audit::AuditRecord record =
-      StartCallRecord(*context, *clock_, "Events.ListSubscriptions", snapshot->revision());
+  AuditedCall call(*context, *audit_, *clock_, "Events.ListSubscriptions", snapshot->revision());
+  audit::AuditRecord& record = call.record();
   record.dataset = request->dataset();
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
@@ -393,7 +415,7 @@ grpc::Status EventsService::ListSubscriptions(grpc::ServerContext* context,
     }
     return absl::OkStatus();
   }();
-  return ToGrpcStatus(RecordCall(*audit_, *clock_, std::move(record), std::move(status)));
+  return ToGrpcStatus(call.FinishAndWait(std::move(status)));
 }
 
 void EventsService::Register(SubscriptionStream* stream) {

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "events/event_store.h"
 #include "ndx/v1/events.grpc.pb.h"
+#include "registry/authorizer.h"
 #include "registry/registry.h"
 
 namespace ndx::gateway {
@@ -33,7 +34,9 @@ struct EventsOptions {
 // The Events gRPC service: owners publish references to their records, granted nodes subscribe
 // to them (see proto/ndx/v1/events.proto). Publish, Ack and ListSubscriptions are blocking calls,
 // like the Registry's; Subscribe is a callback stream, so an idle subscriber holds no thread.
-// Every call is audited; a stream is audited when it opens.
+// Every call is audited; a stream is audited when it opens, and when the end of its grant ends
+// it. A publication is audited before the event is stored: no event is delivered whose
+// publication is not on record.
 //
 // A background thread ends the streams whose grant is no longer in force as soon as the registry
 // changes, and removes expired events and the subscriptions of ended grants every
@@ -77,6 +80,13 @@ class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::
   void WakeAll();
   bool Connected(const std::string& subscriber, const std::string& dataset);
 
+  // The grant a Subscribe is allowed under: one in force that covers the purpose, the subscribe
+  // operation and the dataset's key field (kFailedPrecondition naming the key field when only
+  // that is missing).
+  absl::StatusOr<registry::GrantMatch> SubscribeGrant(const registry::Snapshot& snapshot,
+                                                      const std::string& subscriber,
+                                                      const v1::SubscribeRequest& request,
+                                                      absl::Time now) const;
   // OK while the subscriber is active and the subscription's grant in force.
   absl::Status StillAllowed(const v1::Subscription& subscription) const;
   // Audits the end of a stream's delivery, for `reason`, under the record that opened it.

@@ -1,19 +1,16 @@
 #include "gateway/exchange_service.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
+#include "gateway/audited_call.h"
 #include "gateway/caller.h"
 #include "gateway/projection.h"
 #include "gateway/read_validation.h"
-#include "gateway/request_id.h"
 #include "registry/authorizer.h"
 
 namespace ndx::gateway {
@@ -21,17 +18,24 @@ namespace {
 
 constexpr char kTypeUrlPrefix[] = "type.googleapis.com/";
 
-// What the consumer sees when the owner's adapter fails: the adapter's own message for what the
-// consumer can act on (a key that does not convert, no such record), the gateway's words for the
-// rest, since an adapter's internals are not the consumer's business.
+// What the consumer sees when the owner's adapter fails: a fixed text per status code. An
+// adapter's own message is never copied (into the answer, the audit log, the decision log or the
+// gateway's log): an adapter is the owner's software, and its text may name a key or a value.
+// The adapter's operator reads its own log.
 absl::Status AdapterFailure(const grpc::Status& status, const registry::Decision& decision,
                             bool deadline_is_gateway_limit, absl::Duration limit) {
   const std::string& owner = decision.owner->id();
+  const std::string& dataset = decision.dataset->dataset.id();
   switch (status.error_code()) {
     case grpc::StatusCode::NOT_FOUND:
+      return absl::NotFoundError(absl::StrCat("dataset ", dataset, " has no record with this ",
+                                              decision.dataset->dataset.key_field()));
     case grpc::StatusCode::INVALID_ARGUMENT:
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
+      return absl::InvalidArgumentError(
+          absl::StrCat("the adapter of ", owner,
+                       " refused the request as invalid: a key or filter value "
+                       "that its field's type does not accept (`ndxctl dataset show ",
+                       dataset, "` lists the types)"));
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return absl::DeadlineExceededError(
           deadline_is_gateway_limit
@@ -39,17 +43,19 @@ absl::Status AdapterFailure(const grpc::Status& status, const registry::Decision
                              absl::ToInt64Milliseconds(limit), " ms (the gateway's limit)")
               : absl::StrCat("the adapter of ", owner, " did not answer before the deadline"));
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return absl::ResourceExhaustedError(absl::StrCat("the answer of the adapter of ", owner,
-                                                       " is too large: ", status.error_message()));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the adapter of ", owner,
+                       " is overloaded, or its answer is larger than the gateway "
+                       "accepts (max_message_bytes); ask for fewer fields or a smaller page"));
     case grpc::StatusCode::UNAVAILABLE:
       return absl::UnavailableError(absl::StrCat("the adapter of ", owner, " at ",
                                                  decision.owner->adapter_endpoint(),
-                                                 " is unavailable: ", status.error_message()));
+                                                 " is unavailable; try again later"));
     default:
       return absl::UnavailableError(
           absl::StrCat("the adapter of ", owner, " failed (",
                        absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
-                       "): ", status.error_message()));
+                       "); its operator finds why in its log"));
   }
 }
 
@@ -62,11 +68,10 @@ class ReadCall {
  public:
   ReadCall(const ExchangeService* service, grpc::CallbackServerContext* context,
            std::string operation)
-      : service_(service), context_(context), reactor_(context->DefaultReactor()) {
-    record_.time = service_->clock_->Now();
-    record_.request_id = NewRequestId();
-    record_.operation = std::move(operation);
-    context_->AddInitialMetadata("ndx-request-id", record_.request_id);
+      : service_(service),
+        context_(context),
+        reactor_(context->DefaultReactor()),
+        call_(*context, *service->audit_, *service->clock_, std::move(operation), 0) {
     service_->in_flight_.fetch_add(1, std::memory_order_acq_rel);
   }
   virtual ~ReadCall() { service_->in_flight_.fetch_sub(1, std::memory_order_acq_rel); }
@@ -84,35 +89,66 @@ class ReadCall {
   }
 
  protected:
-  // The request's shape, dataset, fields, filters and purpose, for validation and authorization.
+  // The request's shape, dataset, fields, filters, purpose and operation, for validation and
+  // authorization.
   virtual absl::Status ValidateShape() const = 0;
   virtual registry::ReadRequest AsReadRequest() const = 0;
-  // Sends the adapter call; must end with exactly one call to OnAdapterReply or Fail.
+  // The data subjects the request itself names (a key or filter on the dataset's subject field).
+  virtual void NoteRequestedSubjects(const registry::DatasetEntry& dataset) = 0;
+  // Sends the adapter call; must end with exactly one call to Succeed or Fail.
   virtual void Forward() = 0;
 
   // Answers OK after the record is audited; the response must be filled.
   void Succeed(uint64_t response_bytes, uint32_t record_count) {
-    record_.allowed = true;
-    record_.fields = decision_.fields;
-    record_.response_bytes = response_bytes;
-    record_.record_count = record_count;
+    audit::AuditRecord& record = call_.record();
+    record.fields = decision_.fields;
+    record.response_bytes = response_bytes;
+    record.record_count = record_count;
     Complete(absl::OkStatus());
   }
 
   // Answers `status` after the refusal or failure is audited.
   void Fail(absl::Status status) { Complete(std::move(status)); }
 
+  void NoteSubject(std::string subject) {
+    std::vector<std::string>& subjects = call_.record().subjects;
+    if (std::find(subjects.begin(), subjects.end(), subject) == subjects.end()) {
+      subjects.push_back(std::move(subject));
+    }
+  }
+
   // Records the data subject of a record the adapter returned, read from its subject field even
-  // when the grant does not return that field: the audit log must know whose data was read.
-  absl::Status NoteSubject(absl::string_view record) {
+  // when the grant does not return that field: the audit log must know whose data was read. A
+  // record without its subject is kFailedPrecondition: a read that cannot be attributed to the
+  // citizen it concerns is not answered.
+  absl::Status NoteRecordSubject(absl::string_view record) {
     const registry::DatasetEntry& dataset = *decision_.dataset;
-    if (dataset.dataset.subject_field().empty()) return absl::OkStatus();
-    auto number = dataset.field_numbers.find(dataset.dataset.subject_field());
+    const std::string& subject_field = dataset.dataset.subject_field();
+    if (subject_field.empty()) return absl::OkStatus();
+    auto number = dataset.field_numbers.find(subject_field);
     if (number == dataset.field_numbers.end()) return absl::OkStatus();
     absl::StatusOr<std::string> subject = FieldAsText(record, number->second);
     if (!subject.ok()) return subject.status();
-    if (!subject->empty()) record_.subjects.push_back(*std::move(subject));
+    if (subject->empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("a record of ", dataset.dataset.id(), " came back from the adapter of ",
+                       decision_.owner->id(), " without its subject field ", subject_field,
+                       "; the gateway answers no read it cannot attribute to its data subject"));
+    }
+    NoteSubject(*std::move(subject));
     return absl::OkStatus();
+  }
+
+  // The fields to ask the adapter for: the granted ones and the dataset's subject field, which
+  // the audit needs and projection removes again when it is not granted.
+  std::vector<std::string> AdapterFields() const {
+    std::vector<std::string> fields = decision_.fields;
+    const std::string& subject_field = decision_.dataset->dataset.subject_field();
+    if (!subject_field.empty() && decision_.dataset->field_numbers.contains(subject_field) &&
+        std::find(fields.begin(), fields.end(), subject_field) == fields.end()) {
+      fields.push_back(subject_field);
+    }
+    return fields;
   }
 
   // Maps a failed adapter call.
@@ -132,56 +168,49 @@ class ReadCall {
   }
 
   v1::RequestContext AdapterContext() const {
+    const audit::AuditRecord& record = call_.record();
     v1::RequestContext context;
-    context.set_caller(record_.caller);
-    context.set_purpose(record_.purpose);
-    context.set_request_id(record_.request_id);
+    context.set_caller(record.caller);
+    context.set_purpose(record.purpose);
+    context.set_request_id(record.request_id);
     return context;
   }
 
   AdapterPool* adapters() const { return service_->adapters_; }
+  const PageTokens& page_tokens() const { return *service_->page_tokens_; }
   const registry::Decision& decision() const { return decision_; }
-  const std::string& request_id() const { return record_.request_id; }
+  const std::string& caller() const { return call_.record().caller; }
+  const std::string& request_id() const { return call_.record().request_id; }
 
  private:
   absl::Status Authorize() {
     absl::StatusOr<std::string> caller = CallerNodeId(*context_, service_->options_.trust_domain);
     if (!caller.ok()) return caller.status();
-    record_.caller = *caller;
+    audit::AuditRecord& record = call_.record();
+    record.caller = *caller;
     registry::ReadRequest request = AsReadRequest();
-    record_.dataset = std::string(request.dataset);
-    record_.purpose = std::string(request.purpose);
+    record.dataset = std::string(request.dataset);
+    record.purpose = std::string(request.purpose);
     absl::Status shape = ValidateShape();
     if (!shape.ok()) return shape;
     snapshot_ = service_->registry_->snapshot();
-    record_.registry_revision = snapshot_->revision();
+    record.registry_revision = snapshot_->revision();
+    // Whose data was asked for is recorded whatever the decision.
+    if (const registry::DatasetEntry* dataset = snapshot_->FindDataset(request.dataset)) {
+      NoteRequestedSubjects(*dataset);
+    }
     absl::StatusOr<registry::Decision> decision =
-        registry::Authorize(*snapshot_, record_.caller, request, record_.time);
+        registry::Authorize(*snapshot_, record.caller, request, record.time);
     if (!decision.ok()) return decision.status();
     decision_ = *std::move(decision);
-    record_.grant_id = decision_.grant->id();
+    record.grant_id = decision_.grant->id();
     return absl::OkStatus();
   }
 
-  // The single place where a decision is recorded before the caller hears of it.
+  // The single place where a read's outcome goes: audited, then answered (AuditedCall).
   void Complete(absl::Status status) {
-    record_.code = status.code();
-    record_.reason = std::string(status.message());
-    record_.latency = service_->clock_->Now() - record_.time;
-    if (!status.ok()) {
-      spdlog::info("refused {} {} by {} on {}: {}", record_.operation, record_.request_id,
-                   record_.caller, record_.dataset, status.ToString());
-    }
-    service_->audit_->Append(std::move(record_), [this, status = std::move(status)](
-                                                     absl::Status appended) mutable {
-      if (!appended.ok()) {
-        spdlog::error("audit append failed for request {}: {}", request_id(), appended.ToString());
-        // An unaudited answer would be a leak; a refusal stays a refusal.
-        if (status.ok()) {
-          status = absl::UnavailableError("the read could not be audited; try again later");
-        }
-      }
-      reactor_->Finish(ToGrpcStatus(status));
+    call_.Finish(std::move(status), [this](absl::Status answer) {
+      reactor_->Finish(ToGrpcStatus(answer));
       delete this;
     });
   }
@@ -189,7 +218,7 @@ class ReadCall {
   const ExchangeService* const service_;
   grpc::CallbackServerContext* const context_;
   grpc::ServerUnaryReactor* const reactor_;
-  audit::AuditRecord record_;
+  AuditedCall call_;
   // Keeps the pointers of decision_ valid.
   std::shared_ptr<const registry::Snapshot> snapshot_;
   registry::Decision decision_;
@@ -212,9 +241,17 @@ class GetCall final : public ReadCall {
 
   registry::ReadRequest AsReadRequest() const override {
     return {.dataset = request_->dataset(),
+            .operation = v1::OPERATION_READ,
             .fields = requested_fields_,
             .purpose = request_->purpose(),
             .filter_fields = {}};
+  }
+
+  void NoteRequestedSubjects(const registry::DatasetEntry& dataset) override {
+    const std::string& subject_field = dataset.dataset.subject_field();
+    if (!subject_field.empty() && subject_field == dataset.dataset.key_field()) {
+      NoteSubject(request_->key());
+    }
   }
 
   void Forward() override {
@@ -224,7 +261,7 @@ class GetCall final : public ReadCall {
     *fetch_.mutable_context() = AdapterContext();
     fetch_.set_dataset(request_->dataset());
     fetch_.set_key(request_->key());
-    fetch_.mutable_fields()->Assign(decision().fields.begin(), decision().fields.end());
+    for (std::string& field : AdapterFields()) fetch_.add_fields(std::move(field));
     SetAdapterDeadline(&client_);
     (*stub)->async()->Fetch(&client_, &fetch_, &fetched_,
                             [this](grpc::Status status) { OnFetched(status); });
@@ -232,7 +269,7 @@ class GetCall final : public ReadCall {
 
   void OnFetched(const grpc::Status& status) {
     if (!status.ok()) return FailFromAdapter(status);
-    absl::Status noted = NoteSubject(fetched_.record());
+    absl::Status noted = NoteRecordSubject(fetched_.record());
     if (!noted.ok()) return Fail(std::move(noted));
     absl::StatusOr<std::string> projected =
         ProjectFields(fetched_.record(), decision().field_numbers);
@@ -272,23 +309,49 @@ class QueryCall final : public ReadCall {
   absl::Status ValidateShape() const override { return ValidateQueryRequest(*request_); }
 
   registry::ReadRequest AsReadRequest() const override {
+    // Without a filter a query pages through the whole dataset: an export.
     return {.dataset = request_->dataset(),
+            .operation = request_->filters().empty() ? v1::OPERATION_EXPORT : v1::OPERATION_QUERY,
             .fields = requested_fields_,
             .purpose = request_->purpose(),
             .filter_fields = filter_fields_};
   }
 
+  void NoteRequestedSubjects(const registry::DatasetEntry& dataset) override {
+    const std::string& subject_field = dataset.dataset.subject_field();
+    if (subject_field.empty()) return;
+    for (const v1::Filter& filter : request_->filters()) {
+      if (filter.field() == subject_field && !filter.value().empty()) NoteSubject(filter.value());
+    }
+  }
+
+  PageBinding Binding() const {
+    return {.caller = caller(),
+            .dataset = request_->dataset(),
+            .grant_id = decision().grant->id(),
+            .purpose = request_->purpose(),
+            .filters = request_->filters(),
+            .fields = decision().fields};
+  }
+
   void Forward() override {
+    std::string adapter_token;
+    if (!request_->page_token().empty()) {
+      absl::StatusOr<std::string> redeemed =
+          page_tokens().Redeem(Binding(), request_->page_token());
+      if (!redeemed.ok()) return Fail(redeemed.status());
+      adapter_token = *std::move(redeemed);
+    }
     absl::StatusOr<v1::Adapter::Stub*> stub =
         adapters()->Find(decision().owner->adapter_endpoint(), decision().owner->id());
     if (!stub.ok()) return Fail(stub.status());
     *search_.mutable_context() = AdapterContext();
     search_.set_dataset(request_->dataset());
     *search_.mutable_filters() = request_->filters();
-    search_.mutable_fields()->Assign(decision().fields.begin(), decision().fields.end());
+    for (std::string& field : AdapterFields()) search_.add_fields(std::move(field));
     int page_size = request_->page_size() == 0 ? default_page_size_ : request_->page_size();
     search_.set_page_size(std::min(page_size, max_page_size_));
-    search_.set_page_token(request_->page_token());
+    search_.set_page_token(std::move(adapter_token));
     SetAdapterDeadline(&client_);
     (*stub)->async()->Search(&client_, &search_, &found_,
                              [this](grpc::Status status) { OnFound(status); });
@@ -304,7 +367,7 @@ class QueryCall final : public ReadCall {
     std::string type_url = absl::StrCat(kTypeUrlPrefix, decision().dataset->dataset.message_type());
     uint64_t bytes = 0;
     for (const std::string& record : found_.records()) {
-      absl::Status noted = NoteSubject(record);
+      absl::Status noted = NoteRecordSubject(record);
       if (!noted.ok()) return Fail(std::move(noted));
       absl::StatusOr<std::string> projected = ProjectFields(record, decision().field_numbers);
       if (!projected.ok()) return Fail(projected.status());
@@ -314,7 +377,9 @@ class QueryCall final : public ReadCall {
       any->set_value(*std::move(projected));
     }
     response_->mutable_fields()->Assign(decision().fields.begin(), decision().fields.end());
-    response_->set_next_page_token(found_.next_page_token());
+    if (!found_.next_page_token().empty()) {
+      response_->set_next_page_token(page_tokens().Issue(Binding(), found_.next_page_token()));
+    }
     response_->set_request_id(request_id());
     Succeed(bytes, static_cast<uint32_t>(found_.records_size()));
   }

@@ -8,6 +8,7 @@
 #include "audit/audit_sink.h"
 #include "common/clock.h"
 #include "gateway/adapter_pool.h"
+#include "gateway/page_tokens.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "registry/registry.h"
 
@@ -23,15 +24,18 @@ struct ExchangeOptions {
 
 // The consumer-facing read API. Each call: identify the caller from its certificate, validate,
 // authorize against the current registry snapshot, forward to the owner's adapter without
-// blocking a thread, keep only the granted fields, append the audit record, answer. Refusals are
-// audited too. Thread-safe; all collaborators must outlive it.
+// blocking a thread (asking also for the dataset's subject field), keep only the granted fields,
+// append the audit record with the data subjects read, answer. Refusals are audited too, with
+// the subject the request names when it names one. Query's page tokens are sealed and bound to
+// the query (PageTokens). Thread-safe; all collaborators must outlive it.
 class ExchangeService final : public v1::Exchange::CallbackService {
  public:
   ExchangeService(ExchangeOptions options, registry::Registry* registry, AdapterPool* adapters,
-                  audit::AuditSink* audit, const Clock* clock)
+                  const PageTokens* page_tokens, audit::AuditSink* audit, const Clock* clock)
       : options_(std::move(options)),
         registry_(registry),
         adapters_(adapters),
+        page_tokens_(page_tokens),
         audit_(audit),
         clock_(clock) {}
 
@@ -50,6 +54,7 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   const ExchangeOptions options_;
   registry::Registry* const registry_;
   AdapterPool* const adapters_;
+  const PageTokens* const page_tokens_;
   audit::AuditSink* const audit_;
   const Clock* const clock_;
   mutable std::atomic<int> in_flight_{0};

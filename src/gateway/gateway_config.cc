@@ -14,6 +14,7 @@ constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kDefaultMaxPageSize = 1000;
 constexpr uint64_t kDefaultEventRetentionSeconds = 7 * 24 * 3600;
 constexpr uint32_t kDefaultEventExpiryIntervalSeconds = 60;
+constexpr uint32_t kDefaultPageTokenLifetimeSeconds = 3600;
 
 absl::Status Invalid(const std::string& origin, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
@@ -63,6 +64,12 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
   }
   if (audit->origin().empty()) audit->set_origin(config->trust_domain() + "/audit");
   if (audit->checkpoint_interval_seconds() == 0) audit->set_checkpoint_interval_seconds(10);
+  if (config->sealing_key_file().empty()) {
+    config->set_sealing_key_file(config->data_dir() + "/sealing.key");
+  }
+  if (config->page_token_lifetime_seconds() == 0) {
+    config->set_page_token_lifetime_seconds(kDefaultPageTokenLifetimeSeconds);
+  }
   v1::EventsConfig* events = config->mutable_events();
   if (events->dir().empty()) events->set_dir(config->data_dir() + "/events");
   if (events->retention_seconds() == 0)
@@ -87,6 +94,7 @@ absl::StatusOr<v1::GatewayConfig> LoadGatewayConfig(const std::string& path) {
   audit->set_signing_key_file(ResolvePath(audit->signing_key_file(), path));
   audit->set_pseudonym_key_file(ResolvePath(audit->pseudonym_key_file(), path));
   config.mutable_events()->set_dir(ResolvePath(config.events().dir(), path));
+  config.set_sealing_key_file(ResolvePath(config.sealing_key_file(), path));
   NDX_RETURN_IF_ERROR(FinishGatewayConfig(path, &config));
   return config;
 }

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "audit/decision_log.h"
@@ -13,14 +14,21 @@
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "crypto/hash.h"
+#include "crypto/pki.h"
+#include "crypto/sealer.h"
 #include "crypto/signing.h"
 #include "crypto/tls.h"
+#include "gateway/audited_call.h"
 #include "registry/rocksdb_registry.h"
 
 namespace ndx::gateway {
 namespace {
 
 constexpr size_t kPseudonymKeyBytes = 32;
+constexpr size_t kSealingKeyBytes = 32;
+// Purposes of the keys derived from the sealing key (crypto::Sealer::Create).
+constexpr char kPageTokenPurpose[] = "ndx page token v1";
+constexpr char kEventKeyPurpose[] = "ndx event key v1";
 
 // The checkpoint signing key, made on first start.
 absl::StatusOr<crypto::SigningKey> LoadOrCreateSigningKey(const std::string& path) {
@@ -45,7 +53,55 @@ absl::StatusOr<std::string> LoadOrCreatePseudonymKey(const std::string& path) {
   return key;
 }
 
+// The sealing key of page tokens and stored event keys, made on first start.
+absl::StatusOr<std::string> LoadOrCreateSealingKey(const std::string& path) {
+  if (!std::filesystem::exists(path)) {
+    NDX_RETURN_IF_ERROR(WriteFileAtomically(path, crypto::RandomBytes(kSealingKeyBytes), 0600));
+    spdlog::warn("made a new sealing key at {}", path);
+  }
+  NDX_ASSIGN_OR_RETURN(std::string key, ReadFile(path));
+  if (key.size() < kSealingKeyBytes) {
+    return absl::FailedPreconditionError(absl::StrCat("sealing key ", path, " has ", key.size(),
+                                                      " bytes; it needs ", kSealingKeyBytes));
+  }
+  return key;
+}
+
+// The gateway's own identity, as the caller of what it does on its own (start-up changes).
+std::string OwnIdentity(const v1::GatewayConfig& config) {
+  absl::StatusOr<std::string> pem = ReadFile(config.tls().cert_file());
+  if (pem.ok()) {
+    absl::StatusOr<crypto::CertificateInfo> info = crypto::InspectCertificate(*pem);
+    if (info.ok() && !info->uris.empty()) return info->uris.front();
+  }
+  return "gateway";
+}
+
 }  // namespace
+
+absl::Status GatewayServer::BootstrapOperators(const v1::GatewayConfig& config) {
+  std::vector<std::string> operators(config.bootstrap_operators().begin(),
+                                     config.bootstrap_operators().end());
+  // One audited call per start-up; each node it changes is recorded before the change applies.
+  struct StartupRecorder final : registry::ChangeRecorder {
+    StartupRecorder(audit::AuditSink& sink, std::string caller, uint64_t revision)
+        : sink(sink), caller(std::move(caller)), revision(revision) {}
+    absl::Status Record(const v1::RegistryChange& change) override {
+      call.emplace(sink, Clock::Real(), "Registry.BootstrapOperators", revision);
+      call->record().caller = caller;
+      return call->Record(change);
+    }
+    void RecordFailure(const v1::RegistryChange& change, const absl::Status& failure) override {
+      call->RecordFailure(change, failure);
+    }
+    audit::AuditSink& sink;
+    const std::string caller;
+    const uint64_t revision;
+    std::optional<AuditedCall> call;
+  };
+  StartupRecorder recorder(*audit_, OwnIdentity(config), registry_->snapshot()->revision());
+  return admin_->BootstrapOperators(operators, recorder);
+}
 
 absl::Status GatewayServer::OpenAudit(const v1::GatewayConfig& config) {
   const v1::AuditLogConfig& settings = config.audit();
@@ -95,14 +151,31 @@ absl::Status GatewayServer::OpenAudit(const v1::GatewayConfig& config) {
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     const v1::GatewayConfig& config) {
+  return StartWith(config, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartForTest(
+    const v1::GatewayConfig& config, AuditSinkWrapper wrap) {
+  return StartWith(config, std::move(wrap));
+}
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
+    const v1::GatewayConfig& config, AuditSinkWrapper wrap) {
   std::unique_ptr<GatewayServer> gateway(new GatewayServer());
   NDX_ASSIGN_OR_RETURN(gateway->registry_, registry::OpenRocksDbRegistry(config.data_dir()));
   gateway->admin_ =
       std::make_unique<registry::RegistryAdmin>(gateway->registry_.get(), &Clock::Real());
-  std::vector<std::string> operators(config.bootstrap_operators().begin(),
-                                     config.bootstrap_operators().end());
-  NDX_RETURN_IF_ERROR(gateway->admin_->BootstrapOperators(operators));
   NDX_RETURN_IF_ERROR(gateway->OpenAudit(config));
+  if (wrap != nullptr) gateway->audit_ = wrap(std::move(gateway->audit_));
+  NDX_RETURN_IF_ERROR(gateway->BootstrapOperators(config));
+  NDX_ASSIGN_OR_RETURN(std::string sealing_key, LoadOrCreateSealingKey(config.sealing_key_file()));
+  NDX_ASSIGN_OR_RETURN(crypto::Sealer page_token_sealer,
+                       crypto::Sealer::Create(sealing_key, kPageTokenPurpose));
+  NDX_ASSIGN_OR_RETURN(crypto::Sealer event_key_sealer,
+                       crypto::Sealer::Create(sealing_key, kEventKeyPurpose));
+  gateway->page_tokens_ =
+      std::make_unique<PageTokens>(std::move(page_token_sealer), &Clock::Real(),
+                                   absl::Seconds(config.page_token_lifetime_seconds()));
 
   crypto::TlsFilePaths tls{config.tls().ca_file(), config.tls().cert_file(),
                            config.tls().key_file()};
@@ -115,7 +188,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                       .adapter_timeout = absl::Milliseconds(config.adapter_timeout_ms()),
                       .default_page_size = static_cast<int>(config.default_page_size()),
                       .max_page_size = static_cast<int>(config.max_page_size())},
-      gateway->registry_.get(), gateway->adapters_.get(), gateway->audit_.get(), &Clock::Real());
+      gateway->registry_.get(), gateway->adapters_.get(), gateway->page_tokens_.get(),
+      gateway->audit_.get(), &Clock::Real());
   gateway->registry_service_ = std::make_unique<RegistryService>(
       config.trust_domain(), gateway->registry_.get(), gateway->admin_.get(), gateway->audit_.get(),
       &Clock::Real());
@@ -126,7 +200,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   NDX_ASSIGN_OR_RETURN(gateway->events_,
                        events::EventStore::Open(events::EventStoreOptions{
                            .dir = config.events().dir(),
-                           .sync = config.audit().durability() != v1::DURABILITY_PROCESS_CRASH}));
+                           .sync = config.audit().durability() != v1::DURABILITY_PROCESS_CRASH,
+                           .key_sealer = std::move(event_key_sealer)}));
   gateway->events_service_ = std::make_unique<EventsService>(
       EventsOptions{
           .trust_domain = config.trust_domain(),

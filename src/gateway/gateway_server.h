@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "audit/audit_log.h"
@@ -15,6 +16,7 @@
 #include "gateway/audit_service.h"
 #include "gateway/events_service.h"
 #include "gateway/exchange_service.h"
+#include "gateway/page_tokens.h"
 #include "gateway/registry_service.h"
 #include "ndx/v1/config.pb.h"
 #include "registry/registry.h"
@@ -28,6 +30,12 @@ class GatewayServer {
  public:
   // Opens everything named in `config` (as completed by LoadGatewayConfig) and starts serving.
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const v1::GatewayConfig& config);
+
+  // Replaces the gateway's audit sink by what `wrap` makes of it (a sink that fails on demand).
+  using AuditSinkWrapper =
+      absl::AnyInvocable<std::unique_ptr<audit::AuditSink>(std::unique_ptr<audit::AuditSink>)>;
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> StartForTest(
+      const v1::GatewayConfig& config, AuditSinkWrapper wrap);
   ~GatewayServer();
 
   // The port actually bound (useful with port 0).
@@ -38,7 +46,11 @@ class GatewayServer {
 
  private:
   GatewayServer() = default;
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> StartWith(const v1::GatewayConfig& config,
+                                                                  AuditSinkWrapper wrap);
   absl::Status OpenAudit(const v1::GatewayConfig& config);
+  // Gives the configured bootstrap operators their role, each change audited before it applies.
+  absl::Status BootstrapOperators(const v1::GatewayConfig& config);
 
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<registry::RegistryAdmin> admin_;
@@ -47,6 +59,7 @@ class GatewayServer {
   audit::AuditLog* audit_log_ = nullptr;
   std::unique_ptr<audit::Checkpointer> checkpointer_;
   std::unique_ptr<AdapterPool> adapters_;
+  std::unique_ptr<PageTokens> page_tokens_;
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<RegistryService> registry_service_;
   std::unique_ptr<AuditService> audit_service_;

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "audit/audit_sink.h"
 #include "common/clock.h"
 #include "ndx/v1/registry.grpc.pb.h"
@@ -12,7 +13,8 @@ namespace ndx::gateway {
 
 // The Registry gRPC service: identifies the caller from its certificate and hands the request to
 // RegistryAdmin, which validates and authorizes it. Every call, allowed or refused, is recorded
-// in the audit sink. Thread-safe.
+// in the audit sink (AuditedCall); a write is recorded, with what it changes, before it applies.
+// Thread-safe.
 class RegistryService final : public v1::Registry::Service {
  public:
   RegistryService(std::string trust_domain, registry::Registry* registry,
@@ -48,11 +50,12 @@ class RegistryService final : public v1::Registry::Service {
                           v1::ListGrantsResponse* response) override;
 
  private:
-  // Identifies the caller, runs `operation` (a RegistryAdmin method), stores its result in
-  // `response`, audits, and converts the status.
-  template <typename Request, typename Response, typename Operation>
-  grpc::Status Handle(const char* name, grpc::ServerContext* context, const Request& request,
-                      Response* response, absl::string_view subject, Operation operation);
+  // Identifies the caller, runs `body(caller, call)` (a RegistryAdmin method), stores its result
+  // in `response`, audits, and converts the status. `dataset` and `grant_id` name the call's
+  // target in its record when the request names them.
+  template <typename Response, typename Body>
+  grpc::Status Handle(const char* name, grpc::ServerContext* context, Response* response,
+                      absl::string_view dataset, absl::string_view grant_id, Body body);
 
   const std::string trust_domain_;
   registry::Registry* const registry_;

@@ -44,6 +44,7 @@ enum class Shortfall {
   kExpired,
   kAwaitingApproval,
   kPurpose,
+  kOperation,
   kNoCurrentField,
   kFields,
 };
@@ -83,6 +84,18 @@ absl::Status Denial(Shortfall shortfall, const v1::Grant& grant, const DatasetEn
       return absl::PermissionDeniedError(
           absl::StrCat("purpose ", request.purpose, " is not covered by grant ", grant.id(),
                        ", which allows: ", absl::StrJoin(grant.purposes(), ", ")));
+    case Shortfall::kOperation: {
+      std::vector<std::string> allowed;
+      for (int operation : grant.operations()) {
+        allowed.push_back(OperationName(static_cast<v1::Operation>(operation)));
+      }
+      return absl::PermissionDeniedError(absl::StrCat(
+          "operation ", OperationName(request.operation), " is not allowed by grant ", grant.id(),
+          ", which allows: ", allowed.empty() ? "nothing" : absl::StrJoin(allowed, ", "),
+          request.operation == v1::OPERATION_EXPORT
+              ? " (a Query without filters is an export, which a grant must name)"
+              : ""));
+    }
     case Shortfall::kNoCurrentField:
       return absl::PermissionDeniedError(absl::StrCat(
           "none of the fields of grant ", grant.id(), " (", absl::StrJoin(grant.fields(), ", "),
@@ -155,6 +168,8 @@ absl::StatusOr<GrantMatch> FindCoveringGrant(const Snapshot& snapshot, absl::str
       shortfall = Shortfall::kNotApproved;
     } else if (!grants->HasPurpose(terms, request.purpose)) {
       shortfall = Shortfall::kPurpose;
+    } else if (!GrantSet::HasOperation(terms, request.operation)) {
+      shortfall = Shortfall::kOperation;
     } else if (!Covers(*grants, terms, request.fields) ||
                !Covers(*grants, terms, request.filter_fields)) {
       shortfall = Shortfall::kFields;
@@ -218,6 +233,21 @@ absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view c
     decision.fields.push_back(entry->descriptor->FindFieldByNumber(number)->name());
   }
   return decision;
+}
+
+std::string OperationName(v1::Operation operation) {
+  switch (operation) {
+    case v1::OPERATION_READ:
+      return "read";
+    case v1::OPERATION_QUERY:
+      return "query";
+    case v1::OPERATION_EXPORT:
+      return "export";
+    case v1::OPERATION_SUBSCRIBE:
+      return "subscribe";
+    default:
+      return absl::StrCat("operation-", static_cast<int>(operation));
+  }
 }
 
 bool HasRole(const v1::Node& node, v1::Role role) {

@@ -15,6 +15,9 @@ namespace ndx::registry {
 // What a consumer asks to read.
 struct ReadRequest {
   absl::string_view dataset;
+  // What the read is: READ (Get), QUERY (Query with filters), EXPORT (Query without filters) or
+  // SUBSCRIBE; the grant must allow it.
+  v1::Operation operation = v1::OPERATION_UNSPECIFIED;
   // Requested fields; empty means every field the grant covers.
   absl::Span<const std::string> fields;
   absl::string_view purpose;
@@ -54,7 +57,7 @@ absl::StatusOr<GrantMatch> FindCoveringGrant(const Snapshot& snapshot, absl::str
 //   kInvalidArgument   malformed dataset id or purpose, a field the schema does not have
 //   kNotFound          no such dataset
 //   kPermissionDenied  caller not registered or suspended; no grant; grant not approved, revoked
-//                      or expired; purpose or a field not covered
+//                      or expired; purpose, operation or a field not covered
 //   kUnavailable       the owner node has no adapter endpoint
 // Never blocks and takes no lock: called concurrently on the hot path.
 absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view caller,
@@ -64,6 +67,9 @@ absl::StatusOr<Decision> Authorize(const Snapshot& snapshot, absl::string_view c
 // registered", "node x is suspended" or (state unset) "node x is not active". The first check of
 // every call, Authorize's and RegistryAdmin's alike. Takes no lock.
 absl::StatusOr<const v1::Node*> ActiveCaller(const Snapshot& snapshot, absl::string_view caller);
+
+// "read", "query", "export", "subscribe": the names refusals and the CLI use.
+std::string OperationName(v1::Operation operation);
 
 // Whether `node` holds `role` (operator, auditor).
 bool HasRole(const v1::Node& node, v1::Role role);

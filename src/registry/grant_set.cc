@@ -26,6 +26,17 @@ void AppendName(absl::string_view name, std::string* text) {
 
 }  // namespace
 
+absl::Span<const v1::Operation> DefaultOperations() {
+  static constexpr v1::Operation kDefault[] = {v1::OPERATION_READ, v1::OPERATION_QUERY,
+                                               v1::OPERATION_SUBSCRIBE};
+  return kDefault;
+}
+
+void FillDefaultOperations(v1::Grant* grant) {
+  if (grant->operations_size() > 0) return;
+  for (v1::Operation operation : DefaultOperations()) grant->add_operations(operation);
+}
+
 std::shared_ptr<const GrantSet> GrantSet::Make(
     absl::string_view consumer, absl::string_view dataset,
     std::vector<std::shared_ptr<const v1::Grant>> grants) {
@@ -51,6 +62,9 @@ std::shared_ptr<const GrantSet> GrantSet::Make(
     terms.grant = grant.get();
     terms.state = grant->state();
     terms.expires_at = FromProtoTime(grant->expires_at());
+    for (int operation : grant->operations()) {
+      terms.operations |= OperationBit(static_cast<v1::Operation>(operation));
+    }
     terms.purposes = static_cast<uint32_t>(text.size());
     for (const std::string& purpose : grant->purposes()) AppendName(purpose, &text);
     terms.fields = static_cast<uint32_t>(text.size());

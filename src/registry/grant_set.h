@@ -14,11 +14,20 @@
 
 namespace ndx::registry {
 
+// The operations of a grant that names none: one stored before grants had operations, or a
+// request that asks for none. EXPORT is never among them.
+absl::Span<const v1::Operation> DefaultOperations();
+
+// `grant` with DefaultOperations() when it names no operation.
+void FillDefaultOperations(v1::Grant* grant);
+
 // What a decision checks of one grant, copied out of the grant message.
 struct GrantTerms {
   const v1::Grant* grant = nullptr;
   v1::GrantState state = v1::GRANT_STATE_UNSPECIFIED;
   absl::Time expires_at;
+  // Bit (1 << op) for each v1::Operation the grant allows.
+  uint32_t operations = 0;
   // Offsets into the set's text: [purposes, fields) holds the purposes and [fields, end) the
   // field names, each as its size (4 bytes, native order) then its bytes.
   uint32_t purposes = 0;
@@ -48,6 +57,12 @@ class GrantSet {
   absl::Span<const v1::Grant* const> grants() const { return grants_; }
   absl::Span<const GrantTerms> terms() const { return terms_; }
 
+  static bool HasOperation(const GrantTerms& terms, v1::Operation operation) {
+    return (terms.operations & OperationBit(operation)) != 0;
+  }
+  static uint32_t OperationBit(v1::Operation operation) {
+    return operation > 0 && operation < 32 ? uint32_t{1} << operation : 0;
+  }
   bool HasPurpose(const GrantTerms& terms, absl::string_view purpose) const {
     return Contains(terms.purposes, terms.fields, purpose);
   }

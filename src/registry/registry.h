@@ -25,6 +25,7 @@ class Registry {
   // is kInvalidArgument; a storage failure is kInternal (and nothing changes).
   virtual absl::StatusOr<uint64_t> PutNode(const v1::Node& node) = 0;
   virtual absl::StatusOr<uint64_t> PutDataset(const v1::Dataset& dataset) = 0;
+  // A grant that names no operation is stored with DefaultOperations().
   virtual absl::StatusOr<uint64_t> PutGrant(const v1::Grant& grant) = 0;
 };
 

@@ -130,10 +130,83 @@ bool MaySeeGrant(const Snapshot& snapshot, const v1::Node& caller, const v1::Gra
          OwnerOf(snapshot, grant) == caller.id();
 }
 
+// The change from `before` (nullptr for a new node) to `after`.
+v1::RegistryChange NodeChange(const v1::Node* before, const v1::Node& after) {
+  v1::RegistryChange change;
+  change.set_node_id(after.id());
+  if (before != nullptr) {
+    change.set_node_existed(true);
+    *change.mutable_roles_before() = before->roles();
+    change.set_node_state_before(before->state());
+    change.set_adapter_endpoint_before(before->adapter_endpoint());
+  }
+  *change.mutable_roles_after() = after.roles();
+  change.set_node_state_after(after.state());
+  change.set_adapter_endpoint_after(after.adapter_endpoint());
+  return change;
+}
+
+// The change from `before` (nullptr for a new dataset) to `after`.
+v1::RegistryChange DatasetChange(const v1::Dataset* before, const v1::Dataset& after) {
+  v1::RegistryChange change;
+  change.set_dataset_id(after.id());
+  if (before != nullptr) change.set_schema_version_before(before->schema_version());
+  change.set_schema_version_after(after.schema_version());
+  change.set_key_field(after.key_field());
+  change.set_subject_field(after.subject_field());
+  return change;
+}
+
+// The change of a grant from `before` (UNSPECIFIED for a new grant) to `after`.
+v1::RegistryChange GrantChange(v1::GrantState before, const v1::Grant& after) {
+  v1::RegistryChange change;
+  change.set_grant_id(after.id());
+  change.set_dataset_id(after.dataset());
+  change.set_consumer(after.consumer());
+  *change.mutable_fields() = after.fields();
+  *change.mutable_purposes() = after.purposes();
+  *change.mutable_operations() = after.operations();
+  *change.mutable_expires_at() = after.expires_at();
+  change.set_grant_state_before(before);
+  change.set_grant_state_after(after.state());
+  return change;
+}
+
+// The distinct, known operations of `request` in enum order, or DefaultOperations() for none.
+absl::StatusOr<std::vector<v1::Operation>> RequestedOperations(
+    const v1::RequestGrantRequest& request) {
+  if (request.operations().empty()) {
+    return std::vector<v1::Operation>(DefaultOperations().begin(), DefaultOperations().end());
+  }
+  std::vector<v1::Operation> operations;
+  for (int operation : request.operations()) {
+    if (operation == v1::OPERATION_UNSPECIFIED || !v1::Operation_IsValid(operation)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "operation ", operation,
+          " is unknown; operations are OPERATION_READ, OPERATION_QUERY, OPERATION_EXPORT and "
+          "OPERATION_SUBSCRIBE"));
+    }
+    operations.push_back(static_cast<v1::Operation>(operation));
+  }
+  std::sort(operations.begin(), operations.end());
+  operations.erase(std::unique(operations.begin(), operations.end()), operations.end());
+  return operations;
+}
+
 }  // namespace
 
+template <typename Write>
+absl::Status RegistryAdmin::RecordThenWrite(ChangeRecorder& recorder,
+                                            const v1::RegistryChange& change, Write write) {
+  NDX_RETURN_IF_ERROR(recorder.Record(change));
+  absl::Status written = write().status();
+  if (!written.ok()) recorder.RecordFailure(change, written);
+  return written;
+}
+
 absl::StatusOr<v1::Node> RegistryAdmin::RegisterNode(absl::string_view caller,
-                                                     const v1::RegisterNodeRequest& request) {
+                                                     const v1::RegisterNodeRequest& request,
+                                                     ChangeRecorder& recorder) {
   absl::MutexLock lock(&write_mutex_);
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_ASSIGN_OR_RETURN(const v1::Node* caller_node, ActiveCaller(*snapshot, caller));
@@ -174,7 +247,8 @@ absl::StatusOr<v1::Node> RegistryAdmin::RegisterNode(absl::string_view caller,
   const v1::Node* existing = snapshot->FindNode(node.id());
   *node.mutable_created_at() = existing != nullptr ? existing->created_at() : ToProtoTime(now);
   *node.mutable_updated_at() = ToProtoTime(now);
-  NDX_RETURN_IF_ERROR(registry_->PutNode(node).status());
+  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, NodeChange(existing, node),
+                                      [&] { return registry_->PutNode(node); }));
   return node;
 }
 
@@ -200,7 +274,7 @@ absl::StatusOr<v1::ListNodesResponse> RegistryAdmin::ListNodes(
 }
 
 absl::StatusOr<v1::Dataset> RegistryAdmin::RegisterDataset(
-    absl::string_view caller, const v1::RegisterDatasetRequest& request) {
+    absl::string_view caller, const v1::RegisterDatasetRequest& request, ChangeRecorder& recorder) {
   absl::MutexLock lock(&write_mutex_);
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
@@ -290,7 +364,9 @@ absl::StatusOr<v1::Dataset> RegistryAdmin::RegisterDataset(
     *dataset.mutable_created_at() = existing->dataset.created_at();
   }
   *dataset.mutable_updated_at() = ToProtoTime(now);
-  NDX_RETURN_IF_ERROR(registry_->PutDataset(dataset).status());
+  NDX_RETURN_IF_ERROR(RecordThenWrite(
+      recorder, DatasetChange(existing == nullptr ? nullptr : &existing->dataset, dataset),
+      [&] { return registry_->PutDataset(dataset); }));
   return dataset;
 }
 
@@ -320,7 +396,8 @@ absl::StatusOr<v1::ListDatasetsResponse> RegistryAdmin::ListDatasets(
 }
 
 absl::StatusOr<v1::Grant> RegistryAdmin::RequestGrant(absl::string_view caller,
-                                                      const v1::RequestGrantRequest& request) {
+                                                      const v1::RequestGrantRequest& request,
+                                                      ChangeRecorder& recorder) {
   absl::MutexLock lock(&write_mutex_);
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
@@ -343,6 +420,7 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RequestGrant(absl::string_view caller,
         "\"health-insurance.enrolment\"");
   }
   for (const std::string& purpose : purposes) NDX_RETURN_IF_ERROR(ValidatePurpose(purpose));
+  NDX_ASSIGN_OR_RETURN(std::vector<v1::Operation> operations, RequestedOperations(request));
   absl::Time now = clock_->Now();
   if (!request.has_expires_at()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -368,12 +446,15 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RequestGrant(absl::string_view caller,
   grant.set_state(v1::GRANT_STATE_REQUESTED);
   grant.set_justification(request.justification());
   *grant.mutable_requested_at() = ToProtoTime(now);
-  NDX_RETURN_IF_ERROR(registry_->PutGrant(grant).status());
+  for (v1::Operation operation : operations) grant.add_operations(operation);
+  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, GrantChange(v1::GRANT_STATE_UNSPECIFIED, grant),
+                                      [&] { return registry_->PutGrant(grant); }));
   return grant;
 }
 
 absl::StatusOr<v1::Grant> RegistryAdmin::ApproveGrant(absl::string_view caller,
-                                                      const v1::ApproveGrantRequest& request) {
+                                                      const v1::ApproveGrantRequest& request,
+                                                      ChangeRecorder& recorder) {
   absl::MutexLock lock(&write_mutex_);
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
@@ -408,12 +489,14 @@ absl::StatusOr<v1::Grant> RegistryAdmin::ApproveGrant(absl::string_view caller,
   grant.set_state(v1::GRANT_STATE_APPROVED);
   grant.set_approved_by(std::string(caller));
   *grant.mutable_approved_at() = ToProtoTime(now);
-  NDX_RETURN_IF_ERROR(registry_->PutGrant(grant).status());
+  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, GrantChange(found->state(), grant),
+                                      [&] { return registry_->PutGrant(grant); }));
   return grant;
 }
 
 absl::StatusOr<v1::Grant> RegistryAdmin::RevokeGrant(absl::string_view caller,
-                                                     const v1::RevokeGrantRequest& request) {
+                                                     const v1::RevokeGrantRequest& request,
+                                                     ChangeRecorder& recorder) {
   absl::MutexLock lock(&write_mutex_);
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_ASSIGN_OR_RETURN(const v1::Node* caller_node, ActiveCaller(*snapshot, caller));
@@ -435,7 +518,8 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RevokeGrant(absl::string_view caller,
   grant.set_revoked_by(std::string(caller));
   *grant.mutable_revoked_at() = ToProtoTime(clock_->Now());
   grant.set_revoke_reason(request.reason());
-  NDX_RETURN_IF_ERROR(registry_->PutGrant(grant).status());
+  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, GrantChange(found->state(), grant),
+                                      [&] { return registry_->PutGrant(grant); }));
   return grant;
 }
 
@@ -471,7 +555,8 @@ absl::StatusOr<v1::ListGrantsResponse> RegistryAdmin::ListGrants(
   return response;
 }
 
-absl::Status RegistryAdmin::BootstrapOperators(absl::Span<const std::string> node_ids) {
+absl::Status RegistryAdmin::BootstrapOperators(absl::Span<const std::string> node_ids,
+                                               ChangeRecorder& recorder) {
   absl::MutexLock lock(&write_mutex_);
   for (const std::string& id : node_ids) {
     NDX_RETURN_IF_ERROR(ValidateNodeId(id));
@@ -491,7 +576,8 @@ absl::Status RegistryAdmin::BootstrapOperators(absl::Span<const std::string> nod
     }
     node.add_roles(v1::ROLE_OPERATOR);
     *node.mutable_updated_at() = ToProtoTime(now);
-    NDX_RETURN_IF_ERROR(registry_->PutNode(node).status());
+    NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, NodeChange(existing, node),
+                                        [&] { return registry_->PutNode(node); }));
   }
   return absl::OkStatus();
 }

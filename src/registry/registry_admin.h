@@ -6,6 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "ndx/v1/registry.pb.h"
+#include "registry/change_recorder.h"
 #include "registry/registry.h"
 
 namespace ndx::registry {
@@ -18,39 +19,55 @@ namespace ndx::registry {
 //   - RequestGrant: the consumer is the caller. ApproveGrant: the dataset's owner.
 //     RevokeGrant: the dataset's owner or an operator. GetGrant/ListGrants: operators see all;
 //     others see the grants they consume or whose dataset they own.
-// Thread-safe: read-modify-write operations are serialized by a mutex.
+// Every write (RegisterNode, RegisterDataset, RequestGrant, ApproveGrant, RevokeGrant,
+// BootstrapOperators) describes itself to the call's ChangeRecorder before it applies, and
+// applies only once that record is durable; a write that then fails is recorded as failed.
+// Thread-safe: read-modify-write operations are serialized by a mutex, which is held from the
+// record to the write so that what is recorded is what applies.
 class RegistryAdmin {
  public:
   RegistryAdmin(Registry* registry, const Clock* clock) : registry_(registry), clock_(clock) {}
 
   absl::StatusOr<v1::Node> RegisterNode(absl::string_view caller,
-                                        const v1::RegisterNodeRequest& request);
+                                        const v1::RegisterNodeRequest& request,
+                                        ChangeRecorder& recorder);
   absl::StatusOr<v1::Node> GetNode(absl::string_view caller, const v1::GetNodeRequest& request);
   absl::StatusOr<v1::ListNodesResponse> ListNodes(absl::string_view caller,
                                                   const v1::ListNodesRequest& request);
 
   absl::StatusOr<v1::Dataset> RegisterDataset(absl::string_view caller,
-                                              const v1::RegisterDatasetRequest& request);
+                                              const v1::RegisterDatasetRequest& request,
+                                              ChangeRecorder& recorder);
   absl::StatusOr<v1::Dataset> GetDataset(absl::string_view caller,
                                          const v1::GetDatasetRequest& request);
   absl::StatusOr<v1::ListDatasetsResponse> ListDatasets(absl::string_view caller,
                                                         const v1::ListDatasetsRequest& request);
 
   absl::StatusOr<v1::Grant> RequestGrant(absl::string_view caller,
-                                         const v1::RequestGrantRequest& request);
+                                         const v1::RequestGrantRequest& request,
+                                         ChangeRecorder& recorder);
   absl::StatusOr<v1::Grant> ApproveGrant(absl::string_view caller,
-                                         const v1::ApproveGrantRequest& request);
+                                         const v1::ApproveGrantRequest& request,
+                                         ChangeRecorder& recorder);
   absl::StatusOr<v1::Grant> RevokeGrant(absl::string_view caller,
-                                        const v1::RevokeGrantRequest& request);
+                                        const v1::RevokeGrantRequest& request,
+                                        ChangeRecorder& recorder);
   absl::StatusOr<v1::Grant> GetGrant(absl::string_view caller, const v1::GetGrantRequest& request);
   absl::StatusOr<v1::ListGrantsResponse> ListGrants(absl::string_view caller,
                                                     const v1::ListGrantsRequest& request);
 
   // Registers each node id with the operator role (creating it active, or adding the role),
-  // so that a new platform can be administered. Called once at gateway start-up.
-  absl::Status BootstrapOperators(absl::Span<const std::string> node_ids);
+  // so that a new platform can be administered. Called once at gateway start-up; `recorder`
+  // records each node it changes.
+  absl::Status BootstrapOperators(absl::Span<const std::string> node_ids, ChangeRecorder& recorder);
 
  private:
+  // Records `change`, then runs `write` (a Registry::Put*); records the failure of a write that
+  // fails.
+  template <typename Write>
+  absl::Status RecordThenWrite(ChangeRecorder& recorder, const v1::RegistryChange& change,
+                               Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
+
   Registry* const registry_;
   const Clock* const clock_;
   absl::Mutex write_mutex_;

@@ -108,11 +108,13 @@ class RocksDbRegistry final : public Registry {
 
   absl::StatusOr<uint64_t> PutGrant(const v1::Grant& grant) override {
     if (grant.id().empty()) return absl::InvalidArgumentError("grant id is empty");
-    auto value = std::make_shared<const v1::Grant>(grant);
+    auto stored = std::make_shared<v1::Grant>(grant);
+    FillDefaultOperations(stored.get());
+    std::shared_ptr<const v1::Grant> value = std::move(stored);
     absl::MutexLock lock(&mutex_);
     uint64_t revision = current_->revision() + 1;
     NDX_RETURN_IF_ERROR(
-        Commit(absl::StrCat(kGrantPrefix, grant.id()), grant.SerializeAsString(), revision));
+        Commit(absl::StrCat(kGrantPrefix, grant.id()), value->SerializeAsString(), revision));
     Publish(current_->WithGrant(std::move(value), revision));
     return revision;
   }
@@ -178,6 +180,8 @@ absl::StatusOr<std::shared_ptr<const SnapshotImpl>> LoadSnapshot(rocksdb::DB* db
       datasets.push_back(*std::move(entry));
     } else if (absl::StartsWith(key, kGrantPrefix)) {
       NDX_ASSIGN_OR_RETURN(v1::Grant grant, ParseRecord<v1::Grant>(key, kGrantPrefix, value));
+      // A grant stored before grants had operations keeps the reads it always allowed.
+      FillDefaultOperations(&grant);
       grants.push_back(std::make_shared<const v1::Grant>(std::move(grant)));
     }
     // Other keys belong to later versions of the registry; this one leaves them alone.

@@ -2,7 +2,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +33,22 @@ constexpr char kDeaths[] = "moj/deaths";
 constexpr char kPopulation[] = "mops/population";
 constexpr char kInsurance[] = "vss/social-insurance";
 const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+const std::string kSealingKey(32, 'k');
+
+std::optional<crypto::Sealer> KeySealer() {
+  return *crypto::Sealer::Create(kSealingKey, "event keys");
+}
+
+// Every byte of every file under `dir`.
+std::string AllBytes(const std::string& dir) {
+  std::string bytes;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream file(entry.path(), std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+  return bytes;
+}
 
 v1::Event MakeEvent(const std::string& dataset, const std::string& key,
                     absl::Time published = kT0) {
@@ -61,7 +82,8 @@ class EventStoreTest : public ::testing::Test {
 
   void Reopen() {
     store_.reset();
-    auto store = EventStore::Open({.dir = dir_.Join("events"), .sync = false});
+    auto store =
+        EventStore::Open({.dir = dir_.Join("events"), .sync = false, .key_sealer = KeySealer()});
     ASSERT_THAT(store, IsOk());
     store_ = *std::move(store);
   }
@@ -292,8 +314,80 @@ TEST_F(EventStoreTest, ConcurrentAppendsGetDistinctContiguousSequences) {
 }
 
 TEST_F(EventStoreTest, SecondOpenOfTheSameDirectoryIsUnavailable) {
-  EXPECT_THAT(EventStore::Open({.dir = dir_.Join("events")}),
+  EXPECT_THAT(EventStore::Open({.dir = dir_.Join("events"), .key_sealer = KeySealer()}),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("in use by another process")));
+}
+
+TEST(EventStoreOpenTest, NeedsAKeySealer) {
+  TempDir dir;
+  EXPECT_THAT(EventStore::Open({.dir = dir.Join("events")}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key_sealer")));
+}
+
+TEST_F(EventStoreTest, KeysAreStoredSealedAndReadInTheClear) {
+  Subscribe(kPopulation, kBirths);
+  const std::string citizen = "001099912345";
+  ASSERT_THAT(store_->Append(MakeEvent(kBirths, citizen)), IsOk());
+  auto events = store_->Read(kBirths, 1, 10);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].key(), citizen);
+  store_.reset();  // the memtable goes to disk
+  EXPECT_EQ(AllBytes(dir_.Join("events")).find(citizen), std::string::npos);
+  Reopen();
+  events = store_->Read(kBirths, 1, 10);
+  ASSERT_THAT(events, IsOk());
+  EXPECT_EQ((*events)[0].key(), citizen);
+}
+
+TEST_F(EventStoreTest, KeysStoredInTheClearByAnEarlierVersionAreSealedAtOpen) {
+  Subscribe(kPopulation, kBirths);
+  Append(kBirths, 1);
+  store_.reset();
+  {
+    // What an earlier version wrote: the event under e/ with its key in the clear.
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.Join("events"), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    v1::Event event = MakeEvent(kBirths, "001099912345");
+    event.set_sequence(2);
+    std::string key =
+        std::string("e/") + kBirths + std::string(1, '\0') + std::string("\0\0\0\0\0\0\0\2", 8);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, event.SerializeAsString()).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), std::string("h/") + kBirths,
+                        std::string("\0\0\0\0\0\0\0\2", 8))
+                    .ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  Reopen();
+  auto events = store_->Read(kBirths, 1, 10);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].sequence(), 2u);
+  EXPECT_EQ((*events)[1].key(), "001099912345");
+  store_.reset();
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.Join("events"), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      EXPECT_EQ(it->value().ToString().find("001099912345"), std::string::npos)
+          << it->key().ToString();
+    }
+  }
+}
+
+TEST_F(EventStoreTest, KeysDoNotOpenUnderAnotherSealingKey) {
+  Subscribe(kPopulation, kBirths);
+  Append(kBirths, 1);
+  store_.reset();
+  auto other =
+      EventStore::Open({.dir = dir_.Join("events"),
+                        .key_sealer = *crypto::Sealer::Create(std::string(32, 'x'), "event keys")});
+  ASSERT_THAT(other, IsOk());
+  EXPECT_THAT((*other)->Read(kBirths, 1, 10),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("sealing key")));
 }
 
 }  // namespace

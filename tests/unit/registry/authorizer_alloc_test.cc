@@ -26,6 +26,7 @@ TEST_F(AuthorizerAllocationTest, AllowedReadAllocatesOnlyTheDecisionVectors) {
   std::vector<std::string> filters = {"mother_id"};
   ReadRequest request;
   request.dataset = kDataset;
+  request.operation = v1::OPERATION_READ;
   request.fields = fields;
   request.purpose = "health-insurance";
   request.filter_fields = filters;

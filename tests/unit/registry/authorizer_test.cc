@@ -10,6 +10,7 @@ namespace {
 
 using ::ndx::testing::IsOk;
 using ::ndx::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -24,6 +25,7 @@ class AuthorizerTest : public RegistryFixture {
     snapshot_ = registry_->snapshot();
     ReadRequest request;
     request.dataset = dataset;
+    request.operation = operation_;
     request.fields = fields_;
     request.purpose = purpose;
     request.filter_fields = filter_fields_;
@@ -34,11 +36,12 @@ class AuthorizerTest : public RegistryFixture {
     v1::RevokeGrantRequest request;
     request.set_grant_id(grant_id);
     request.set_reason("no longer needed");
-    ASSERT_THAT(admin_->RevokeGrant(by, request), IsOk());
+    ASSERT_THAT(admin_->RevokeGrant(by, request, recorder_), IsOk());
   }
 
   std::vector<std::string> fields_;
   std::vector<std::string> filter_fields_;
+  v1::Operation operation_ = v1::OPERATION_READ;
   std::shared_ptr<const Snapshot> snapshot_;
 };
 
@@ -112,6 +115,34 @@ TEST_F(AuthorizerTest, PurposeNotCoveredListsTheGrantsPurposes) {
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "purpose tax-audit is not covered by grant " + id +
                            ", which allows: health-insurance, statistics"));
+}
+
+TEST_F(AuthorizerTest, OperationMustBeAllowedAndTheRefusalNamesIt) {
+  std::string id = Grant({"birth_id"}, {"statistics"});
+  operation_ = v1::OPERATION_QUERY;
+  EXPECT_THAT(Check(kConsumer, {}, "statistics", {"birth_id"}), IsOk());
+  operation_ = v1::OPERATION_EXPORT;
+  EXPECT_THAT(Check(kConsumer, {}, "statistics"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr("operation export is not allowed by grant " + id),
+                             HasSubstr("allows: read, query, subscribe"),
+                             HasSubstr("a Query without filters is an export"))));
+  std::string exporting = Grant({"birth_id"}, {"statistics"}, absl::Hours(24), /*approve=*/true,
+                                {v1::OPERATION_EXPORT});
+  auto decision = Check(kConsumer, {}, "statistics");
+  ASSERT_THAT(decision, IsOk());
+  EXPECT_EQ(decision->grant->id(), exporting);
+  operation_ = v1::OPERATION_READ;
+  EXPECT_THAT(Check(kConsumer, {}, "statistics"), IsOk());
+}
+
+TEST_F(AuthorizerTest, GrantWithoutReadRefusesAGet) {
+  std::string id = Grant({"birth_id"}, {"statistics"}, absl::Hours(24), /*approve=*/true,
+                         {v1::OPERATION_SUBSCRIBE});
+  EXPECT_THAT(Check(kConsumer, {}, "statistics"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("operation read is not allowed by grant " + id +
+                                 ", which allows: subscribe")));
 }
 
 TEST_F(AuthorizerTest, NoGrantSaysHowToRequestOne) {

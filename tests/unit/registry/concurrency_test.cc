@@ -46,6 +46,7 @@ TEST_F(ConcurrencyTest, ReadersSeeWholeSnapshotsWhileAWriterWrites) {
         last_revision = snapshot->revision();
         ReadRequest request;
         request.dataset = kDataset;
+        request.operation = v1::OPERATION_READ;
         request.fields = fields;
         request.purpose = "health-insurance";
         absl::Time now = clock_.Now();
@@ -79,7 +80,7 @@ TEST_F(ConcurrencyTest, ReadersSeeWholeSnapshotsWhileAWriterWrites) {
         case 1: {
           v1::RevokeGrantRequest revoke;
           revoke.set_grant_id(current);
-          EXPECT_THAT(admin_->RevokeGrant(kOwner, revoke), IsOk());
+          EXPECT_THAT(admin_->RevokeGrant(kOwner, revoke, recorder_), IsOk());
           break;
         }
         case 2:

@@ -34,13 +34,13 @@ class RegistryAdminTest : public RegistryFixture {
   absl::StatusOr<v1::Grant> Approve(absl::string_view caller, const std::string& id) {
     v1::ApproveGrantRequest request;
     request.set_grant_id(id);
-    return admin_->ApproveGrant(caller, request);
+    return admin_->ApproveGrant(caller, request, recorder_);
   }
   absl::StatusOr<v1::Grant> Revoke(absl::string_view caller, const std::string& id) {
     v1::RevokeGrantRequest request;
     request.set_grant_id(id);
     request.set_reason("contract ended");
-    return admin_->RevokeGrant(caller, request);
+    return admin_->RevokeGrant(caller, request, recorder_);
   }
   absl::StatusOr<v1::Grant> Get(absl::string_view caller, const std::string& id) {
     v1::GetGrantRequest request;
@@ -64,21 +64,23 @@ TEST_F(RegistryAdminTest, EveryCallNeedsARegisteredActiveCaller) {
   for (const char* caller : {"nobody/x", "moh/insurance"}) {
     if (std::string(caller) == kConsumer) RegisterNode(kConsumer, "", v1::NODE_STATE_SUSPENDED);
     auto denied = StatusIs(kDenied, HasSubstr(caller));
-    EXPECT_THAT(admin_->RegisterNode(caller, NodeRequest("land/core")), denied);
+    EXPECT_THAT(admin_->RegisterNode(caller, NodeRequest("land/core"), recorder_), denied);
     v1::GetNodeRequest get_node;
     get_node.set_id(kOwner);
     EXPECT_THAT(admin_->GetNode(caller, get_node), denied);
     EXPECT_THAT(admin_->ListNodes(caller, {}), denied);
     v1::RegisterDatasetRequest dataset = BirthDatasetRequest();
     dataset.set_id("moh/cards");
-    EXPECT_THAT(admin_->RegisterDataset(caller, dataset), denied);
+    EXPECT_THAT(admin_->RegisterDataset(caller, dataset, recorder_), denied);
     v1::GetDatasetRequest get_dataset;
     get_dataset.set_id(kDataset);
     EXPECT_THAT(admin_->GetDataset(caller, get_dataset), denied);
     EXPECT_THAT(admin_->ListDatasets(caller, {}), denied);
-    EXPECT_THAT(admin_->RequestGrant(caller, GrantRequest({"birth_id"}, {"statistics"},
-                                                          clock_.Now() + absl::Hours(1))),
-                denied);
+    EXPECT_THAT(
+        admin_->RequestGrant(
+            caller, GrantRequest({"birth_id"}, {"statistics"}, clock_.Now() + absl::Hours(1)),
+            recorder_),
+        denied);
     EXPECT_THAT(Approve(caller, grant), denied);
     EXPECT_THAT(Revoke(caller, grant), denied);
     EXPECT_THAT(Get(caller, grant), denied);
@@ -89,11 +91,11 @@ TEST_F(RegistryAdminTest, EveryCallNeedsARegisteredActiveCaller) {
 }
 
 TEST_F(RegistryAdminTest, RegisterNodeIsForOperators) {
-  EXPECT_THAT(admin_->RegisterNode(kOwner, NodeRequest("land/core")),
+  EXPECT_THAT(admin_->RegisterNode(kOwner, NodeRequest("land/core"), recorder_),
               StatusIs(kDenied,
                        "only an operator may register nodes, and node civil/registry "
                        "has no operator role"));
-  auto node = admin_->RegisterNode(kOperator, NodeRequest("land/core"));
+  auto node = admin_->RegisterNode(kOperator, NodeRequest("land/core"), recorder_);
   ASSERT_THAT(node, IsOk());
   EXPECT_EQ(node->state(), v1::NODE_STATE_ACTIVE);
   EXPECT_EQ(FromProtoTime(node->created_at()), kStart);
@@ -106,14 +108,14 @@ TEST_F(RegistryAdminTest, RegisterNodeIsForOperators) {
 }
 
 TEST_F(RegistryAdminTest, ReRegisteringANodeKeepsCreatedAt) {
-  ASSERT_THAT(admin_->RegisterNode(kOperator, NodeRequest("land/core")), IsOk());
+  ASSERT_THAT(admin_->RegisterNode(kOperator, NodeRequest("land/core"), recorder_), IsOk());
   clock_.Advance(absl::Hours(5));
   v1::RegisterNodeRequest request = NodeRequest("land/core");
   request.mutable_node()->set_state(v1::NODE_STATE_SUSPENDED);
   request.mutable_node()->add_roles(v1::ROLE_AUDITOR);
   request.mutable_node()->add_roles(v1::ROLE_AUDITOR);
   *request.mutable_node()->mutable_created_at() = ToProtoTime(kStart + absl::Hours(99));
-  auto node = admin_->RegisterNode(kOperator, request);
+  auto node = admin_->RegisterNode(kOperator, request, recorder_);
   ASSERT_THAT(node, IsOk());
   EXPECT_EQ(FromProtoTime(node->created_at()), kStart);
   EXPECT_EQ(FromProtoTime(node->updated_at()), kStart + absl::Hours(5));
@@ -123,7 +125,7 @@ TEST_F(RegistryAdminTest, ReRegisteringANodeKeepsCreatedAt) {
 
 TEST_F(RegistryAdminTest, RegisterNodeValidation) {
   auto bad = [this](const v1::RegisterNodeRequest& request) {
-    return admin_->RegisterNode(kOperator, request);
+    return admin_->RegisterNode(kOperator, request, recorder_);
   };
   EXPECT_THAT(bad(NodeRequest("Land/Core")), StatusIs(kInvalid, HasSubstr("agency/system")));
   EXPECT_THAT(bad(NodeRequest("land")), StatusIs(kInvalid, HasSubstr("agency/system")));
@@ -207,7 +209,7 @@ TEST_F(RegistryAdminTest, MapFieldTypeIsSpelledOut) {
   request.set_key_field("id");
   request.set_subject_field("sex");
   request.clear_field_classes();
-  auto dataset = admin_->RegisterDataset(kOwner, request);
+  auto dataset = admin_->RegisterDataset(kOwner, request, recorder_);
   ASSERT_THAT(dataset, IsOk());
   EXPECT_EQ(dataset->fields(1).type(), "map<string, int64>");
   EXPECT_EQ(dataset->fields(2).type(), "c.Sex");
@@ -215,19 +217,19 @@ TEST_F(RegistryAdminTest, MapFieldTypeIsSpelledOut) {
 
 TEST_F(RegistryAdminTest, RegisterDatasetAuthorization) {
   v1::RegisterDatasetRequest request = BirthDatasetRequest();
-  EXPECT_THAT(admin_->RegisterDataset(kConsumer, request),
+  EXPECT_THAT(admin_->RegisterDataset(kConsumer, request, recorder_),
               StatusIs(kDenied,
                        "node moh/insurance may register only datasets of its own agency "
                        "(moh/<name>), not civil/births"));
   // Not even an operator registers another agency's dataset.
-  EXPECT_THAT(admin_->RegisterDataset(kOperator, request), StatusIs(kDenied));
+  EXPECT_THAT(admin_->RegisterDataset(kOperator, request, recorder_), StatusIs(kDenied));
   RegisterNode("civil/archive", "127.0.0.1:7444");
-  EXPECT_THAT(admin_->RegisterDataset("civil/archive", request),
+  EXPECT_THAT(admin_->RegisterDataset("civil/archive", request, recorder_),
               StatusIs(kDenied,
                        "dataset civil/births is owned by node civil/registry; only its "
                        "owner may re-register it"));
   request.set_id("civil/archived-births");
-  auto archived = admin_->RegisterDataset("civil/archive", request);
+  auto archived = admin_->RegisterDataset("civil/archive", request, recorder_);
   ASSERT_THAT(archived, IsOk());
   EXPECT_EQ(archived->owner(), "civil/archive");
 }
@@ -237,7 +239,7 @@ TEST_F(RegistryAdminTest, RegisterDatasetValidation) {
     v1::RegisterDatasetRequest request = BirthDatasetRequest();
     request.set_id("civil/deaths");
     change(request);
-    return admin_->RegisterDataset(kOwner, request);
+    return admin_->RegisterDataset(kOwner, request, recorder_);
   };
   using Request = v1::RegisterDatasetRequest;
   EXPECT_THAT(with([](Request& r) { r.set_id("civil"); }),
@@ -292,7 +294,7 @@ TEST_F(RegistryAdminTest, SchemaVersionCountsSchemaChanges) {
   clock_.Advance(absl::Hours(1));
   v1::RegisterDatasetRequest request = BirthDatasetRequest();
   request.set_description("Same schema, new words");
-  auto same = admin_->RegisterDataset(kOwner, request);
+  auto same = admin_->RegisterDataset(kOwner, request, recorder_);
   ASSERT_THAT(same, IsOk());
   EXPECT_EQ(same->schema_version(), 1);
   EXPECT_EQ(same->description(), "Same schema, new words");
@@ -300,19 +302,19 @@ TEST_F(RegistryAdminTest, SchemaVersionCountsSchemaChanges) {
   EXPECT_EQ(FromProtoTime(same->updated_at()), kStart + absl::Hours(1));
 
   request.set_proto_source(kBirthProtoV2);
-  auto changed = admin_->RegisterDataset(kOwner, request);
+  auto changed = admin_->RegisterDataset(kOwner, request, recorder_);
   ASSERT_THAT(changed, IsOk());
   EXPECT_EQ(changed->schema_version(), 2);
   EXPECT_EQ(changed->fields_size(), 7);
   EXPECT_EQ(registry_->snapshot()->FindDataset(kDataset)->field_numbers.at("father_id"), 7);
-  EXPECT_THAT(admin_->RegisterDataset(kOwner, request), IsOk());
+  EXPECT_THAT(admin_->RegisterDataset(kOwner, request, recorder_), IsOk());
   EXPECT_EQ(registry_->snapshot()->FindDataset(kDataset)->dataset.schema_version(), 2);
 
   request.set_message_type("civil.v1.Death");
   request.set_key_field("death_id");
   request.clear_subject_field();
   request.clear_field_classes();
-  auto other_type = admin_->RegisterDataset(kOwner, request);
+  auto other_type = admin_->RegisterDataset(kOwner, request, recorder_);
   ASSERT_THAT(other_type, IsOk());
   EXPECT_EQ(other_type->schema_version(), 3);
 }
@@ -321,7 +323,7 @@ TEST_F(RegistryAdminTest, ListDatasetsFiltersByOwner) {
   RegisterNode("moh/cards", "127.0.0.1:7445");
   v1::RegisterDatasetRequest request = BirthDatasetRequest();
   request.set_id("moh/card-holders");
-  ASSERT_THAT(admin_->RegisterDataset("moh/cards", request), IsOk());
+  ASSERT_THAT(admin_->RegisterDataset("moh/cards", request, recorder_), IsOk());
   auto all = admin_->ListDatasets(kConsumer, {});
   ASSERT_THAT(all, IsOk());
   ASSERT_EQ(all->datasets_size(), 2);
@@ -345,7 +347,7 @@ TEST_F(RegistryAdminTest, RequestGrant) {
   v1::RequestGrantRequest request =
       GrantRequest({"province", "birth_id", "province"}, {"statistics", "health-insurance"},
                    kStart + absl::Hours(48));
-  auto grant = admin_->RequestGrant(kConsumer, request);
+  auto grant = admin_->RequestGrant(kConsumer, request, recorder_);
   ASSERT_THAT(grant, IsOk());
   EXPECT_THAT(grant->id(), MatchesRegex("g-[0-9a-f]{16}"));
   EXPECT_EQ(grant->consumer(), kConsumer);
@@ -357,7 +359,7 @@ TEST_F(RegistryAdminTest, RequestGrant) {
   EXPECT_EQ(FromProtoTime(grant->requested_at()), kStart);
   EXPECT_EQ(FromProtoTime(grant->expires_at()), kStart + absl::Hours(48));
   EXPECT_TRUE(MessageDifferencer::Equals(*registry_->snapshot()->FindGrant(grant->id()), *grant));
-  auto second = admin_->RequestGrant(kConsumer, request);
+  auto second = admin_->RequestGrant(kConsumer, request, recorder_);
   ASSERT_THAT(second, IsOk());
   EXPECT_NE(second->id(), grant->id());
 }
@@ -367,7 +369,7 @@ TEST_F(RegistryAdminTest, RequestGrantValidation) {
     v1::RequestGrantRequest request =
         GrantRequest({"birth_id"}, {"statistics"}, kStart + absl::Hours(1));
     change(request);
-    return admin_->RequestGrant(kConsumer, request);
+    return admin_->RequestGrant(kConsumer, request, recorder_);
   };
   using Request = v1::RequestGrantRequest;
   EXPECT_THAT(with([](Request& r) { r.set_dataset("births"); }),
@@ -462,11 +464,11 @@ TEST_F(RegistryAdminTest, GrantVisibility) {
   RegisterNode("tax/data", "127.0.0.1:7446");
   v1::RegisterDatasetRequest dataset = BirthDatasetRequest();
   dataset.set_id("tax/returns");
-  ASSERT_THAT(admin_->RegisterDataset("tax/data", dataset), IsOk());
+  ASSERT_THAT(admin_->RegisterDataset("tax/data", dataset, recorder_), IsOk());
   v1::RequestGrantRequest request =
       GrantRequest({"birth_id"}, {"statistics"}, clock_.Now() + absl::Hours(1));
   request.set_dataset("tax/returns");
-  auto theirs = admin_->RequestGrant(kOther, request);
+  auto theirs = admin_->RequestGrant(kOther, request, recorder_);
   ASSERT_THAT(theirs, IsOk());
 
   EXPECT_THAT(Get(kConsumer, mine), IsOk());
@@ -511,13 +513,14 @@ TEST_F(RegistryAdminTest, GrantsSurviveAReopen) {
 
 TEST_F(RegistryAdminTest, BootstrapOperatorsIsIdempotent) {
   uint64_t revision = registry_->snapshot()->revision();
-  ASSERT_THAT(admin_->BootstrapOperators({std::string(kOperator)}), IsOk());
+  ASSERT_THAT(admin_->BootstrapOperators({std::string(kOperator)}, recorder_), IsOk());
   EXPECT_EQ(registry_->snapshot()->revision(), revision);
 
   // An existing node gains the role and keeps everything else.
   clock_.Advance(absl::Hours(1));
-  ASSERT_THAT(admin_->BootstrapOperators({std::string(kOwner), std::string("platform/backup")}),
-              IsOk());
+  ASSERT_THAT(
+      admin_->BootstrapOperators({std::string(kOwner), std::string("platform/backup")}, recorder_),
+      IsOk());
   const v1::Node* owner = registry_->snapshot()->FindNode(kOwner);
   ASSERT_NE(owner, nullptr);
   EXPECT_THAT(owner->roles(), ElementsAre(v1::ROLE_OPERATOR));
@@ -531,13 +534,105 @@ TEST_F(RegistryAdminTest, BootstrapOperatorsIsIdempotent) {
   EXPECT_THAT(backup->roles(), ElementsAre(v1::ROLE_OPERATOR));
   EXPECT_EQ(registry_->snapshot()->revision(), revision + 2);
 
-  ASSERT_THAT(admin_->BootstrapOperators({std::string(kOwner), std::string("platform/backup")}),
-              IsOk());
+  ASSERT_THAT(
+      admin_->BootstrapOperators({std::string(kOwner), std::string("platform/backup")}, recorder_),
+      IsOk());
   EXPECT_EQ(registry_->snapshot()->revision(), revision + 2);
-  EXPECT_THAT(admin_->RegisterNode("platform/backup", NodeRequest("land/core")), IsOk());
+  EXPECT_THAT(admin_->RegisterNode("platform/backup", NodeRequest("land/core"), recorder_), IsOk());
 
-  EXPECT_THAT(admin_->BootstrapOperators({std::string("Not An Id")}),
+  EXPECT_THAT(admin_->BootstrapOperators({std::string("Not An Id")}, recorder_),
               StatusIs(kInvalid, HasSubstr("agency/system")));
+}
+
+TEST_F(RegistryAdminTest, EveryWriteRecordsWhatItChangesBeforeItApplies) {
+  recorder_.recorded.clear();
+  v1::RegisterNodeRequest node = NodeRequest("land/core");
+  node.mutable_node()->add_roles(v1::ROLE_AUDITOR);
+  ASSERT_THAT(admin_->RegisterNode(kOperator, node, recorder_), IsOk());
+  node.mutable_node()->clear_roles();
+  node.mutable_node()->set_state(v1::NODE_STATE_SUSPENDED);
+  ASSERT_THAT(admin_->RegisterNode(kOperator, node, recorder_), IsOk());
+  std::string id = Grant({"birth_id", "province"}, {"statistics"});
+  ASSERT_THAT(Revoke(kOwner, id), IsOk());
+  ASSERT_THAT(admin_->RegisterDataset(kOwner, BirthDatasetRequest(), recorder_), IsOk());
+
+  const std::vector<v1::RegistryChange>& changes = recorder_.recorded;
+  ASSERT_EQ(changes.size(), 6u);
+  EXPECT_EQ(changes[0].node_id(), "land/core");
+  EXPECT_FALSE(changes[0].node_existed());
+  EXPECT_THAT(changes[0].roles_after(), ElementsAre(v1::ROLE_AUDITOR));
+  EXPECT_EQ(changes[0].node_state_after(), v1::NODE_STATE_ACTIVE);
+  EXPECT_EQ(changes[0].adapter_endpoint_after(), "adapter.land.gov.vn:7443");
+  EXPECT_TRUE(changes[1].node_existed());
+  EXPECT_THAT(changes[1].roles_before(), ElementsAre(v1::ROLE_AUDITOR));
+  EXPECT_THAT(changes[1].roles_after(), ElementsAre());
+  EXPECT_EQ(changes[1].node_state_before(), v1::NODE_STATE_ACTIVE);
+  EXPECT_EQ(changes[1].node_state_after(), v1::NODE_STATE_SUSPENDED);
+  // Request, approval, revocation: the grant, its terms and its state transition.
+  for (int i : {2, 3, 4}) {
+    EXPECT_EQ(changes[i].grant_id(), id);
+    EXPECT_EQ(changes[i].dataset_id(), kDataset);
+    EXPECT_EQ(changes[i].consumer(), kConsumer);
+    EXPECT_THAT(changes[i].fields(), ElementsAre("birth_id", "province"));
+    EXPECT_THAT(changes[i].purposes(), ElementsAre("statistics"));
+    EXPECT_THAT(changes[i].operations(),
+                ElementsAre(v1::OPERATION_READ, v1::OPERATION_QUERY, v1::OPERATION_SUBSCRIBE));
+  }
+  EXPECT_EQ(changes[2].grant_state_before(), v1::GRANT_STATE_UNSPECIFIED);
+  EXPECT_EQ(changes[2].grant_state_after(), v1::GRANT_STATE_REQUESTED);
+  EXPECT_EQ(changes[3].grant_state_before(), v1::GRANT_STATE_REQUESTED);
+  EXPECT_EQ(changes[3].grant_state_after(), v1::GRANT_STATE_APPROVED);
+  EXPECT_EQ(changes[4].grant_state_before(), v1::GRANT_STATE_APPROVED);
+  EXPECT_EQ(changes[4].grant_state_after(), v1::GRANT_STATE_REVOKED);
+  EXPECT_EQ(changes[5].dataset_id(), kDataset);
+  EXPECT_EQ(changes[5].schema_version_before(), 1);
+  EXPECT_EQ(changes[5].schema_version_after(), 1);
+  EXPECT_EQ(changes[5].key_field(), "birth_id");
+  EXPECT_EQ(changes[5].subject_field(), "mother_id");
+}
+
+TEST_F(RegistryAdminTest, NothingAppliesWhoseRecordFails) {
+  std::string id = Grant({"birth_id"}, {"statistics"}, absl::Hours(24), /*approve=*/false);
+  uint64_t revision = registry_->snapshot()->revision();
+  recorder_.refuse = absl::UnavailableError("the audit log is down");
+  EXPECT_THAT(Approve(kOwner, id), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(admin_->RegisterNode(kOperator, NodeRequest("land/core"), recorder_),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(admin_->RequestGrant(
+                  kConsumer, GrantRequest({"birth_id"}, {"statistics"}, kStart + absl::Hours(1)),
+                  recorder_),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(registry_->snapshot()->revision(), revision);
+  EXPECT_EQ(registry_->snapshot()->FindGrant(id)->state(), v1::GRANT_STATE_REQUESTED);
+  EXPECT_EQ(registry_->snapshot()->FindNode("land/core"), nullptr);
+  EXPECT_TRUE(recorder_.failed.empty());
+}
+
+TEST_F(RegistryAdminTest, RefusedWritesRecordNothing) {
+  recorder_.recorded.clear();
+  std::string id = Grant({"birth_id"}, {"statistics"}, absl::Hours(24), /*approve=*/false);
+  recorder_.recorded.clear();
+  EXPECT_THAT(Approve(kConsumer, id), StatusIs(kDenied));
+  EXPECT_THAT(admin_->RegisterNode(kOwner, NodeRequest("land/core"), recorder_), StatusIs(kDenied));
+  EXPECT_TRUE(recorder_.recorded.empty());
+}
+
+TEST_F(RegistryAdminTest, GrantsAskForOperationsAndExportOnlyByName) {
+  v1::RequestGrantRequest request =
+      GrantRequest({"birth_id"}, {"statistics"}, kStart + absl::Hours(1));
+  auto defaults = admin_->RequestGrant(kConsumer, request, recorder_);
+  ASSERT_THAT(defaults, IsOk());
+  EXPECT_THAT(defaults->operations(),
+              ElementsAre(v1::OPERATION_READ, v1::OPERATION_QUERY, v1::OPERATION_SUBSCRIBE));
+  request.add_operations(v1::OPERATION_EXPORT);
+  request.add_operations(v1::OPERATION_READ);
+  request.add_operations(v1::OPERATION_EXPORT);
+  auto exporting = admin_->RequestGrant(kConsumer, request, recorder_);
+  ASSERT_THAT(exporting, IsOk());
+  EXPECT_THAT(exporting->operations(), ElementsAre(v1::OPERATION_READ, v1::OPERATION_EXPORT));
+  request.add_operations(static_cast<v1::Operation>(9));
+  EXPECT_THAT(admin_->RequestGrant(kConsumer, request, recorder_),
+              StatusIs(kInvalid, HasSubstr("OPERATION_EXPORT")));
 }
 
 }  // namespace

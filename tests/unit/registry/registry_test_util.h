@@ -6,15 +6,18 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "ndx/v1/registry.pb.h"
+#include "registry/change_recorder.h"
 #include "registry/registry.h"
 #include "registry/registry_admin.h"
 #include "registry/rocksdb_registry.h"
+#include "testing/fake_clock.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
 
@@ -30,27 +33,7 @@ MATCHER_P(IsOkAndHolds, value, "is OK and holds " + ::testing::PrintToString(val
   return *arg == value;
 }
 
-// A clock that tests move by hand. Thread-safe.
-class FakeClock : public Clock {
- public:
-  explicit FakeClock(absl::Time now) : now_(now) {}
-  absl::Time Now() const override {
-    absl::MutexLock lock(&mutex_);
-    return now_;
-  }
-  void Set(absl::Time now) {
-    absl::MutexLock lock(&mutex_);
-    now_ = now;
-  }
-  void Advance(absl::Duration duration) {
-    absl::MutexLock lock(&mutex_);
-    now_ += duration;
-  }
-
- private:
-  mutable absl::Mutex mutex_;
-  absl::Time now_ ABSL_GUARDED_BY(mutex_);
-};
+using ::ndx::testing::FakeClock;
 
 inline const absl::Time kStart = absl::FromUnixSeconds(1767225600);  // 2026-01-01T00:00:00Z
 
@@ -120,17 +103,34 @@ inline v1::RequestGrantRequest GrantRequest(std::vector<std::string> fields,
   return request;
 }
 
+// A ChangeRecorder that keeps what it is given, and refuses to record while `refuse` is set.
+class RecordingChangeRecorder : public ChangeRecorder {
+ public:
+  absl::Status Record(const v1::RegistryChange& change) override {
+    if (!refuse.ok()) return refuse;
+    recorded.push_back(change);
+    return absl::OkStatus();
+  }
+  void RecordFailure(const v1::RegistryChange& change, const absl::Status& failure) override {
+    failed.emplace_back(change, failure);
+  }
+
+  absl::Status refuse;
+  std::vector<v1::RegistryChange> recorded;
+  std::vector<std::pair<v1::RegistryChange, absl::Status>> failed;
+};
+
 // A fresh registry in a temporary directory with an operator, an owner with an adapter, a
 // consumer, another agency's node, and the civil/births dataset of the owner.
 class RegistryFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     Reopen();
-    ASSERT_TRUE(admin_->BootstrapOperators({std::string(kOperator)}).ok());
+    ASSERT_TRUE(admin_->BootstrapOperators({std::string(kOperator)}, recorder_).ok());
     RegisterNode(kOwner, "127.0.0.1:7443");
     RegisterNode(kConsumer, "");
     RegisterNode(kOther, "");
-    auto dataset = admin_->RegisterDataset(kOwner, BirthDatasetRequest());
+    auto dataset = admin_->RegisterDataset(kOwner, BirthDatasetRequest(), recorder_);
     ASSERT_TRUE(dataset.ok()) << dataset.status();
   }
 
@@ -152,21 +152,25 @@ class RegistryFixture : public ::testing::Test {
     request.mutable_node()->set_kind(v1::NODE_KIND_MINISTRY);
     request.mutable_node()->set_adapter_endpoint(endpoint);
     request.mutable_node()->set_state(state);
-    auto node = admin_->RegisterNode(kOperator, request);
+    auto node = admin_->RegisterNode(kOperator, request, recorder_);
     ASSERT_TRUE(node.ok()) << node.status();
   }
 
   // Requests a grant as the consumer and, when `approve`, approves it as the owner.
+  // `operations` empty asks for the default ones.
   std::string Grant(std::vector<std::string> fields, std::vector<std::string> purposes,
-                    absl::Duration lifetime = absl::Hours(24 * 365), bool approve = true) {
-    auto grant = admin_->RequestGrant(
-        kConsumer, GrantRequest(std::move(fields), std::move(purposes), clock_.Now() + lifetime));
+                    absl::Duration lifetime = absl::Hours(24 * 365), bool approve = true,
+                    std::vector<v1::Operation> operations = {}) {
+    v1::RequestGrantRequest request =
+        GrantRequest(std::move(fields), std::move(purposes), clock_.Now() + lifetime);
+    for (v1::Operation operation : operations) request.add_operations(operation);
+    auto grant = admin_->RequestGrant(kConsumer, request, recorder_);
     EXPECT_TRUE(grant.ok()) << grant.status();
     if (!grant.ok()) return "";
     if (approve) {
       v1::ApproveGrantRequest approve_request;
       approve_request.set_grant_id(grant->id());
-      auto approved = admin_->ApproveGrant(kOwner, approve_request);
+      auto approved = admin_->ApproveGrant(kOwner, approve_request, recorder_);
       EXPECT_TRUE(approved.ok()) << approved.status();
     }
     return grant->id();
@@ -176,6 +180,7 @@ class RegistryFixture : public ::testing::Test {
   FakeClock clock_{kStart};
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<RegistryAdmin> admin_;
+  RecordingChangeRecorder recorder_;
 };
 
 }  // namespace ndx::registry::testing

@@ -15,6 +15,7 @@ namespace {
 using ::google::protobuf::util::MessageDifferencer;
 using ::ndx::testing::IsOk;
 using ::ndx::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 v1::Node MakeNode(const std::string& id) {
@@ -48,6 +49,7 @@ v1::Grant MakeGrant(const std::string& id) {
   grant.add_fields("birth_id");
   grant.add_purposes("health-insurance");
   grant.set_state(v1::GRANT_STATE_APPROVED);
+  grant.add_operations(v1::OPERATION_READ);
   return grant;
 }
 
@@ -106,6 +108,22 @@ TEST_F(RocksDbRegistryTest, PersistsAcrossReopenWithTheRevision) {
   // Counting goes on from the stored revision.
   EXPECT_THAT(registry->PutGrant(MakeGrant("g-2")), IsOkAndHolds(5u));
   EXPECT_EQ(registry->snapshot()->revision(), 5u);
+}
+
+TEST_F(RocksDbRegistryTest, GrantWithoutOperationsAllowsTheDefaultOnes) {
+  v1::Grant old = MakeGrant("g-1");
+  old.clear_operations();
+  {
+    auto registry = Open();
+    ASSERT_NE(registry, nullptr);
+    ASSERT_THAT(registry->PutGrant(old), IsOk());
+    EXPECT_THAT(registry->snapshot()->FindGrant("g-1")->operations(),
+                ElementsAre(v1::OPERATION_READ, v1::OPERATION_QUERY, v1::OPERATION_SUBSCRIBE));
+  }
+  auto registry = Open();
+  ASSERT_NE(registry, nullptr);
+  EXPECT_THAT(registry->snapshot()->FindGrant("g-1")->operations(),
+              ElementsAre(v1::OPERATION_READ, v1::OPERATION_QUERY, v1::OPERATION_SUBSCRIBE));
 }
 
 TEST_F(RocksDbRegistryTest, NewSnapshotIsVisibleAtOnceAndTheOldOneIsUnchanged) {
