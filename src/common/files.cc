@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -24,6 +26,35 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
   return absl::InternalError(message);
 }
+
+// "0644": permission bits the way chmod takes them.
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+constexpr mode_t kGroupOrOthers = S_IRWXG | S_IRWXO;
+
+absl::Status CheckPrivateMode(const std::string& path, mode_t mode) {
+  if ((mode & kGroupOrOthers) == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat("key file ", path, " has mode ", ModeText(mode),
+                                                    " and is open to group or others; run: "
+                                                    "chmod 600 ",
+                                                    path));
+}
+
+// Closes a descriptor on every return path.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() { ::close(fd_); }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  const int fd_;
+};
 
 // Collects the first text-format error with its position.
 class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
@@ -47,6 +78,30 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   out << in.rdbuf();
   if (in.bad()) return ErrnoError("cannot read", path);
   return out.str();
+}
+
+absl::Status CheckPrivateFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoError("cannot stat key file", path);
+  return CheckPrivateMode(path, st.st_mode);
+}
+
+absl::StatusOr<std::string> ReadPrivateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open", path);
+  FdCloser closer(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoError("cannot stat key file", path);
+  NDX_RETURN_IF_ERROR(CheckPrivateMode(path, st.st_mode));
+  std::string content;
+  char buffer[16384];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("cannot read", path);
+    if (n == 0) return content;
+    content.append(buffer, static_cast<size_t>(n));
+  }
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view content, int mode) {

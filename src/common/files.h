@@ -11,6 +11,16 @@ namespace ndx {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// A private key file that group or others may access is a deployment error, refused before the
+// key is used: kFailedPrecondition "key file X has mode 0644 and is open to group or others; run:
+// chmod 600 X". kNotFound or kPermissionDenied when the file cannot be stat'ed.
+absl::Status CheckPrivateFile(const std::string& path);
+
+// ReadFile for a private key: refuses the file as CheckPrivateFile does. The mode checked is the
+// one of the file actually read (fstat of the open descriptor), so a file swapped in between the
+// check and the read is not read unchecked.
+absl::StatusOr<std::string> ReadPrivateFile(const std::string& path);
+
 // Writes the whole file atomically (temporary file, fsync, rename) with the given mode, so that
 // a reader never sees half a key or a world-readable key.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view content, int mode);

@@ -22,22 +22,36 @@ namespace {
 
 constexpr size_t kPseudonymKeyBytes = 32;
 
-// The checkpoint signing key, made on first start.
+// The checkpoint signing key, made on first start. LoadPem refuses a key file open to group or
+// others: whoever could read it could sign checkpoints over a rewritten log.
 absl::StatusOr<crypto::SigningKey> LoadOrCreateSigningKey(const std::string& path) {
-  if (std::filesystem::exists(path)) return crypto::SigningKey::LoadPem(path);
+  std::error_code error;
+  const bool exists = std::filesystem::exists(path, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot stat the checkpoint signing key ", path, ": ", error.message()));
+  }
+  if (exists) return crypto::SigningKey::LoadPem(path);
   NDX_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::Generate());
   NDX_RETURN_IF_ERROR(key.SavePem(path));
   spdlog::warn("made a new audit checkpoint signing key at {}", path);
   return key;
 }
 
-// The pseudonym key, made on first start.
+// The pseudonym key, made on first start. Refused when group or others may read it: with the key,
+// the pseudonyms in the audit log lead back to the citizen identifiers.
 absl::StatusOr<std::string> LoadOrCreatePseudonymKey(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
+  std::error_code error;
+  const bool exists = std::filesystem::exists(path, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot stat the pseudonym key ", path, ": ", error.message()));
+  }
+  if (!exists) {
     NDX_RETURN_IF_ERROR(WriteFileAtomically(path, crypto::RandomBytes(kPseudonymKeyBytes), 0600));
     spdlog::warn("made a new audit pseudonym key at {}", path);
   }
-  NDX_ASSIGN_OR_RETURN(std::string key, ReadFile(path));
+  NDX_ASSIGN_OR_RETURN(std::string key, ReadPrivateFile(path));
   if (key.size() < kPseudonymKeyBytes) {
     return absl::FailedPreconditionError(absl::StrCat("pseudonym key ", path, " has ", key.size(),
                                                       " bytes; it needs ", kPseudonymKeyBytes));
