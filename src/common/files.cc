@@ -1,6 +1,8 @@
 #include "common/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -56,6 +59,68 @@ class FdCloser {
   const int fd_;
 };
 
+// mkdir -p with mode 0700 for every directory it makes. mkdir's mode passes through the umask,
+// which may take more than group and others away; chmod makes it exactly 0700.
+absl::Status CreateDirectories(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0) {
+    if (errno == EEXIST) return absl::OkStatus();
+    if (errno != ENOENT) return ErrnoError("cannot create directory", path);
+    std::string parent = std::filesystem::path(path).parent_path().string();
+    if (parent.empty() || parent == path) {
+      return absl::NotFoundError(absl::StrCat("cannot create directory ", path, ": no parent"));
+    }
+    NDX_RETURN_IF_ERROR(CreateDirectories(parent));
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoError("cannot create directory", path);
+    }
+  }
+  if (::chmod(path.c_str(), 0700) != 0) return ErrnoError("cannot set the mode of", path);
+  return absl::OkStatus();
+}
+
+// Takes group's and others' bits (and set-id and sticky bits) off `path`, and says so.
+absl::Status Restrict(const std::string& path, mode_t mode) {
+  const mode_t tightened = mode & S_IRWXU;
+  if (::chmod(path.c_str(), tightened) != 0) return ErrnoError("cannot tighten the mode of", path);
+  spdlog::warn("{} had mode {}, open to group or others; changed it to {}", path, ModeText(mode),
+               ModeText(tightened));
+  return absl::OkStatus();
+}
+
+// Tightens the directory `dir` (whose lstat is `st`) and what it holds, as MakePrivateDirectory
+// describes. The directory is closed before its entries are read, so that nobody else can swap
+// an entry for a symbolic link between its lstat and its chmod.
+absl::Status TightenTree(const std::string& dir, const struct stat& st) {
+  const bool was_open = (st.st_mode & kGroupOrOthers) != 0;
+  if (was_open) NDX_RETURN_IF_ERROR(Restrict(dir, st.st_mode));
+  DIR* stream = ::opendir(dir.c_str());
+  if (stream == nullptr) return ErrnoError("cannot list", dir);
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(stream, ::closedir);
+  while (true) {
+    errno = 0;
+    const struct dirent* entry = ::readdir(stream);
+    if (entry == nullptr) {
+      if (errno != 0) return ErrnoError("cannot list", dir);
+      return absl::OkStatus();
+    }
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string child = absl::StrCat(dir, "/", name);
+    struct stat child_st;
+    if (::lstat(child.c_str(), &child_st) != 0) {
+      // A RocksDB file deleted since readdir is no longer there to tighten.
+      if (errno == ENOENT) continue;
+      return ErrnoError("cannot stat", child);
+    }
+    if (S_ISLNK(child_st.st_mode)) continue;  // what it points to is not ours to change
+    if (S_ISDIR(child_st.st_mode)) {
+      NDX_RETURN_IF_ERROR(TightenTree(child, child_st));
+    } else if (was_open && (child_st.st_mode & kGroupOrOthers) != 0) {
+      NDX_RETURN_IF_ERROR(Restrict(child, child_st.st_mode));
+    }
+  }
+}
+
 // Collects the first text-format error with its position.
 class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
  public:
@@ -102,6 +167,22 @@ absl::StatusOr<std::string> ReadPrivateFile(const std::string& path) {
     if (n == 0) return content;
     content.append(buffer, static_cast<size_t>(n));
   }
+}
+
+absl::Status MakePrivateDirectory(const std::string& path) {
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return absl::InvalidArgumentError("a private directory needs a path");
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return ErrnoError("cannot stat", dir);
+    NDX_RETURN_IF_ERROR(CreateDirectories(dir));
+    if (::stat(dir.c_str(), &st) != 0) return ErrnoError("cannot stat", dir);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, " exists and is not a directory"));
+  }
+  return TightenTree(dir, st);
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view content, int mode) {

@@ -4,7 +4,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
@@ -67,12 +66,6 @@ EventStore::EventStore(std::unique_ptr<rocksdb::DB> db, bool sync)
 EventStore::~EventStore() { db_->Close().PermitUncheckedError(); }
 
 absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const EventStoreOptions& options) {
-  std::error_code error;
-  std::filesystem::create_directories(options.dir, error);
-  if (error) {
-    return absl::InternalError(absl::StrCat("cannot create the event store directory ", options.dir,
-                                            ": ", error.message()));
-  }
   NDX_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
                        storage::Open(storage::DefaultOptions(), options.dir, "event store"));
   std::unique_ptr<EventStore> store(new EventStore(std::move(db), options.sync));

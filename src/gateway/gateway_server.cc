@@ -63,12 +63,7 @@ absl::StatusOr<std::string> LoadOrCreatePseudonymKey(const std::string& path) {
 
 absl::Status GatewayServer::OpenAudit(const v1::GatewayConfig& config) {
   const v1::AuditLogConfig& settings = config.audit();
-  std::error_code error;
-  std::filesystem::create_directories(settings.dir(), error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create the audit directory ", settings.dir(), ": ", error.message()));
-  }
+  NDX_RETURN_IF_ERROR(MakePrivateDirectory(settings.dir()));
   audit::AuditLogOptions options;
   options.dir = settings.dir() + "/log";
   options.durability = settings.durability() == v1::DURABILITY_PROCESS_CRASH
