@@ -69,7 +69,9 @@ absl::Status AdapterService::Authorize(const grpc::ServerContext& context) const
 absl::StatusOr<const ServedDataset*> AdapterService::FindDataset(const std::string& dataset) const {
   auto it = datasets_.find(dataset);
   if (it == datasets_.end()) {
-    return absl::NotFoundError(
+    // Not NOT_FOUND, which the gateway reads as "no record with this key": the gateway and this
+    // adapter disagree on where the dataset is served.
+    return absl::FailedPreconditionError(
         absl::StrCat("dataset \"", Printable(dataset), "\" is not served by this adapter"));
   }
   return &it->second;

@@ -63,7 +63,9 @@ struct SearchPage {
 // A store that datasets are read from: the agency's database behind the adapter. Implementations
 // are named after what they are (SqliteBackend); a PostgreSQL one plugs in the same way.
 // Values (key, filters) arrive as text and are converted to the field's protobuf type; a value
-// that does not convert is kInvalidArgument naming the field and the expected type. Records hold
+// that does not convert is kInvalidArgument naming the field and the expected type. Error
+// messages travel to the gateway: they may name datasets, tables, columns, fields and types, and
+// never carry a key, a filter value or a stored value, which are citizens' data. Records hold
 // only the requested fields (all fields when none are requested); NULL columns stay unset.
 // Implementations must be thread-safe: the adapter calls them from many gRPC threads at once.
 class Backend {

@@ -3,10 +3,13 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <variant>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/field_text.h"
 
 namespace ndx::adapters {
 namespace {
@@ -15,69 +18,31 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-constexpr absl::string_view kTimestampType = "google.protobuf.Timestamp";
-// The range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
-
-bool IsTimestamp(const FieldDescriptor& field) {
-  return field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-         field.message_type()->full_name() == kTimestampType;
-}
-
-// Values are quoted in messages, escaped and cut short: they come from callers and databases.
-std::string Quote(absl::string_view text) {
-  constexpr size_t kMax = 64;
-  if (text.size() <= kMax) return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMax)), "...\"");
-}
-
 std::string DoubleToString(double value) {
   char buf[64];
   auto result = std::to_chars(buf, buf + sizeof(buf), value);
   return std::string(buf, result.ptr);
 }
 
-std::string DescribeSql(const SqlValue& value) {
-  if (const auto* i = std::get_if<int64_t>(&value)) return absl::StrCat("the integer ", *i);
-  if (const auto* d = std::get_if<double>(&value)) return "the real " + DoubleToString(*d);
-  if (const auto* t = std::get_if<SqlText>(&value)) return "the text " + Quote(t->text);
-  return absl::StrCat("a blob of ", std::get<SqlBlob>(value).bytes.size(), " bytes");
-}
-
-absl::Status TextMismatch(const FieldDescriptor& field, absl::string_view text) {
-  return absl::InvalidArgumentError(absl::StrCat("field \"", field.name(), "\" expects ",
-                                                 ExpectedType(field), ", got ", Quote(text)));
+// What kind of value a column holds, for messages: never the value itself, which is a citizen's
+// data and would travel to the gateway and into its logs.
+absl::string_view DescribeSqlKind(const SqlValue& value) {
+  if (std::holds_alternative<int64_t>(value)) return "an integer";
+  if (std::holds_alternative<double>(value)) return "a real number";
+  if (std::holds_alternative<SqlText>(value)) return "a text value";
+  return "a blob";
 }
 
 absl::Status SqlMismatch(const FieldDescriptor& field, const SqlValue& value) {
   return absl::InternalError(absl::StrCat("field \"", field.name(), "\" expects ",
-                                          ExpectedType(field), ", the column holds ",
-                                          DescribeSql(value)));
+                                          ExpectedType(field), ", but the column holds ",
+                                          DescribeSqlKind(value), " that does not convert to it"));
 }
 
-bool ParseBool(absl::string_view text, bool* out) {
-  if (text == "true" || text == "1") {
-    *out = true;
-    return true;
-  }
-  if (text == "false" || text == "0") {
-    *out = false;
-    return true;
-  }
-  return false;
-}
-
-bool InTimestampRange(absl::Time time) {
-  return time >= absl::FromUnixSeconds(kMinTimestampSeconds) &&
-         time < absl::FromUnixSeconds(kMaxTimestampSeconds + 1);
-}
-
-// RFC 3339 with a zone ("Z" or an offset); on the SQL side also SQLite's zone-less UTC forms.
-bool ParseTimestampText(absl::string_view text, bool allow_sqlite_forms, absl::Time* out) {
+// RFC 3339 as on the wire, or SQLite's own zone-less UTC forms ("YYYY-MM-DD HH:MM:SS.SSS").
+bool ParseSqlTimestampText(absl::string_view text, absl::Time* out) {
+  if (ParseRfc3339Text(text, out)) return true;
   std::string error;
-  if (absl::ParseTime(absl::RFC3339_full, text, out, &error)) return InTimestampRange(*out);
-  if (!allow_sqlite_forms) return false;
   for (const char* format : {"%Y-%m-%d %H:%M:%E*S", "%Y-%m-%dT%H:%M:%E*S"}) {
     if (absl::ParseTime(format, text, absl::UTCTimeZone(), out, &error)) {
       return InTimestampRange(*out);
@@ -140,7 +105,7 @@ bool SqlToTime(const SqlValue& value, absl::Time* out) {
   if (const auto* t = std::get_if<SqlText>(&value)) {
     int64_t seconds = 0;
     if (absl::SimpleAtoi(t->text, &seconds)) return SqlToTime(seconds, out);
-    return ParseTimestampText(t->text, /*allow_sqlite_forms=*/true, out);
+    return ParseSqlTimestampText(t->text, out);
   }
   return false;
 }
@@ -157,127 +122,6 @@ void SetTimestamp(const FieldDescriptor& field, absl::Time time, Message* messag
 }
 
 }  // namespace
-
-absl::Status CheckSupportedField(const FieldDescriptor& field) {
-  if (field.is_repeated()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("field \"", field.name(), "\" is ", field.is_map() ? "a map" : "repeated",
-                     "; a column holds one value, so only singular fields can be mapped"));
-  }
-  if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !IsTimestamp(field)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "field \"", field.name(), "\" has message type ", field.message_type()->full_name(),
-        "; the only message type a column can hold is ", kTimestampType));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckKeyField(const FieldDescriptor& field) {
-  switch (field.cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64:
-    case FieldDescriptor::CPPTYPE_UINT32:
-    case FieldDescriptor::CPPTYPE_UINT64:
-    case FieldDescriptor::CPPTYPE_STRING:
-      if (!field.is_repeated()) return absl::OkStatus();
-      break;
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("key field \"", field.name(), "\" is ", field.is_repeated() ? "repeated " : "",
-                   field.type_name(), "; a key must be a singular string, bytes or integer field"));
-}
-
-std::string ExpectedType(const FieldDescriptor& field) {
-  if (IsTimestamp(field)) {
-    return absl::StrCat(kTimestampType, " (RFC 3339 or integer seconds since the epoch)");
-  }
-  switch (field.type()) {
-    case FieldDescriptor::TYPE_BOOL:
-      return "bool (true, false, 1 or 0)";
-    case FieldDescriptor::TYPE_BYTES:
-      return "bytes (base64)";
-    case FieldDescriptor::TYPE_ENUM:
-      return absl::StrCat("enum ", field.enum_type()->full_name(), " (a value name or number)");
-    default:
-      return field.type_name();
-  }
-}
-
-absl::StatusOr<FieldValue> ParseFieldText(const FieldDescriptor& field, absl::string_view text) {
-  switch (field.cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32: {
-      int32_t value = 0;
-      if (absl::SimpleAtoi(text, &value)) return FieldValue(int64_t{value});
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_INT64: {
-      int64_t value = 0;
-      if (absl::SimpleAtoi(text, &value)) return FieldValue(value);
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_UINT32: {
-      uint32_t value = 0;
-      if (absl::SimpleAtoi(text, &value)) return FieldValue(uint64_t{value});
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_UINT64: {
-      uint64_t value = 0;
-      if (absl::SimpleAtoi(text, &value)) return FieldValue(value);
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_DOUBLE: {
-      double value = 0;
-      if (absl::SimpleAtod(text, &value)) return FieldValue(value);
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_FLOAT: {
-      float value = 0;
-      if (absl::SimpleAtof(text, &value)) return FieldValue(double{value});
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_BOOL: {
-      bool value = false;
-      if (ParseBool(text, &value)) return FieldValue(value);
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_STRING: {
-      if (field.type() != FieldDescriptor::TYPE_BYTES) return FieldValue(std::string(text));
-      BytesValue value;
-      if (absl::Base64Unescape(text, &value.bytes) ||
-          absl::WebSafeBase64Unescape(text, &value.bytes)) {
-        return FieldValue(std::move(value));
-      }
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_ENUM: {
-      const google::protobuf::EnumDescriptor* type = field.enum_type();
-      if (const auto* named = type->FindValueByName(std::string(text))) {
-        return FieldValue(EnumValue{named->number(), named->name()});
-      }
-      int32_t number = 0;
-      if (absl::SimpleAtoi(text, &number)) {
-        const auto* known = type->FindValueByNumber(number);
-        return FieldValue(EnumValue{number, known != nullptr ? known->name() : ""});
-      }
-      break;
-    }
-    case FieldDescriptor::CPPTYPE_MESSAGE: {
-      absl::Time time;
-      int64_t seconds = 0;
-      if (absl::SimpleAtoi(text, &seconds)) {
-        if (seconds >= kMinTimestampSeconds && seconds <= kMaxTimestampSeconds) {
-          return FieldValue(absl::FromUnixSeconds(seconds));
-        }
-      } else if (ParseTimestampText(text, /*allow_sqlite_forms=*/false, &time)) {
-        return FieldValue(time);
-      }
-      break;
-    }
-  }
-  return TextMismatch(field, text);
-}
 
 absl::Status SetFieldFromSql(const FieldDescriptor& field, const SqlValue& value,
                              Message* message) {
@@ -328,7 +172,7 @@ absl::Status SetFieldFromSql(const FieldDescriptor& field, const SqlValue& value
       if (SqlToInt64(value, &number) && (number == 0 || number == 1)) {
         v = number == 1;
       } else if (const auto* text = std::get_if<SqlText>(&value);
-                 text == nullptr || !ParseBool(text->text, &v)) {
+                 text == nullptr || !ParseBoolText(text->text, &v)) {
         break;
       }
       reflection->SetBool(message, &field, v);
@@ -350,7 +194,7 @@ absl::Status SetFieldFromSql(const FieldDescriptor& field, const SqlValue& value
       if (field.type() == FieldDescriptor::TYPE_STRING && !IsValidUtf8(v)) {
         return absl::InternalError(absl::StrCat("field \"", field.name(),
                                                 "\" is a string but the column holds ",
-                                                DescribeSql(value), ", which is not UTF-8"));
+                                                DescribeSqlKind(value), " that is not UTF-8"));
       }
       reflection->SetString(message, &field, std::move(v));
       return absl::OkStatus();

@@ -16,6 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "adapters/field_value.h"
 #include "adapters/page_token.h"
+#include "common/field_text.h"
 #include "common/status_macros.h"
 
 namespace ndx::adapters {
@@ -56,12 +57,6 @@ absl::Status SqliteError(int rc, sqlite3* db, absl::string_view what) {
 // even for a caller that skipped validation.
 std::string Quote(absl::string_view identifier) {
   return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}), "\"");
-}
-
-std::string QuoteValue(absl::string_view text) {
-  constexpr size_t kMax = 64;
-  if (text.size() <= kMax) return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMax)), "...\"");
 }
 
 std::string ColumnList(const std::vector<const FieldBinding*>& selected) {
@@ -480,8 +475,9 @@ absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::s
   NDX_RETURN_IF_ERROR(BindAll(lease->db(), stmt, params));
   int rc = sqlite3_step(stmt);
   if (rc == SQLITE_DONE) {
-    return absl::NotFoundError(absl::StrCat("dataset ", binding.dataset, " has no record with ",
-                                            key_field.field->name(), " = ", QuoteValue(key)));
+    // The key is a citizen's identifier: the message names its field, never its value.
+    return absl::NotFoundError(absl::StrCat("dataset ", binding.dataset,
+                                            " has no record with this ", key_field.field->name()));
   }
   if (rc != SQLITE_ROW) {
     return SqliteError(
@@ -491,9 +487,10 @@ absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::s
   NDX_ASSIGN_OR_RETURN(std::string record, BuildRecord(binding, selected, stmt, 0));
   rc = sqlite3_step(stmt);
   if (rc == SQLITE_ROW) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "dataset ", binding.dataset, ": table \"", binding.table, "\" has several rows with ",
-        key_field.column, " = ", QuoteValue(key), "; the key column must be unique"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("dataset ", binding.dataset, ": table \"", binding.table,
+                     "\" has several rows with the requested key in column \"", key_field.column,
+                     "\"; the key column must be unique"));
   }
   if (rc != SQLITE_DONE) {
     return SqliteError(

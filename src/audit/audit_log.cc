@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <system_error>
 #include <utility>
@@ -153,12 +152,6 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
     return absl::InvalidArgumentError(
         absl::StrCat("the audit log's pseudonym key has ", options.pseudonym_key.size(),
                      " bytes; it needs at least ", kPseudonymKeyMinBytes));
-  }
-  std::error_code error;
-  std::filesystem::create_directories(options.dir, error);
-  if (error) {
-    return absl::InternalError(
-        absl::StrCat("cannot create the audit log directory ", options.dir, ": ", error.message()));
   }
   rocksdb::Options db_options = storage::DefaultOptions();
   // The log only grows. Left to the table readers, the index blocks of its files would stay in

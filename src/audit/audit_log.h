@@ -41,7 +41,8 @@ struct AuditLogOptions {
     kPowerLoss,
   };
 
-  // The directory of the log's own RocksDB database; created (with its parents) if missing.
+  // The directory of the log's own RocksDB database; created (with its parents) 0700 if missing,
+  // tightened if open to group or others.
   std::string dir;
   Durability durability = Durability::kPowerLoss;
   // The HMAC-SHA-256 key of the subject pseudonyms: at least 32 bytes. The same key must be used

@@ -78,7 +78,7 @@ absl::StatusOr<SignedCheckpoint> Checkpointer::SignLocked() {
   NDX_ASSIGN_OR_RETURN(checkpoint.root, log_->Root(checkpoint.size));
   checkpoint.time = absl::FromUnixNanos(absl::ToUnixNanos(options_.clock->Now()));
   NDX_ASSIGN_OR_RETURN(std::string note, SignCheckpoint(checkpoint, options_.key_name, key_));
-  NDX_RETURN_IF_ERROR(WriteFileAtomically(options_.state_file, note, 0644));
+  NDX_RETURN_IF_ERROR(WriteFileAtomically(options_.state_file, note, 0600));
   latest_ = {std::move(note), std::move(checkpoint)};
   has_latest_ = true;
   return latest_;

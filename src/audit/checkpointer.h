@@ -21,7 +21,8 @@ struct CheckpointerOptions {
   std::string origin;
   // The signing key's name in signature lines and verifier keys.
   std::string key_name;
-  // Where the latest signed checkpoint is kept (written atomically after each signature).
+  // Where the latest signed checkpoint is kept (written atomically, 0600, after each signature).
+  // Auditors get checkpoints from the Audit API; the file is the gateway's own state.
   std::string state_file;
   // How often a new checkpoint is signed when the log has grown; zero disables the thread.
   absl::Duration interval = absl::Seconds(10);

@@ -9,9 +9,14 @@
 
 namespace ndx {
 
-// Start-up common to every ndx binary: turns off Abseil's deadlock-cycle bookkeeping (Debian's
-// Abseil is built without NDEBUG, which makes every mutex pay for it) and sets up logging to
-// stderr with the given program name.
+// Start-up common to every ndx binary: sets the umask to 077, turns off Abseil's deadlock-cycle
+// bookkeeping (Debian's Abseil is built without NDEBUG, which makes every mutex pay for it) and
+// sets up logging to stderr with the given program name.
+// The umask makes private whatever the process (or a library it uses: RocksDB, SQLite) creates
+// without an explicit mode: the gateway's stores hold records about citizens, the adapter's files
+// too, and ndxctl writes query answers and exports. Files meant to be shared (certificates, the
+// audit verifier key, the port file) are written with an explicit mode, which WriteFileAtomically
+// sets exactly. Children inherit the umask, ndxctl's --exec handlers included.
 void InitProcess(const char* program_name);
 
 // SIGTERM and SIGINT, blocked from construction on in the constructing thread and every thread it

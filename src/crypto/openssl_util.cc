@@ -4,9 +4,6 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <sys/stat.h>
-
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 
@@ -109,22 +106,6 @@ SubjectAltNames GetSubjectAltNames(X509* cert) {
   }
   GENERAL_NAMES_free(names);
   return sans;
-}
-
-absl::Status CheckPrivateFileMode(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("cannot stat key file ", path));
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return absl::FailedPreconditionError(absl::StrCat("key file ", path, " has mode ", mode,
-                                                      " and is open to group or others; run: "
-                                                      "chmod 600 ",
-                                                      path));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace ndx::crypto::internal

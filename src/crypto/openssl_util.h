@@ -33,10 +33,6 @@ absl::StatusOr<PkeyPtr> ParsePrivateKeyPem(absl::string_view pem, absl::string_v
 absl::StatusOr<std::string> CertificateToPem(X509* cert);
 absl::StatusOr<std::string> PrivateKeyToPem(EVP_PKEY* key);
 
-// A private key file open to group or others is a deployment error, refused before the key is
-// used (kFailedPrecondition, saying to chmod 600); kNotFound when it cannot be stat'ed.
-absl::Status CheckPrivateFileMode(const std::string& path);
-
 // RFC 2253 text of a distinguished name, e.g. "CN=moh/insurance".
 std::string NameToString(const X509_NAME* name);
 

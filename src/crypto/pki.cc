@@ -209,7 +209,8 @@ absl::StatusOr<LoadedCa> LoadCa(const std::string& ca_dir) {
   std::string cert_path = ca_dir + "/ca.pem";
   std::string key_path = ca_dir + "/ca.key";
   NDX_ASSIGN_OR_RETURN(ca.pem, ReadFile(cert_path));
-  NDX_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path));
+  // The CA key signs every identity of the platform: refused when others could have copied it.
+  NDX_ASSIGN_OR_RETURN(std::string key_pem, ReadPrivateFile(key_path));
   NDX_ASSIGN_OR_RETURN(ca.cert, internal::ParseCertificatePem(ca.pem, cert_path));
   NDX_ASSIGN_OR_RETURN(ca.key, internal::ParsePrivateKeyPem(key_pem, key_path));
   if (X509_check_ca(ca.cert.get()) != 1) {

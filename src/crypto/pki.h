@@ -48,7 +48,8 @@ struct LeafOptions {
 
 // Makes a key and a certificate signed by the CA in `ca_dir` and writes them as
 // <out_dir>/<basename>.{pem,key} (out_dir created 0700 if missing), plus <out_dir>/ca.pem.
-// Refuses to overwrite an existing key (kAlreadyExists).
+// Refuses to overwrite an existing key (kAlreadyExists), and to use a CA key that group or
+// others may access (kFailedPrecondition, the message says to chmod 600).
 absl::Status IssueCertificate(const std::string& ca_dir, const std::string& out_dir,
                               const std::string& basename, const LeafOptions& options);
 

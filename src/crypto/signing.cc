@@ -62,8 +62,7 @@ absl::StatusOr<SigningKey> SigningKey::Generate() {
 }
 
 absl::StatusOr<SigningKey> SigningKey::LoadPem(const std::string& path) {
-  NDX_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
-  NDX_RETURN_IF_ERROR(internal::CheckPrivateFileMode(path));
+  NDX_ASSIGN_OR_RETURN(std::string pem, ReadPrivateFile(path));
   NDX_ASSIGN_OR_RETURN(PkeyPtr pkey, internal::ParsePrivateKeyPem(pem, path));
   if (EVP_PKEY_get_id(pkey.get()) != EVP_PKEY_ED25519) {
     return absl::InvalidArgumentError(absl::StrCat(path, " holds a ",

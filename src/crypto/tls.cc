@@ -4,9 +4,7 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
-#include <sys/stat.h>
 
-#include <cstdio>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -33,8 +31,7 @@ absl::StatusOr<TlsPems> LoadTlsFiles(const TlsFilePaths& files) {
   TlsPems pems;
   NDX_ASSIGN_OR_RETURN(pems.ca, ReadFile(files.ca_file));
   NDX_ASSIGN_OR_RETURN(pems.cert, ReadFile(files.cert_file));
-  NDX_ASSIGN_OR_RETURN(pems.key, ReadFile(files.key_file));
-  NDX_RETURN_IF_ERROR(internal::CheckPrivateFileMode(files.key_file));
+  NDX_ASSIGN_OR_RETURN(pems.key, ReadPrivateFile(files.key_file));
   NDX_RETURN_IF_ERROR(internal::ParseCertificatePem(pems.ca, files.ca_file).status());
   NDX_ASSIGN_OR_RETURN(internal::X509Ptr cert,
                        internal::ParseCertificatePem(pems.cert, files.cert_file));

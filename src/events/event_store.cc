@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <filesystem>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -78,12 +77,6 @@ EventStore::~EventStore() { db_->Close().PermitUncheckedError(); }
 absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const EventStoreOptions& options) {
   if (!options.key_sealer.has_value()) {
     return absl::InvalidArgumentError("the event store needs a key_sealer for the record keys");
-  }
-  std::error_code error;
-  std::filesystem::create_directories(options.dir, error);
-  if (error) {
-    return absl::InternalError(absl::StrCat("cannot create the event store directory ", options.dir,
-                                            ": ", error.message()));
   }
   NDX_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
                        storage::Open(storage::DefaultOptions(), options.dir, "event store"));

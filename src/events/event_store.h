@@ -23,7 +23,8 @@ class DB;
 namespace ndx::events {
 
 struct EventStoreOptions {
-  // Directory of the RocksDB database; created if missing.
+  // Directory of the RocksDB database; created 0700 if missing, tightened if open to group or
+  // others.
   std::string dir;
   // Sync every write to disk before it returns (power-loss durable); otherwise writes reach the
   // operating system only (they survive a crash of the process, not of the machine).

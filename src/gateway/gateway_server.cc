@@ -30,39 +30,41 @@ constexpr size_t kSealingKeyBytes = 32;
 constexpr char kPageTokenPurpose[] = "ndx page token v1";
 constexpr char kEventKeyPurpose[] = "ndx event key v1";
 
-// The checkpoint signing key, made on first start.
+// The checkpoint signing key, made on first start. LoadPem refuses a key file open to group or
+// others: whoever could read it could sign checkpoints over a rewritten log.
 absl::StatusOr<crypto::SigningKey> LoadOrCreateSigningKey(const std::string& path) {
-  if (std::filesystem::exists(path)) return crypto::SigningKey::LoadPem(path);
+  std::error_code error;
+  const bool exists = std::filesystem::exists(path, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot stat the checkpoint signing key ", path, ": ", error.message()));
+  }
+  if (exists) return crypto::SigningKey::LoadPem(path);
   NDX_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::Generate());
   NDX_RETURN_IF_ERROR(key.SavePem(path));
   spdlog::warn("made a new audit checkpoint signing key at {}", path);
   return key;
 }
 
-// The pseudonym key, made on first start.
-absl::StatusOr<std::string> LoadOrCreatePseudonymKey(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
-    NDX_RETURN_IF_ERROR(WriteFileAtomically(path, crypto::RandomBytes(kPseudonymKeyBytes), 0600));
-    spdlog::warn("made a new audit pseudonym key at {}", path);
+// A key of `bytes` random bytes at `path` (`what` names it in messages), made on first start.
+// Refused when group or others may read it: with the pseudonym key the audit log's pseudonyms
+// lead back to citizen identifiers; with the sealing key page tokens and stored event keys open.
+absl::StatusOr<std::string> LoadOrCreateRawKey(const std::string& path, absl::string_view what,
+                                               size_t bytes) {
+  std::error_code error;
+  const bool exists = std::filesystem::exists(path, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot stat the ", what, " ", path, ": ", error.message()));
   }
-  NDX_ASSIGN_OR_RETURN(std::string key, ReadFile(path));
-  if (key.size() < kPseudonymKeyBytes) {
-    return absl::FailedPreconditionError(absl::StrCat("pseudonym key ", path, " has ", key.size(),
-                                                      " bytes; it needs ", kPseudonymKeyBytes));
+  if (!exists) {
+    NDX_RETURN_IF_ERROR(WriteFileAtomically(path, crypto::RandomBytes(bytes), 0600));
+    spdlog::warn("made a new {} at {}", std::string(what), path);
   }
-  return key;
-}
-
-// The sealing key of page tokens and stored event keys, made on first start.
-absl::StatusOr<std::string> LoadOrCreateSealingKey(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
-    NDX_RETURN_IF_ERROR(WriteFileAtomically(path, crypto::RandomBytes(kSealingKeyBytes), 0600));
-    spdlog::warn("made a new sealing key at {}", path);
-  }
-  NDX_ASSIGN_OR_RETURN(std::string key, ReadFile(path));
-  if (key.size() < kSealingKeyBytes) {
-    return absl::FailedPreconditionError(absl::StrCat("sealing key ", path, " has ", key.size(),
-                                                      " bytes; it needs ", kSealingKeyBytes));
+  NDX_ASSIGN_OR_RETURN(std::string key, ReadPrivateFile(path));
+  if (key.size() < bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " ", path, " has ", key.size(), " bytes; it needs ", bytes));
   }
   return key;
 }
@@ -105,19 +107,15 @@ absl::Status GatewayServer::BootstrapOperators(const v1::GatewayConfig& config) 
 
 absl::Status GatewayServer::OpenAudit(const v1::GatewayConfig& config) {
   const v1::AuditLogConfig& settings = config.audit();
-  std::error_code error;
-  std::filesystem::create_directories(settings.dir(), error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create the audit directory ", settings.dir(), ": ", error.message()));
-  }
+  NDX_RETURN_IF_ERROR(MakePrivateDirectory(settings.dir()));
   audit::AuditLogOptions options;
   options.dir = settings.dir() + "/log";
   options.durability = settings.durability() == v1::DURABILITY_PROCESS_CRASH
                            ? audit::AuditLogOptions::Durability::kProcessCrash
                            : audit::AuditLogOptions::Durability::kPowerLoss;
-  NDX_ASSIGN_OR_RETURN(options.pseudonym_key,
-                       LoadOrCreatePseudonymKey(settings.pseudonym_key_file()));
+  NDX_ASSIGN_OR_RETURN(
+      options.pseudonym_key,
+      LoadOrCreateRawKey(settings.pseudonym_key_file(), "audit pseudonym key", kPseudonymKeyBytes));
   options.clock = &Clock::Real();
   NDX_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditLog> log, audit::AuditLog::Open(options));
   audit_log_ = log.get();
@@ -168,7 +166,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   NDX_RETURN_IF_ERROR(gateway->OpenAudit(config));
   if (wrap != nullptr) gateway->audit_ = wrap(std::move(gateway->audit_));
   NDX_RETURN_IF_ERROR(gateway->BootstrapOperators(config));
-  NDX_ASSIGN_OR_RETURN(std::string sealing_key, LoadOrCreateSealingKey(config.sealing_key_file()));
+  NDX_ASSIGN_OR_RETURN(
+      std::string sealing_key,
+      LoadOrCreateRawKey(config.sealing_key_file(), "sealing key", kSealingKeyBytes));
   NDX_ASSIGN_OR_RETURN(crypto::Sealer page_token_sealer,
                        crypto::Sealer::Create(sealing_key, kPageTokenPurpose));
   NDX_ASSIGN_OR_RETURN(crypto::Sealer event_key_sealer,

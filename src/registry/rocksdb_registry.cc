@@ -5,7 +5,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
-#include <filesystem>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -196,13 +195,6 @@ absl::StatusOr<std::shared_ptr<const SnapshotImpl>> LoadSnapshot(rocksdb::DB* db
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Registry>> OpenRocksDbRegistry(const std::string& dir) {
-  // RocksDB creates the last directory only; a configured data_dir may be deeper than that.
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::InternalError(
-        absl::StrCat("cannot create the registry directory ", dir, ": ", error.message()));
-  }
   NDX_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
                        storage::Open(storage::DefaultOptions(), dir, "registry database"));
   NDX_ASSIGN_OR_RETURN(std::shared_ptr<const SnapshotImpl> first, LoadSnapshot(db.get(), dir));

@@ -10,7 +10,8 @@
 namespace ndx::registry {
 
 // Opens (creating if needed) the registry stored in the RocksDB database at `dir` and loads it
-// into a first snapshot. kUnavailable naming the directory when another process holds it open.
+// into a first snapshot. `dir` and what it holds are made private to the service user (see
+// storage::Open). kUnavailable naming the directory when another process holds it open.
 absl::StatusOr<std::unique_ptr<Registry>> OpenRocksDbRegistry(const std::string& dir);
 
 }  // namespace ndx::registry

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 
 namespace ndx::storage {
 
@@ -14,6 +15,9 @@ rocksdb::Options DefaultOptions() {
 
 absl::StatusOr<std::unique_ptr<rocksdb::DB>> Open(const rocksdb::Options& options,
                                                   const std::string& dir, absl::string_view what) {
+  if (absl::Status made = MakePrivateDirectory(dir); !made.ok()) {
+    return absl::Status(made.code(), absl::StrCat("the ", what, ": ", made.message()));
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status status = rocksdb::DB::Open(options, dir, &raw);
   if (!status.ok()) {

@@ -20,7 +20,9 @@ using ::ndx::adapters::testing::PopulationData;
 using ::ndx::testing::IsOk;
 using ::ndx::testing::StatusIs;
 using ::ndx::testing::TestPki;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class AdapterServiceTest : public ::testing::Test {
  protected:
@@ -116,7 +118,8 @@ TEST_F(AdapterServiceTest, ErrorsKeepTheirCodeAndMessage) {
     std::string message;
   };
   const Case cases[] = {
-      {FetchOf("pop/deaths", "001"), grpc::StatusCode::NOT_FOUND, "not served by this adapter"},
+      {FetchOf("pop/deaths", "001"), grpc::StatusCode::FAILED_PRECONDITION,
+       "not served by this adapter"},
       {FetchOf("pop/people", "404"), grpc::StatusCode::NOT_FOUND, "has no record"},
       {FetchOf("pop/households", "abc"), grpc::StatusCode::INVALID_ARGUMENT, "expects int64"},
       {FetchOf("pop/people", ""), grpc::StatusCode::INVALID_ARGUMENT, "key is empty"},
@@ -129,6 +132,41 @@ TEST_F(AdapterServiceTest, ErrorsKeepTheirCodeAndMessage) {
     EXPECT_EQ(status.error_code(), c.code) << c.request.ShortDebugString();
     EXPECT_THAT(status.error_message(), HasSubstr(c.message));
   }
+}
+
+// What the gateway receives: a status whose message names datasets, fields and columns but carries
+// no key, filter value or stored value.
+TEST_F(AdapterServiceTest, ErrorsThatReachTheGatewayCarryNoValue) {
+  auto stub = StubAs(pki_.Gateway("core"));
+  const struct {
+    v1::FetchRequest request;
+    std::string value;
+  } fetches[] = {
+      {FetchOf("pop/people", "001099999999"), "001099999999"},
+      {FetchOf("pop/households", "079099999999x"), "079099999999"},
+      {FetchOf("pop/people", "999"), "nineteen"},  // the row's birth_year is stored as text
+  };
+  for (const auto& c : fetches) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::FetchResponse response;
+    grpc::Status status = stub->Fetch(&context, c.request, &response);
+    EXPECT_FALSE(status.ok()) << c.request.ShortDebugString();
+    EXPECT_THAT(status.error_message(), Not(HasSubstr(c.value)));
+  }
+
+  v1::SearchRequest search;
+  search.set_dataset("pop/people");
+  v1::Filter* filter = search.add_filters();
+  filter->set_field("birth_year");
+  filter->set_value("1990-04-12");
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::SearchResponse response;
+  grpc::Status status = stub->Search(&context, search, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              AllOf(HasSubstr("field \"birth_year\" expects int32"), Not(HasSubstr("1990-04-12"))));
 }
 
 TEST_F(AdapterServiceTest, NodeIsRefused) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
@@ -206,6 +207,42 @@ TEST_F(PkiTest, IssueRefusesOverwrite) {
   EXPECT_THAT(IssueCertificate(ca_dir_, out_dir_, "node", NodeLeaf("moh/b")),
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("node.key")));
   EXPECT_EQ(*ReadFile(out_dir_ + "/node.key"), before);
+}
+
+TEST_F(PkiTest, IssueRefusesCaKeyOpenToGroupOrOthers) {
+  const std::string key = ca_dir_ + "/ca.key";
+  for (const char* mode : {"0640", "0604"}) {
+    ASSERT_EQ(::chmod(key.c_str(), std::stoi(mode, nullptr, 8)), 0);
+    EXPECT_THAT(IssueCertificate(ca_dir_, out_dir_, "node", NodeLeaf("moh/a")),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         absl::StrCat("key file ", key, " has mode ", mode,
+                                      " and is open to group or others; run: chmod 600 ", key)));
+    EXPECT_FALSE(std::filesystem::exists(out_dir_ + "/node.key")) << mode;
+  }
+  int issued = 0;
+  for (int mode : {0600, 0400}) {
+    ASSERT_EQ(::chmod(key.c_str(), mode), 0);
+    EXPECT_THAT(
+        IssueCertificate(ca_dir_, out_dir_, absl::StrCat("node", ++issued), NodeLeaf("moh/a")),
+        IsOk())
+        << mode;
+  }
+}
+
+// The binaries run with umask 077 (InitProcess); certificates are meant to be handed out, and
+// keep 0644 because they are written with an explicit mode.
+TEST_F(PkiTest, ModesDoNotDependOnTheUmask) {
+  mode_t old_umask = ::umask(077);
+  absl::Status issued = IssueCertificate(ca_dir_, out_dir_, "node", NodeLeaf("moh/a"));
+  absl::Status made = CreateCa(dir_.Join("ca2"), TestCaOptions());
+  ::umask(old_umask);
+  ASSERT_THAT(issued, IsOk());
+  ASSERT_THAT(made, IsOk());
+  EXPECT_EQ(FileMode(out_dir_ + "/node.key"), 0600u);
+  EXPECT_EQ(FileMode(out_dir_ + "/node.pem"), 0644u);
+  EXPECT_EQ(FileMode(out_dir_ + "/ca.pem"), 0644u);
+  EXPECT_EQ(FileMode(dir_.Join("ca2/ca.key")), 0600u);
+  EXPECT_EQ(FileMode(dir_.Join("ca2/ca.pem")), 0644u);
 }
 
 TEST_F(PkiTest, IssueRefusesOtherTrustDomain) {

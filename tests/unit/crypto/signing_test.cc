@@ -156,12 +156,19 @@ TEST(SigningTest, LoadRefusesKeyOpenToOthers) {
   absl::StatusOr<SigningKey> key = SigningKey::Generate();
   ASSERT_THAT(key, IsOk());
   ASSERT_THAT(key->SavePem(path), IsOk());
-  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
-  EXPECT_THAT(SigningKey::LoadPem(path),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr(absl::StrCat("has mode 0640 and is open to group or others; "
-                                              "run: chmod 600 ",
-                                              path))));
+  for (const char* mode : {"0640", "0604"}) {
+    ASSERT_EQ(::chmod(path.c_str(), std::stoi(mode, nullptr, 8)), 0);
+    EXPECT_THAT(SigningKey::LoadPem(path),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         absl::StrCat("key file ", path, " has mode ", mode,
+                                      " and is open to group or others; run: chmod 600 ", path)));
+  }
+  for (int mode : {0600, 0400}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    absl::StatusOr<SigningKey> loaded = SigningKey::LoadPem(path);
+    ASSERT_THAT(loaded, IsOk()) << mode;
+    EXPECT_EQ(loaded->public_key(), key->public_key());
+  }
 }
 
 TEST(SigningTest, LoadRejectsMissingGarbageAndOtherKeyTypes) {

@@ -241,10 +241,21 @@ TEST_F(TlsTest, KeyFileOpenToOthersIsRefused) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("chmod 600")));
   EXPECT_THAT(MakeChannelCredentials(files, std::nullopt),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("0644")));
-  ASSERT_EQ(::chmod(files.key_file.c_str(), 0640), 0);
-  EXPECT_THAT(MakeServerCredentials(files), StatusIs(absl::StatusCode::kFailedPrecondition));
-  ASSERT_EQ(::chmod(files.key_file.c_str(), 0400), 0);
-  EXPECT_THAT(MakeServerCredentials(files), IsOk());
+  for (const char* mode : {"0640", "0604"}) {
+    ASSERT_EQ(::chmod(files.key_file.c_str(), std::stoi(mode, nullptr, 8)), 0);
+    const std::string hint =
+        absl::StrCat("key file ", files.key_file, " has mode ", mode,
+                     " and is open to group or others; run: chmod 600 ", files.key_file);
+    EXPECT_THAT(MakeServerCredentials(files),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(hint)));
+    EXPECT_THAT(MakeChannelCredentials(files, std::nullopt),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(hint)));
+  }
+  for (int mode : {0600, 0400}) {
+    ASSERT_EQ(::chmod(files.key_file.c_str(), mode), 0);
+    EXPECT_THAT(MakeServerCredentials(files), IsOk()) << mode;
+    EXPECT_THAT(MakeChannelCredentials(files, std::nullopt), IsOk()) << mode;
+  }
 }
 
 TEST_F(TlsTest, BadFilesAreRefused) {

@@ -1,0 +1,80 @@
+#include "gateway/gateway_server.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/gateway_config.h"
+#include "testing/status_matchers.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+
+namespace ndx::gateway {
+namespace {
+
+using ::ndx::testing::IsOk;
+using ::ndx::testing::StatusIs;
+
+// A gateway started in this process on 127.0.0.1:0, with its data in a temporary directory.
+class GatewayServerKeysTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::TlsFilePaths tls = pki_.Gateway("core");
+    config_.set_listen_address("127.0.0.1:0");
+    config_.set_trust_domain("ndx.test");
+    config_.mutable_tls()->set_ca_file(tls.ca_file);
+    config_.mutable_tls()->set_cert_file(tls.cert_file);
+    config_.mutable_tls()->set_key_file(tls.key_file);
+    config_.set_data_dir(dir_.Join("data"));
+    config_.mutable_audit()->set_durability(v1::DURABILITY_PROCESS_CRASH);
+    ASSERT_THAT(FinishGatewayConfig("test", &config_), IsOk());
+  }
+
+  // Starts the gateway and stops it at once; the start's status.
+  absl::Status StartAndStop() {
+    absl::StatusOr<std::unique_ptr<GatewayServer>> gateway = GatewayServer::Start(config_);
+    if (!gateway.ok()) return gateway.status();
+    (*gateway)->Shutdown(absl::ZeroDuration());
+    return absl::OkStatus();
+  }
+
+  ndx::testing::TempDir dir_;
+  ndx::testing::TestPki pki_;
+  v1::GatewayConfig config_;
+};
+
+// Whoever reads the pseudonym key can turn the audit log's pseudonyms back into citizen
+// identifiers; whoever reads the checkpoint key can sign over a rewritten log. Both are made 0600
+// on first start and refused afterwards when group or others may access them.
+TEST_F(GatewayServerKeysTest, AuditKeysOpenToGroupOrOthersStopTheStart) {
+  ASSERT_THAT(StartAndStop(), IsOk());
+  for (const std::string& key :
+       {config_.audit().pseudonym_key_file(), config_.audit().signing_key_file()}) {
+    for (const char* mode : {"0640", "0604"}) {
+      ASSERT_EQ(::chmod(key.c_str(), std::stoi(mode, nullptr, 8)), 0);
+      EXPECT_THAT(StartAndStop(),
+                  StatusIs(absl::StatusCode::kFailedPrecondition,
+                           absl::StrCat("key file ", key, " has mode ", mode,
+                                        " and is open to group or others; run: chmod 600 ", key)));
+    }
+    for (int mode : {0600, 0400}) {
+      ASSERT_EQ(::chmod(key.c_str(), mode), 0);
+      EXPECT_THAT(StartAndStop(), IsOk()) << key << " " << mode;
+    }
+  }
+}
+
+TEST_F(GatewayServerKeysTest, AuditKeysAreMadePrivate) {
+  ASSERT_THAT(StartAndStop(), IsOk());
+  for (const std::string& key :
+       {config_.audit().pseudonym_key_file(), config_.audit().signing_key_file()}) {
+    struct stat st;
+    ASSERT_EQ(::stat(key.c_str(), &st), 0) << key;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << key;
+  }
+}
+
+}  // namespace
+}  // namespace ndx::gateway
