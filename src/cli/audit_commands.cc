@@ -138,6 +138,45 @@ absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
 
 // --- audit query ------------------------------------------------------------------------------
 
+std::string Roles(const google::protobuf::RepeatedField<int>& roles) {
+  if (roles.empty()) return "none";
+  std::vector<std::string> names;
+  for (int role : roles) names.push_back(RoleName(static_cast<v1::Role>(role)));
+  return absl::StrJoin(names, ",");
+}
+
+// A registry write's change in a few words: what it touched and what moved, "a→b".
+std::string ChangeSummary(const v1::AuditEntry& entry) {
+  if (!entry.has_change()) return "";
+  const v1::RegistryChange& change = entry.change();
+  std::vector<std::string> parts;
+  if (!change.grant_id().empty()) {
+    parts.push_back(absl::StrCat("grant ", change.grant_id(), " ",
+                                 GrantStateName(change.grant_state_before()), "→",
+                                 GrantStateName(change.grant_state_after())));
+    parts.push_back(absl::StrCat("for ", change.consumer()));
+    parts.push_back(absl::StrCat("operations ", OperationNames(change.operations())));
+  } else if (!change.dataset_id().empty()) {
+    parts.push_back(absl::StrCat("dataset ", change.dataset_id(), " schema v",
+                                 change.schema_version_before(), "→v",
+                                 change.schema_version_after()));
+  } else if (!change.node_id().empty()) {
+    parts.push_back(absl::StrCat("node ", change.node_id(), change.node_existed() ? "" : " (new)"));
+    std::string before = change.node_existed() ? Roles(change.roles_before()) : "-";
+    std::string after = Roles(change.roles_after());
+    if (before != after) parts.push_back(absl::StrCat("roles ", before, "→", after));
+    if (change.node_state_before() != change.node_state_after()) {
+      parts.push_back(absl::StrCat("state ", NodeStateName(change.node_state_before()), "→",
+                                   NodeStateName(change.node_state_after())));
+    }
+    if (change.adapter_endpoint_before() != change.adapter_endpoint_after()) {
+      parts.push_back(absl::StrCat("endpoint ", change.adapter_endpoint_before(), "→",
+                                   change.adapter_endpoint_after()));
+    }
+  }
+  return absl::StrJoin(parts, " ");
+}
+
 std::vector<std::string> QueryColumns(const v1::AuditEntry& entry) {
   return {absl::StrCat(entry.sequence()),
           FormatTimestamp(entry.time()),
@@ -147,7 +186,8 @@ std::vector<std::string> QueryColumns(const v1::AuditEntry& entry) {
           entry.purpose(),
           DecisionName(entry.decision()),
           entry.code(),
-          absl::StrJoin(entry.fields(), ",")};
+          absl::StrJoin(entry.fields(), ","),
+          ChangeSummary(entry)};
 }
 
 absl::StatusOr<v1::QueryEntriesRequest> QueryRequest(const AuditQueryOptions& options) {
@@ -464,15 +504,15 @@ absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& 
 
   if (context.json()) return PrintMessageJson(context.out(), all);
   if (options.csv) {
-    context.out() << "seq,time,caller,operation,dataset,purpose,decision,code,fields\r\n";
+    context.out() << "seq,time,caller,operation,dataset,purpose,decision,code,fields,change\r\n";
     for (const v1::AuditEntry& entry : all.entries()) {
       std::vector<std::string> cells = QueryColumns(entry);
       for (std::string& cell : cells) cell = CsvField(cell);
       context.out() << absl::StrJoin(cells, ",") << "\r\n";
     }
   } else {
-    Table table(
-        {"SEQ", "TIME", "CALLER", "OPERATION", "DATASET", "PURPOSE", "DECISION", "CODE", "FIELDS"});
+    Table table({"SEQ", "TIME", "CALLER", "OPERATION", "DATASET", "PURPOSE", "DECISION", "CODE",
+                 "FIELDS", "CHANGE"});
     for (const v1::AuditEntry& entry : all.entries()) table.AddRow(QueryColumns(entry));
     table.Print(context.out());
   }

@@ -303,6 +303,12 @@ void AddGrantCommands(CommandTable& table, AllOptions& o) {
       ->required();
   AddRepeated(request, "--purpose", r.purposes, "Legal basis of the reads (repeatable)")
       ->required();
+  request
+      ->add_option("--operations", r.operations,
+                   "Comma-separated: read, query, export (a query without filters), subscribe; "
+                   "default read,query,subscribe")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   CLI::Option* expires =
       request->add_option("--expires", r.expires, "Expiry, RFC 3339 (2026-12-31T23:59:59Z)");
   CLI::Option* days =

@@ -39,6 +39,12 @@ constexpr EnumNames<v1::GrantState, 3> kGrantStates{{{
     {"approved", v1::GRANT_STATE_APPROVED},
     {"revoked", v1::GRANT_STATE_REVOKED},
 }}};
+constexpr EnumNames<v1::Operation, 4> kOperations{{{
+    {"read", v1::OPERATION_READ},
+    {"query", v1::OPERATION_QUERY},
+    {"export", v1::OPERATION_EXPORT},
+    {"subscribe", v1::OPERATION_SUBSCRIBE},
+}}};
 constexpr EnumNames<v1::FieldClass, 4> kFieldClasses{{{
     {"open", v1::FIELD_CLASS_OPEN},
     {"internal", v1::FIELD_CLASS_INTERNAL},
@@ -64,6 +70,10 @@ absl::StatusOr<v1::Role> ParseRole(absl::string_view text) { return kRoles.Parse
 
 absl::StatusOr<v1::GrantState> ParseGrantState(absl::string_view text) {
   return kGrantStates.Parse("grant state", text);
+}
+
+absl::StatusOr<v1::Operation> ParseOperation(absl::string_view text) {
+  return kOperations.Parse("operation", text);
 }
 
 absl::StatusOr<v1::FieldClass> ParseFieldClass(absl::string_view text) {
@@ -131,6 +141,14 @@ std::string NodeStateName(v1::NodeState state) {
 
 std::string GrantStateName(v1::GrantState state) {
   return ShortName(v1::GrantState_Name(state), "GRANT_STATE_", state);
+}
+
+std::string OperationNames(const google::protobuf::RepeatedField<int>& operations) {
+  std::vector<std::string> names;
+  for (int operation : operations) {
+    names.push_back(ShortName(v1::Operation_Name(operation), "OPERATION_", operation));
+  }
+  return absl::StrJoin(names, ",");
 }
 
 std::string FieldClassName(v1::FieldClass field_class) {

@@ -22,6 +22,8 @@ absl::StatusOr<v1::NodeKind> ParseNodeKind(absl::string_view text);
 absl::StatusOr<v1::Role> ParseRole(absl::string_view text);
 // "requested", "approved" or "revoked".
 absl::StatusOr<v1::GrantState> ParseGrantState(absl::string_view text);
+// "read", "query", "export" or "subscribe".
+absl::StatusOr<v1::Operation> ParseOperation(absl::string_view text);
 // "open", "internal", "personal" or "sensitive".
 absl::StatusOr<v1::FieldClass> ParseFieldClass(absl::string_view text);
 // "FIELD=CLASS", e.g. "citizen_id=personal".
@@ -41,6 +43,8 @@ std::string NodeKindName(v1::NodeKind kind);
 std::string RoleName(v1::Role role);
 std::string NodeStateName(v1::NodeState state);
 std::string GrantStateName(v1::GrantState state);
+// A grant's operations, comma-separated: "read,query,subscribe".
+std::string OperationNames(const google::protobuf::RepeatedField<int>& operations);
 std::string FieldClassName(v1::FieldClass field_class);
 
 }  // namespace ndx::cli

@@ -68,6 +68,7 @@ void PrintGrant(std::ostream& out, const v1::Grant& grant) {
                           {"state", GrantStateName(grant.state())},
                           {"fields", absl::StrJoin(grant.fields(), ",")},
                           {"purposes", absl::StrJoin(grant.purposes(), ",")},
+                          {"operations", OperationNames(grant.operations())},
                           {"expires", FormatTimestamp(grant.expires_at())},
                           {"justification", grant.justification()},
                           {"requested", FormatTimestamp(grant.requested_at())},
@@ -206,6 +207,10 @@ absl::Status GrantRequest(const GrantRequestOptions& options, CommandContext& co
   }
   if (options.purposes.empty()) return UsageError("--purpose: name at least one purpose");
   for (const std::string& purpose : options.purposes) request.add_purposes(purpose);
+  for (const std::string& name : options.operations) {
+    NDX_ASSIGN_OR_RETURN(v1::Operation operation, FlagValue("--operations", ParseOperation(name)));
+    request.add_operations(operation);
+  }
   if (options.expires.empty() == (options.days <= 0)) {
     return UsageError("give exactly one of --expires RFC3339 and --days N");
   }
@@ -272,11 +277,12 @@ absl::Status GrantList(const GrantListOptions& options, CommandContext& context)
                          return client->registry().ListGrants(ctx, request, out);
                        }));
   if (context.json()) return PrintMessageJson(context.out(), response);
-  Table table({"ID", "CONSUMER", "DATASET", "STATE", "FIELDS", "PURPOSES", "EXPIRES"});
+  Table table(
+      {"ID", "CONSUMER", "DATASET", "STATE", "FIELDS", "PURPOSES", "OPERATIONS", "EXPIRES"});
   for (const v1::Grant& grant : response.grants()) {
     table.AddRow({grant.id(), grant.consumer(), grant.dataset(), GrantStateName(grant.state()),
                   absl::StrJoin(grant.fields(), ","), absl::StrJoin(grant.purposes(), ","),
-                  FormatTimestamp(grant.expires_at())});
+                  OperationNames(grant.operations()), FormatTimestamp(grant.expires_at())});
   }
   table.Print(context.out());
   return absl::OkStatus();

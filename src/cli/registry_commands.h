@@ -41,6 +41,8 @@ struct GrantRequestOptions {
   std::string dataset;
   std::vector<std::string> fields;
   std::vector<std::string> purposes;
+  // Empty asks for the gateway's default (read, query, subscribe).
+  std::vector<std::string> operations;
   std::string expires;  // RFC 3339, or
   int days = 0;         // days from now; exactly one of the two
   std::string justification;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 #include "gateway/audited_call.h"
 #include "gateway/caller.h"
 #include "gateway/projection.h"
@@ -95,6 +96,8 @@ class ReadCall {
   virtual registry::ReadRequest AsReadRequest() const = 0;
   // The data subjects the request itself names (a key or filter on the dataset's subject field).
   virtual void NoteRequestedSubjects(const registry::DatasetEntry& dataset) = 0;
+  // Whether the key or filter values convert to their fields' types.
+  virtual absl::Status ValidateValues(const google::protobuf::Descriptor& schema) const = 0;
   // Sends the adapter call; must end with exactly one call to Succeed or Fail.
   virtual void Forward() = 0;
 
@@ -204,7 +207,7 @@ class ReadCall {
     if (!decision.ok()) return decision.status();
     decision_ = *std::move(decision);
     record.grant_id = decision_.grant->id();
-    return absl::OkStatus();
+    return ValidateValues(*decision_.dataset->descriptor);
   }
 
   // The single place where a read's outcome goes: audited, then answered (AuditedCall).
@@ -252,6 +255,11 @@ class GetCall final : public ReadCall {
     if (!subject_field.empty() && subject_field == dataset.dataset.key_field()) {
       NoteSubject(request_->key());
     }
+  }
+
+  absl::Status ValidateValues(const google::protobuf::Descriptor& schema) const override {
+    return ValidateFieldValue(schema, decision().dataset->dataset.key_field(), request_->key(),
+                              "key");
   }
 
   void Forward() override {
@@ -323,6 +331,13 @@ class QueryCall final : public ReadCall {
     for (const v1::Filter& filter : request_->filters()) {
       if (filter.field() == subject_field && !filter.value().empty()) NoteSubject(filter.value());
     }
+  }
+
+  absl::Status ValidateValues(const google::protobuf::Descriptor& schema) const override {
+    for (const v1::Filter& filter : request_->filters()) {
+      NDX_RETURN_IF_ERROR(ValidateFieldValue(schema, filter.field(), filter.value(), "filter"));
+    }
+    return absl::OkStatus();
   }
 
   PageBinding Binding() const {

@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/field_text.h"
 #include "common/status_macros.h"
 
 namespace ndx::gateway {
@@ -75,6 +76,16 @@ absl::Status ValidateQueryRequest(const v1::QueryRequest& request) {
     return absl::InvalidArgumentError("page_token is too long: pass back next_page_token as is");
   }
   return ValidateFieldList(request.fields());
+}
+
+absl::Status ValidateFieldValue(const google::protobuf::Descriptor& message,
+                                absl::string_view field, absl::string_view text,
+                                absl::string_view what) {
+  const google::protobuf::FieldDescriptor* descriptor = message.FindFieldByName(std::string(field));
+  if (descriptor == nullptr || !CheckSupportedField(*descriptor).ok()) return absl::OkStatus();
+  absl::Status parsed = ParseFieldText(*descriptor, text).status();
+  if (parsed.ok()) return parsed;
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", parsed.message()));
 }
 
 }  // namespace ndx::gateway

@@ -598,6 +598,23 @@ v1::AuditEntry FakeGateway::AuditEntryAt(uint64_t sequence) {
   const bool denied = sequence % 3 == 2;
   entry.set_decision(denied ? v1::AuditEntry::DECISION_DENY : v1::AuditEntry::DECISION_ALLOW);
   entry.set_code(denied ? "PERMISSION_DENIED" : "OK");
+  if (sequence == 3) {
+    // A registry write: the owner approves a grant.
+    entry.set_caller("mops/population");
+    entry.set_operation("Registry.ApproveGrant");
+    entry.clear_purpose();
+    v1::RegistryChange* change = entry.mutable_change();
+    change->set_grant_id("g-7");
+    change->set_dataset_id("mops/residents");
+    change->set_consumer("moh/insurance");
+    change->add_fields("full_name");
+    change->add_purposes("enrolment");
+    change->add_operations(v1::OPERATION_READ);
+    change->add_operations(v1::OPERATION_EXPORT);
+    change->set_grant_state_before(v1::GRANT_STATE_REQUESTED);
+    change->set_grant_state_after(v1::GRANT_STATE_APPROVED);
+    return entry;
+  }
   if (!denied) {
     entry.add_fields("full_name");
     entry.add_fields("birth_date");

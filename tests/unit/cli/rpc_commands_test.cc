@@ -147,6 +147,22 @@ TEST_F(RpcCommandsTest, GrantRequestPrintsTheIdAndSendsTheExpiry) {
   EXPECT_THAT(sent.purposes(), ElementsAre("health-insurance-enrolment", "statistics"));
   EXPECT_EQ(sent.expires_at().seconds(), 1798761600);  // 2027-01-01T00:00:00Z
   EXPECT_EQ(sent.justification(), "Decree 146");
+  // No --operations: the gateway's default.
+  EXPECT_THAT(sent.operations(), ElementsAre());
+}
+
+TEST_F(RpcCommandsTest, GrantRequestSendsTheOperationsAskedFor) {
+  CliResult result =
+      Run({"grant", "request", "--dataset", "mops/residents", "--fields", "full_name", "--purpose",
+           "statistics", "--days", "30", "--operations", "read,export"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  EXPECT_THAT(gateway_.last_request_grant().operations(),
+              ElementsAre(v1::OPERATION_READ, v1::OPERATION_EXPORT));
+  result = Run({"grant", "request", "--dataset", "mops/residents", "--fields", "full_name",
+                "--purpose", "statistics", "--days", "30", "--operations", "read,bulk"});
+  EXPECT_EQ(result.exit_code, 2) << result;
+  EXPECT_THAT(result.err, HasSubstr("operation \"bulk\" is not one of read, query, export, "
+                                    "subscribe"));
 }
 
 TEST_F(RpcCommandsTest, GrantRequestWithDays) {
