@@ -27,7 +27,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kAuditorNode[] = "ndx/audit";
 constexpr char kPurpose[] = "health-insurance-enrolment";
 
 class AuditLogTest : public ::testing::Test {
@@ -37,15 +36,7 @@ class AuditLogTest : public ::testing::Test {
     ASSERT_THAT(federation_.StartPopulationAdapter(), IsOk());
     ASSERT_THAT(federation_.StartGateway(absl::Seconds(2), 0, extra_config_), IsOk());
     ASSERT_THAT(federation_.RegisterNodesAndResidents(), IsOk());
-    grpc::ClientContext context;
-    SetTimeout(&context, absl::Seconds(10));
-    v1::RegisterNodeRequest request;
-    request.mutable_node()->set_id(kAuditorNode);
-    request.mutable_node()->set_display_name("State audit office");
-    request.mutable_node()->set_kind(v1::NODE_KIND_OTHER);
-    request.mutable_node()->add_roles(v1::ROLE_AUDITOR);
-    v1::Node node;
-    ASSERT_TRUE(federation_.RegistryAs(kOperatorNode)->RegisterNode(&context, request, &node).ok());
+    ASSERT_THAT(federation_.RegisterAuditor(), IsOk());
     ASSERT_THAT(
         federation_.Grant(kInsuranceNode, kResidents, {"citizen_id", "full_name"}, {kPurpose}),
         IsOk());

@@ -434,6 +434,33 @@ TEST_F(EventsTest, NoEventReachesANodeWithoutAGrantInForce) {
   EXPECT_TRUE(Subscriptions(kCivilNode).empty());
 }
 
+// An event names its record by key, so it reaches only nodes whose grant covers the key field
+// and the subscribe operation.
+TEST_F(EventsTest, SubscribingNeedsTheKeyFieldAndTheSubscribeOperation) {
+  ASSERT_THAT(federation_.Grant(kInsuranceNode, kResidents, {"full_name"}, {kPurpose}), IsOk());
+  Subscriber without_key(federation_.ChannelAs(kInsuranceNode), kResidents);
+  grpc::Status status = without_key.WaitEnd();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("events of mops/residents name their records by the key field "
+                        "citizen_id"));
+
+  ASSERT_THAT(federation_.Grant(kCivilNode, kResidents, {"citizen_id", "full_name"}, {kPurpose},
+                                absl::Hours(24), /*approve=*/true,
+                                {v1::OPERATION_READ, v1::OPERATION_QUERY}),
+              IsOk());
+  Subscriber reader_only(federation_.ChannelAs(kCivilNode), kResidents);
+  status = reader_only.WaitEnd();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("operation subscribe is not allowed by grant"));
+
+  PublishResidents(1);
+  EXPECT_TRUE(without_key.Received().empty());
+  EXPECT_TRUE(reader_only.Received().empty());
+  EXPECT_TRUE(Subscriptions(kInsuranceNode).empty());
+  EXPECT_TRUE(Subscriptions(kCivilNode).empty());
+}
+
 TEST_F(EventsTest, OnlyTheOwnerPublishesAndBadInputIsNamed) {
   grpc::Status status = Publish(kInsuranceNode, kResidents, "001090000001");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
-#include "common/schema.h"
 #include "integration/federation.h"
+#include "integration/resident_record.h"
 #include "testing/status_matchers.h"
 
 namespace ndx::testing {
@@ -17,29 +17,6 @@ using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
 constexpr char kPurpose[] = "health-insurance-enrolment";
-
-// The names of the fields set in a record returned by the gateway.
-std::vector<std::string> SetFields(const google::protobuf::Any& record,
-                                   std::map<std::string, std::string>* values = nullptr) {
-  static const auto* schema = new std::shared_ptr<const Schema>(
-      *Schema::Load(*CompileProtoFile("resident.proto", kResidentProto)));
-  const google::protobuf::Descriptor* descriptor =
-      *(*schema)->FindMessage("population.v1.Resident");
-  EXPECT_EQ(record.type_url(), "type.googleapis.com/population.v1.Resident");
-  std::unique_ptr<google::protobuf::Message> message = (*schema)->NewMessage(descriptor);
-  EXPECT_TRUE(message->ParseFromString(record.value()));
-  EXPECT_EQ(message->GetReflection()->GetUnknownFields(*message).field_count(), 0);
-  std::vector<const google::protobuf::FieldDescriptor*> fields;
-  message->GetReflection()->ListFields(*message, &fields);
-  std::vector<std::string> names;
-  for (const auto* field : fields) {
-    names.push_back(field->name());
-    if (values != nullptr && field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
-      (*values)[field->name()] = message->GetReflection()->GetString(*message, field);
-    }
-  }
-  return names;
-}
 
 grpc::Status Get(Federation& federation, const std::string& caller, const std::string& key,
                  const std::string& purpose, std::vector<std::string> fields = {},
@@ -75,7 +52,7 @@ TEST_F(ExchangeTest, GrantedReadReturnsExactlyTheGrantedFields) {
   grpc::Status status = Get(federation_, kInsuranceNode, "001090000001", kPurpose, {}, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   std::map<std::string, std::string> values;
-  EXPECT_THAT(SetFields(response.record(), &values),
+  EXPECT_THAT(ResidentFields(response.record(), &values),
               UnorderedElementsAre("citizen_id", "full_name", "province"));
   EXPECT_EQ(values["full_name"], "Nguyen Van An");
   EXPECT_EQ(values["province"], "hanoi");
@@ -85,7 +62,7 @@ TEST_F(ExchangeTest, GrantedReadReturnsExactlyTheGrantedFields) {
   // A subset of the grant gives exactly that subset.
   status = Get(federation_, kInsuranceNode, "001090000002", kPurpose, {"full_name"}, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_THAT(SetFields(response.record(), &values), ElementsAre("full_name"));
+  EXPECT_THAT(ResidentFields(response.record(), &values), ElementsAre("full_name"));
   EXPECT_EQ(values["full_name"], "Tran Thi Binh");
 
   // The decision log has the allowed read with its fields.
@@ -113,7 +90,7 @@ TEST_F(ExchangeTest, QueryFiltersAndPagesThroughGrantedFields) {
     ASSERT_TRUE(status.ok()) << status.error_message();
     for (const auto& record : response.records()) {
       std::map<std::string, std::string> values;
-      EXPECT_THAT(SetFields(record, &values),
+      EXPECT_THAT(ResidentFields(record, &values),
                   UnorderedElementsAre("citizen_id", "full_name", "province"));
       EXPECT_EQ(values["province"], "hanoi");
       names.push_back(values["full_name"]);
@@ -291,7 +268,7 @@ TEST_F(ExchangeTest, GatewayRestartKeepsTheRegistry) {
   v1::GetResponse response;
   grpc::Status status = Get(federation_, kInsuranceNode, "001090000001", kPurpose, {}, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_THAT(SetFields(response.record()), UnorderedElementsAre("citizen_id", "full_name"));
+  EXPECT_THAT(ResidentFields(response.record()), UnorderedElementsAre("citizen_id", "full_name"));
 }
 
 TEST_F(ExchangeTest, StoppedAdapterGivesUnavailableBeforeTheDeadline) {

@@ -69,9 +69,9 @@ std::string Federation::DecisionLog() const {
   return ReadFile(dir_.Join("decisions.jsonl")).value_or("");
 }
 
-absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_message_bytes,
-                                      const std::string& extra_config) {
-  gateway_.reset();
+absl::StatusOr<std::string> Federation::WriteGatewayConfig(absl::Duration adapter_timeout,
+                                                           int max_message_bytes,
+                                                           const std::string& extra_config) {
   crypto::TlsFilePaths tls = pki_.Gateway("core");
   std::string config = absl::StrCat(
       "listen_address: \"127.0.0.1:", gateway_port_, "\"\n",  // reuse the port after a restart
@@ -84,6 +84,14 @@ absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_me
       extra_config);
   std::string config_path = dir_.Join("gateway.textproto");
   NDX_RETURN_IF_ERROR(WriteFileAtomically(config_path, config, 0644));
+  return config_path;
+}
+
+absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_message_bytes,
+                                      const std::string& extra_config) {
+  gateway_.reset();
+  NDX_ASSIGN_OR_RETURN(std::string config_path,
+                       WriteGatewayConfig(adapter_timeout, max_message_bytes, extra_config));
   std::string port_file = dir_.Join(absl::StrCat("gateway.port.", ++gateway_starts_));
   NDX_ASSIGN_OR_RETURN(
       ChildProcess process,
@@ -220,14 +228,29 @@ absl::Status Federation::RegisterNodesAndResidents(std::optional<std::string> ad
                     "RegisterDataset");
 }
 
+absl::Status Federation::RegisterAuditor() {
+  grpc::ClientContext context;
+  SetTimeout(&context, absl::Seconds(10));
+  v1::RegisterNodeRequest request;
+  request.mutable_node()->set_id(kAuditorNode);
+  request.mutable_node()->set_display_name("State audit office");
+  request.mutable_node()->set_kind(v1::NODE_KIND_OTHER);
+  request.mutable_node()->add_roles(v1::ROLE_AUDITOR);
+  v1::Node node;
+  return CallStatus(RegistryAs(kOperatorNode)->RegisterNode(&context, request, &node),
+                    "RegisterNode ndx/audit");
+}
+
 absl::StatusOr<v1::Grant> Federation::Grant(const std::string& consumer, const std::string& dataset,
                                             const std::vector<std::string>& fields,
                                             const std::vector<std::string>& purposes,
-                                            absl::Duration valid_for, bool approve) {
+                                            absl::Duration valid_for, bool approve,
+                                            const std::vector<v1::Operation>& operations) {
   v1::RequestGrantRequest request;
   request.set_dataset(dataset);
   for (const std::string& field : fields) request.add_fields(field);
   for (const std::string& purpose : purposes) request.add_purposes(purpose);
+  for (v1::Operation operation : operations) request.add_operations(operation);
   *request.mutable_expires_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(
       absl::ToUnixSeconds(absl::Now() + valid_for));
   request.set_justification("integration test");

@@ -26,6 +26,7 @@ inline constexpr char kPopulationNode[] = "mops/population";
 inline constexpr char kInsuranceNode[] = "moh/insurance";
 inline constexpr char kCivilNode[] = "moj/civil-status";
 inline constexpr char kOperatorNode[] = "ndx/ops";
+inline constexpr char kAuditorNode[] = "ndx/audit";
 
 // A small platform on 127.0.0.1 for one test: a fresh PKI (trust domain "ndx.test"), a real
 // ndx-gateway process, and a real ndx-adapter process serving mops/residents from SQLite. Every
@@ -38,6 +39,13 @@ class Federation {
   // `extra_config` is appended to the gateway's text-proto config.
   absl::Status StartGateway(absl::Duration adapter_timeout = absl::Seconds(2),
                             int max_message_bytes = 0, const std::string& extra_config = "");
+  // Writes the config StartGateway would start the gateway with and returns its path, for a test
+  // that starts the gateway in its own process (then UseGatewayAt).
+  absl::StatusOr<std::string> WriteGatewayConfig(absl::Duration adapter_timeout = absl::Seconds(2),
+                                                 int max_message_bytes = 0,
+                                                 const std::string& extra_config = "");
+  // Talks to a gateway the test started itself on 127.0.0.1:`port`.
+  void UseGatewayAt(int port) { gateway_port_ = port; }
   // SIGTERM; returns the exit status as waitpid reports it (-1 when it was not running).
   int StopGateway() {
     int status = gateway_ ? gateway_->Stop() : -1;
@@ -71,11 +79,15 @@ class Federation {
   // Registers mops/population (with `adapter_endpoint`, default the population adapter's),
   // moh/insurance and moj/civil-status as the operator, and mops/residents as its owner.
   absl::Status RegisterNodesAndResidents(std::optional<std::string> adapter_endpoint = {});
-  // Requests a grant as `consumer` and, if `approve`, approves it as the dataset's owner.
+  // Registers kAuditorNode, the state audit office, with ROLE_AUDITOR, as the operator.
+  absl::Status RegisterAuditor();
+  // Requests a grant as `consumer` and, if `approve`, approves it as the dataset's owner. No
+  // `operations` means the registry's defaults.
   absl::StatusOr<v1::Grant> Grant(const std::string& consumer, const std::string& dataset,
                                   const std::vector<std::string>& fields,
                                   const std::vector<std::string>& purposes,
-                                  absl::Duration valid_for = absl::Hours(24), bool approve = true);
+                                  absl::Duration valid_for = absl::Hours(24), bool approve = true,
+                                  const std::vector<v1::Operation>& operations = {});
 
   // Revokes `grant_id` as `owner`, the dataset's owner.
   absl::StatusOr<v1::Grant> RevokeGrant(const std::string& owner, const std::string& grant_id,

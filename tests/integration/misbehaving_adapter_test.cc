@@ -4,18 +4,22 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
+#include "common/files.h"
 #include "common/schema.h"
 #include "integration/fake_adapter.h"
 #include "integration/federation.h"
+#include "integration/resident_record.h"
 #include "testing/status_matchers.h"
 
 namespace ndx::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kPurpose[] = "health-insurance-enrolment";
 
@@ -56,14 +60,15 @@ class MisbehavingAdapterTest : public ::testing::Test {
   }
 
   grpc::Status Get(v1::GetResponse* response, absl::Duration timeout = absl::Seconds(10),
-                   const std::string& purpose = kPurpose) {
+                   const std::string& purpose = kPurpose,
+                   const std::string& caller = kInsuranceNode) {
     v1::GetRequest request;
     request.set_dataset(kResidents);
     request.set_key("001090000001");
     request.set_purpose(purpose);
     grpc::ClientContext context;
     SetTimeout(&context, timeout);
-    return federation_.ExchangeAs(kInsuranceNode)->Get(&context, request, response);
+    return federation_.ExchangeAs(caller)->Get(&context, request, response);
   }
 
   Federation federation_;
@@ -81,17 +86,54 @@ TEST_F(MisbehavingAdapterTest, ExtraFieldsAreStripped) {
   v1::GetResponse response;
   grpc::Status status = Get(&response);
   ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(ResidentFields(response.record()), ::testing::ElementsAre("citizen_id", "full_name"));
+}
 
-  auto schema = *Schema::Load(*CompileProtoFile("resident.proto", kResidentProto));
-  const google::protobuf::Descriptor* descriptor = *schema->FindMessage("population.v1.Resident");
-  std::unique_ptr<google::protobuf::Message> message = schema->NewMessage(descriptor);
-  ASSERT_TRUE(message->ParseFromString(response.record().value()));
-  std::vector<const google::protobuf::FieldDescriptor*> fields;
-  message->GetReflection()->ListFields(*message, &fields);
-  std::vector<std::string> names;
-  for (const auto* field : fields) names.push_back(field->name());
-  EXPECT_THAT(names, ::testing::ElementsAre("citizen_id", "full_name"));
-  EXPECT_EQ(message->GetReflection()->GetUnknownFields(*message).field_count(), 0);
+// A read that cannot be attributed to a citizen is not answered.
+TEST_F(MisbehavingAdapterTest, ARecordWithoutItsSubjectIsNotAnswered) {
+  StartWith([](const v1::FetchRequest& request, v1::FetchResponse* response) {
+    // The gateway asks for the subject field, which the grant below does not name.
+    EXPECT_THAT(request.fields(), ::testing::Contains("citizen_id"));
+    auto schema = *Schema::Load(*CompileProtoFile("resident.proto", kResidentProto));
+    const google::protobuf::Descriptor* descriptor = *schema->FindMessage("population.v1.Resident");
+    std::unique_ptr<google::protobuf::Message> message = schema->NewMessage(descriptor);
+    message->GetReflection()->SetString(message.get(), descriptor->FindFieldByName("full_name"),
+                                        "Nguyen Van An");
+    response->set_record(message->SerializeAsString());
+    return grpc::Status::OK;
+  });
+  ASSERT_THAT(federation_.Grant(kCivilNode, kResidents, {"full_name"}, {kPurpose}), IsOk());
+  v1::GetResponse response;
+  grpc::Status status = Get(&response, absl::Seconds(10), kPurpose, kCivilNode);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("came back from the adapter of mops/population without its subject field "
+                        "citizen_id"));
+  EXPECT_FALSE(response.has_record());
+}
+
+// An adapter's own text may name the key or a value: the caller gets a fixed text, and no log
+// of the gateway keeps the adapter's.
+TEST_F(MisbehavingAdapterTest, TheAdaptersOwnTextsReachNoOne) {
+  std::atomic<int> calls{0};
+  StartWith([&calls](const v1::FetchRequest& request, v1::FetchResponse*) {
+    const std::string text = "no record with citizen_id = \"" + request.key() + "\"";
+    return ++calls == 1 ? grpc::Status(grpc::StatusCode::NOT_FOUND, text)
+                        : grpc::Status(grpc::StatusCode::INTERNAL, text);
+  });
+  v1::GetResponse response;
+  grpc::Status status = Get(&response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "dataset mops/residents has no record with this citizen_id");
+  status = Get(&response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(),
+            "the adapter of mops/population failed (INTERNAL); its operator finds why in its log");
+
+  EXPECT_EQ(federation_.StopGateway(), 0);
+  EXPECT_THAT(federation_.DecisionLog(), Not(HasSubstr("001090000001")));
+  EXPECT_THAT(ReadFile(federation_.dir().Join("gateway.log")).value_or(""),
+              Not(HasSubstr("001090000001")));
 }
 
 TEST_F(MisbehavingAdapterTest, SlowAdapterGivesDeadlineExceededAtTheGatewaysLimit) {
