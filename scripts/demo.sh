@@ -482,6 +482,10 @@ refused 17 vss "vss/social-insurance reads the address of mops/residents $child"
   get mops/residents "$child" --purpose child-health-insurance --fields address
 refused 17 vss "vss/social-insurance publishes an event on moj/births, which it does not own" \
   events publish moj/births "$birth_id" --type birth.registered
+# An identifier the register does not hold: the answer does not repeat it, nor does any log.
+unknown_citizen=001099999999
+refused 15 vss "vss/social-insurance reads mops/residents $unknown_citizen, which is not registered" \
+  get mops/residents "$unknown_citizen" --purpose child-health-insurance
 
 step "The gateway's decision log (decisions.jsonl): $(wc -l <decisions.jsonl) decisions; the refused ones"
 jq -c 'select(.decision == "deny") | {caller, operation, dataset, purpose, code, reason}
@@ -500,6 +504,20 @@ ndx ops events subscriptions | indent
 
 step "The auditor: who read the child's data ($child), when, and why"
 ndx audit audit query --subject "$child" --all | indent
+# Refused reads are found under the citizen they name too, as are reads that found nothing.
+# denied_read SUBJECT CALLER CODE: whether the audit log holds a refused read of SUBJECT by CALLER
+# that ended with CODE.
+denied_read() {
+  ndx audit audit query --subject "$1" --all --output json | jq -e --arg caller "$2" \
+    --arg code "$3" '[.entries[] | select(.caller == $caller and .code == $code)] | length > 0' \
+    >/dev/null
+}
+denied_read "$child" hanoi/portal PERMISSION_DENIED ||
+  fail "the refused read of $child by hanoi/portal is not found under $child"
+echo "found under $child: the refused read by hanoi/portal"
+denied_read "$unknown_citizen" vss/social-insurance NOT_FOUND ||
+  fail "the read of $unknown_citizen that found nothing is not found under it"
+echo "found under $unknown_citizen: the read by vss/social-insurance that found nothing"
 
 step "The auditor verifies the audit log against its signed checkpoint"
 # The verifier key comes from the operator, out of band; here, from the gateway's audit directory.
@@ -508,4 +526,17 @@ ndx audit audit checkpoint --sign-now | indent
 
 step "Stopping"
 stop_all
+
+step "No citizen identifier outside the agencies' own databases"
+# Every identifier the registers hold, and the one they do not, looked for in everything the
+# platform wrote: the gateway's data directory (registry, audit log, events), its decision log
+# and log, and the adapters' logs. The agencies' databases and their reactions' logs are theirs.
+q population.db 'SELECT citizen_id FROM residents' >citizen-ids.txt
+echo "$unknown_citizen" >>citizen-ids.txt
+platform_files=(registry decisions.jsonl gateway.log portal.log civil-status.log population.log
+  social-insurance.log)
+leaks=$(grep -rlaFf citizen-ids.txt "${platform_files[@]}" || true)
+[[ -z "$leaks" ]] || fail "citizen identifiers in clear in: $leaks"
+echo "$(wc -l <citizen-ids.txt) identifiers, $(find "${platform_files[@]}" -type f | wc -l) files:" \
+  "none found"
 echo "demo finished: subscribers, gateway and adapters stopped, $work removed"

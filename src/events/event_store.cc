@@ -115,6 +115,15 @@ absl::Status EventStore::SealClearEventsLocked() {
   write.sync = true;
   rocksdb::Status status = db_->Write(write, &batch);
   if (!status.ok()) return FromRocks(status, "sealing the keys of stored events");
+  // The deleted clear records stay in the WAL and table files until they are rewritten; rewrite
+  // them now so that no identifier in clear outlives the migration on disk.
+  status = db_->Flush(rocksdb::FlushOptions());
+  if (status.ok()) {
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    status = db_->CompactRange(compact, nullptr, nullptr);
+  }
+  if (!status.ok()) return FromRocks(status, "rewriting the event store after sealing");
   spdlog::warn("event store: sealed the keys of {} events stored by an earlier version", count);
   return absl::OkStatus();
 }

@@ -366,6 +366,8 @@ TEST_F(EventStoreTest, KeysStoredInTheClearByAnEarlierVersionAreSealedAtOpen) {
   EXPECT_EQ((*events)[1].sequence(), 2u);
   EXPECT_EQ((*events)[1].key(), "001099912345");
   store_.reset();
+  // Not in any file either: the clear record was not only deleted but rewritten away.
+  EXPECT_EQ(AllBytes(dir_.Join("events")).find("001099912345"), std::string::npos);
   {
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.Join("events"), &raw).ok());
