@@ -70,7 +70,11 @@ std::string PageTokens::Issue(const PageBinding& binding, absl::string_view adap
 absl::StatusOr<std::string> PageTokens::Redeem(const PageBinding& binding,
                                                absl::string_view token) const {
   std::string sealed;
-  if (!absl::WebSafeBase64Unescape(token, &sealed)) return NotValid("not base64url");
+  // Only the encoding Issue produces: the decoder ignores a last character's unused bits, and a
+  // token that differs from the one issued must not be accepted.
+  if (!absl::WebSafeBase64Unescape(token, &sealed) || absl::WebSafeBase64Escape(sealed) != token) {
+    return NotValid("not base64url as issued");
+  }
   absl::StatusOr<std::string> plaintext = sealer_.Open(sealed, AssociatedData(binding));
   if (!plaintext.ok() || plaintext->size() <= kTimeBytes) {
     return NotValid("not issued by this gateway for this query, or altered");

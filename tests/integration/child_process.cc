@@ -31,6 +31,7 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::string& binary,
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
+    ::setpgid(0, 0);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     // The test runner may block signals in its threads; the child starts with none blocked.
@@ -40,6 +41,8 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::string& binary,
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }
+  // Also from the parent, so that the group exists before anyone signals it.
+  ::setpgid(pid, pid);
   ::close(log_fd);
   return ChildProcess(pid, log_file);
 }
@@ -48,14 +51,24 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
     Stop();
     pid_ = other.pid_;
+    group_ = other.group_;
     log_file_ = std::move(other.log_file_);
     other.pid_ = -1;
+    other.group_ = -1;
   }
   return *this;
 }
 
+void ChildProcess::KillGroup() {
+  if (group_ > 0) ::kill(-group_, SIGKILL);
+  group_ = -1;
+}
+
 int ChildProcess::Stop(absl::Duration grace) {
-  if (pid_ <= 0) return -1;
+  if (pid_ <= 0) {
+    KillGroup();
+    return -1;
+  }
   ::kill(pid_, SIGTERM);
   absl::Time give_up = absl::Now() + grace;
   int status = 0;
@@ -70,6 +83,7 @@ int ChildProcess::Stop(absl::Duration grace) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   pid_ = -1;
+  KillGroup();
   return status;
 }
 
