@@ -122,12 +122,30 @@ absl::Status NodeGet(const std::string& id, CommandContext& context) {
   return Show(context, node, &PrintNode);
 }
 
+// Every page of a registry listing, in one response: ndxctl shows a listing whole. `list` is the
+// Registry method's call.
+template <typename Response, typename Request, typename List>
+absl::StatusOr<Response> ListAll(GatewayClient& client, Request request, List list) {
+  Response all;
+  do {
+    NDX_ASSIGN_OR_RETURN(Response page, client.Call<Response>([&](auto* ctx, auto* out) {
+      return list(ctx, request, out);
+    }));
+    request.set_page_token(page.next_page_token());
+    page.clear_next_page_token();
+    all.MergeFrom(page);
+  } while (!request.page_token().empty());
+  return all;
+}
+
 absl::Status NodeList(CommandContext& context) {
   NDX_ASSIGN_OR_RETURN(GatewayClient * client, context.client());
   NDX_ASSIGN_OR_RETURN(v1::ListNodesResponse response,
-                       client->Call<v1::ListNodesResponse>([&](auto* ctx, auto* out) {
-                         return client->registry().ListNodes(ctx, v1::ListNodesRequest(), out);
-                       }));
+                       ListAll<v1::ListNodesResponse>(*client, v1::ListNodesRequest(),
+                                                      [&](auto* ctx, auto& request, auto* out) {
+                                                        return client->registry().ListNodes(
+                                                            ctx, request, out);
+                                                      }));
   if (context.json()) return PrintMessageJson(context.out(), response);
   Table table({"ID", "NAME", "KIND", "STATE", "ROLES", "ENDPOINT"});
   for (const v1::Node& node : response.nodes()) {
@@ -170,9 +188,10 @@ absl::Status DatasetList(const std::string& owner, CommandContext& context) {
   request.set_owner(owner);
   NDX_ASSIGN_OR_RETURN(GatewayClient * client, context.client());
   NDX_ASSIGN_OR_RETURN(v1::ListDatasetsResponse response,
-                       client->Call<v1::ListDatasetsResponse>([&](auto* ctx, auto* out) {
-                         return client->registry().ListDatasets(ctx, request, out);
-                       }));
+                       ListAll<v1::ListDatasetsResponse>(
+                           *client, request, [&](auto* ctx, auto& page_request, auto* out) {
+                             return client->registry().ListDatasets(ctx, page_request, out);
+                           }));
   if (context.json()) return PrintMessageJson(context.out(), response);
   Table table({"ID", "OWNER", "MESSAGE TYPE", "VERSION", "FIELDS", "DESCRIPTION"});
   for (const v1::Dataset& dataset : response.datasets()) {
@@ -273,9 +292,10 @@ absl::Status GrantList(const GrantListOptions& options, CommandContext& context)
   }
   NDX_ASSIGN_OR_RETURN(GatewayClient * client, context.client());
   NDX_ASSIGN_OR_RETURN(v1::ListGrantsResponse response,
-                       client->Call<v1::ListGrantsResponse>([&](auto* ctx, auto* out) {
-                         return client->registry().ListGrants(ctx, request, out);
-                       }));
+                       ListAll<v1::ListGrantsResponse>(
+                           *client, request, [&](auto* ctx, auto& page_request, auto* out) {
+                             return client->registry().ListGrants(ctx, page_request, out);
+                           }));
   if (context.json()) return PrintMessageJson(context.out(), response);
   Table table(
       {"ID", "CONSUMER", "DATASET", "STATE", "FIELDS", "PURPOSES", "OPERATIONS", "EXPIRES"});

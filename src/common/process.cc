@@ -1,5 +1,6 @@
 #include "common/process.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,10 @@ namespace ndx {
 
 void InitProcess(const char* program_name) {
   ::umask(077);
+  // glibc raises its mmap threshold to the size of each large block freed, after which blocks of
+  // megabytes (a request near max_message_bytes, refused or not) come from the heap and stay
+  // in the process after they are freed. A fixed threshold keeps them mmapped: returned at once.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto logger = spdlog::stderr_logger_mt(program_name);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %L %n: %v", spdlog::pattern_time_type::utc);

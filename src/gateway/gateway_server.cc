@@ -102,7 +102,13 @@ absl::Status GatewayServer::BootstrapOperators(const v1::GatewayConfig& config) 
     std::optional<AuditedCall> call;
   };
   StartupRecorder recorder(*audit_, OwnIdentity(config), registry_->snapshot()->revision());
-  return admin_->BootstrapOperators(operators, recorder);
+  NDX_ASSIGN_OR_RETURN(bool applied, admin_->BootstrapOperators(operators, recorder));
+  if (!applied && !operators.empty()) {
+    spdlog::info(
+        "bootstrap_operators ignored: the registry already holds nodes, whose roles only "
+        "operators change");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status GatewayServer::OpenAudit(const v1::GatewayConfig& config) {

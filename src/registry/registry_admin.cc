@@ -5,8 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +19,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "registry/authorizer.h"
+#include "registry/limits.h"
 #include "registry/schema_fields.h"
 
 namespace ndx::registry {
@@ -104,15 +107,66 @@ absl::Status UnknownFields(const Descriptor* message, absl::string_view dataset,
                    "; its fields are: ", internal::FieldNameList(message)));
 }
 
-// The distinct strings of `values`, in their first order.
+// The distinct strings of `values`, in their first order; linear in their number.
 std::vector<std::string> Distinct(const google::protobuf::RepeatedPtrField<std::string>& values) {
   std::vector<std::string> distinct;
+  absl::flat_hash_set<absl::string_view> seen;
+  seen.reserve(values.size());
   for (const std::string& value : values) {
-    if (std::find(distinct.begin(), distinct.end(), value) == distinct.end()) {
-      distinct.push_back(value);
-    }
+    if (seen.insert(value).second) distinct.push_back(value);
   }
   return distinct;
+}
+
+// kInvalidArgument when `text` is longer than `limit` bytes.
+absl::Status CheckLength(absl::string_view what, absl::string_view text, size_t limit) {
+  if (text.size() <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " is ", text.size(), " bytes long; at most ", limit, " are allowed"));
+}
+
+// kInvalidArgument when a repeated input has more than `limit` entries.
+absl::Status CheckCount(absl::string_view what, int count, int limit) {
+  if (count <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " has ", count, " entries; at most ", limit, " are allowed"));
+}
+
+// A page of a listing sorted by id: the items after the page token's id, at most `page_size`
+// (0: the default) and about kMaxListPageBytes of them. `id_of` gives an item's id, `add` appends
+// it to the response and returns its size in bytes. Returns the next page token, empty on the
+// last page. Page tokens are ids, which are not personal data; they are encoded only so that
+// clients treat them as opaque.
+template <typename Item, typename IdOf, typename Add>
+absl::StatusOr<std::string> ListPage(const std::vector<const Item*>& items, int32_t page_size,
+                                     const std::string& page_token, IdOf id_of, Add add) {
+  if (page_size < 0 || page_size > kMaxListPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size ", page_size, " is out of range 0-",
+                                                   kMaxListPageSize, " (0 means ",
+                                                   kDefaultListPageSize, ")"));
+  }
+  size_t limit = page_size == 0 ? kDefaultListPageSize : static_cast<size_t>(page_size);
+  std::string after;
+  if (!page_token.empty() && !absl::WebSafeBase64Unescape(page_token, &after)) {
+    return absl::InvalidArgumentError(
+        "page_token is not valid: pass back the next_page_token of the previous page unchanged, "
+        "or an empty token for the first page");
+  }
+  auto it = items.begin();
+  if (!page_token.empty()) {
+    it = std::upper_bound(
+        items.begin(), items.end(), after,
+        [&](const std::string& id, const Item* item) { return id < id_of(*item); });
+  }
+  size_t count = 0, bytes = 0;
+  for (; it != items.end(); ++it) {
+    if (count == limit || bytes >= kMaxListPageBytes) {
+      return absl::WebSafeBase64Escape(id_of(**std::prev(it)));
+    }
+    bytes += add(**it);
+    ++count;
+  }
+  return std::string();
 }
 
 absl::Status GrantNotFound(absl::string_view id) {
@@ -216,6 +270,8 @@ absl::StatusOr<v1::Node> RegistryAdmin::RegisterNode(absl::string_view caller,
   }
   v1::Node node = request.node();
   NDX_RETURN_IF_ERROR(ValidateNodeId(node.id()));
+  NDX_RETURN_IF_ERROR(CheckLength("display_name", node.display_name(), kMaxDisplayNameBytes));
+  NDX_RETURN_IF_ERROR(CheckCount("roles", node.roles_size(), kMaxRoleEntries));
   if (node.kind() == v1::NODE_KIND_UNSPECIFIED || !v1::NodeKind_IsValid(node.kind())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "node ", node.id(),
@@ -235,8 +291,26 @@ absl::StatusOr<v1::Node> RegistryAdmin::RegisterNode(absl::string_view caller,
       roles.push_back(static_cast<v1::Role>(role));
     }
   }
+  std::sort(roles.begin(), roles.end());
   node.clear_roles();
   for (v1::Role role : roles) node.add_roles(role);
+  // Separation of duties: whoever administers the platform does not also audit it.
+  if (HasRole(node, v1::ROLE_OPERATOR) && HasRole(node, v1::ROLE_AUDITOR)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node ", node.id(),
+        " may not hold both ROLE_OPERATOR and ROLE_AUDITOR: the operator and auditor roles are "
+        "held by different nodes"));
+  }
+  const v1::Node* existing = snapshot->FindNode(node.id());
+  if (node.id() == caller) {
+    std::vector<int> roles_before(caller_node->roles().begin(), caller_node->roles().end());
+    std::sort(roles_before.begin(), roles_before.end());
+    if (!std::equal(roles_before.begin(), roles_before.end(), node.roles().begin(),
+                    node.roles().end())) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "node ", caller, " may not change its own roles; another operator must make the change"));
+    }
+  }
   if (node.state() == v1::NODE_STATE_UNSPECIFIED) node.set_state(v1::NODE_STATE_ACTIVE);
   if (!v1::NodeState_IsValid(node.state())) {
     return absl::InvalidArgumentError(
@@ -244,7 +318,6 @@ absl::StatusOr<v1::Node> RegistryAdmin::RegisterNode(absl::string_view caller,
                      " is unknown; states are NODE_STATE_ACTIVE and NODE_STATE_SUSPENDED"));
   }
   absl::Time now = clock_->Now();
-  const v1::Node* existing = snapshot->FindNode(node.id());
   *node.mutable_created_at() = existing != nullptr ? existing->created_at() : ToProtoTime(now);
   *node.mutable_updated_at() = ToProtoTime(now);
   NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, NodeChange(existing, node),
@@ -269,7 +342,14 @@ absl::StatusOr<v1::ListNodesResponse> RegistryAdmin::ListNodes(
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
   v1::ListNodesResponse response;
-  for (const v1::Node* node : snapshot->Nodes()) *response.add_nodes() = *node;
+  NDX_ASSIGN_OR_RETURN(*response.mutable_next_page_token(),
+                       ListPage(
+                           snapshot->Nodes(), request.page_size(), request.page_token(),
+                           [](const v1::Node& node) -> const std::string& { return node.id(); },
+                           [&](const v1::Node& node) {
+                             *response.add_nodes() = node;
+                             return node.ByteSizeLong();
+                           }));
   return response;
 }
 
@@ -280,6 +360,15 @@ absl::StatusOr<v1::Dataset> RegistryAdmin::RegisterDataset(
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
   const std::string& id = request.id();
   NDX_RETURN_IF_ERROR(ValidateDatasetId(id));
+  NDX_RETURN_IF_ERROR(
+      CheckLength("proto_file_name", request.proto_file_name(), kMaxProtoFileNameBytes));
+  NDX_RETURN_IF_ERROR(CheckLength("proto_source", request.proto_source(), kMaxProtoSourceBytes));
+  NDX_RETURN_IF_ERROR(CheckLength("message_type", request.message_type(), kMaxMessageTypeBytes));
+  NDX_RETURN_IF_ERROR(CheckLength("key_field", request.key_field(), kMaxFieldNameBytes));
+  NDX_RETURN_IF_ERROR(CheckLength("subject_field", request.subject_field(), kMaxFieldNameBytes));
+  NDX_RETURN_IF_ERROR(
+      CheckCount("field_classes", request.field_classes_size(), kMaxFieldsPerDataset));
+  NDX_RETURN_IF_ERROR(CheckLength("description", request.description(), kMaxDescriptionBytes));
   if (AgencyOf(id) != AgencyOf(caller)) {
     return absl::PermissionDeniedError(
         absl::StrCat("node ", caller, " may register only datasets of its own agency (",
@@ -307,6 +396,11 @@ absl::StatusOr<v1::Dataset> RegistryAdmin::RegisterDataset(
         MessageNames(file_set, request.proto_file_name()), " (give the name with its package)"));
   }
   const Descriptor* message = *found;
+  if (message->field_count() > kMaxFieldsPerDataset) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message ", message->full_name(), " has ", message->field_count(),
+                     " fields; a dataset's record may have at most ", kMaxFieldsPerDataset));
+  }
   if (request.key_field().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("key_field is required: the field that Get looks records up by; fields of ",
@@ -386,12 +480,22 @@ absl::StatusOr<v1::ListDatasetsResponse> RegistryAdmin::ListDatasets(
     absl::string_view caller, const v1::ListDatasetsRequest& request) {
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
-  v1::ListDatasetsResponse response;
-  for (const DatasetEntry* entry : snapshot->Datasets()) {
-    if (request.owner().empty() || entry->dataset.owner() == request.owner()) {
-      *response.add_datasets() = entry->dataset;
-    }
+  std::vector<const DatasetEntry*> entries = snapshot->Datasets();
+  if (!request.owner().empty()) {
+    std::erase_if(entries, [&](const DatasetEntry* entry) {
+      return entry->dataset.owner() != request.owner();
+    });
   }
+  v1::ListDatasetsResponse response;
+  NDX_ASSIGN_OR_RETURN(
+      *response.mutable_next_page_token(),
+      ListPage(
+          entries, request.page_size(), request.page_token(),
+          [](const DatasetEntry& entry) -> const std::string& { return entry.dataset.id(); },
+          [&](const DatasetEntry& entry) {
+            *response.add_datasets() = entry.dataset;
+            return entry.dataset.ByteSizeLong();
+          }));
   return response;
 }
 
@@ -402,9 +506,24 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RequestGrant(absl::string_view caller,
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
   NDX_RETURN_IF_ERROR(ValidateDatasetId(request.dataset()));
+  NDX_RETURN_IF_ERROR(CheckCount("fields", request.fields_size(), kMaxFieldsPerGrant));
+  NDX_RETURN_IF_ERROR(CheckCount("purposes", request.purposes_size(), kMaxPurposesPerGrant));
+  NDX_RETURN_IF_ERROR(CheckCount("operations", request.operations_size(), kMaxOperationEntries));
+  NDX_RETURN_IF_ERROR(
+      CheckLength("justification", request.justification(), kMaxJustificationBytes));
   const DatasetEntry* entry = snapshot->FindDataset(request.dataset());
   if (entry == nullptr) {
     return absl::NotFoundError(absl::StrCat("dataset ", request.dataset(), " is not registered"));
+  }
+  int pending = 0;
+  for (const v1::Grant* grant : snapshot->Grants()) {
+    pending += grant->consumer() == caller && grant->state() == v1::GRANT_STATE_REQUESTED;
+  }
+  if (pending >= kMaxPendingGrantRequestsPerNode) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "node ", caller, " has ", pending, " grant requests awaiting approval, the most allowed (",
+        kMaxPendingGrantRequestsPerNode,
+        "); ask the owners to decide on them, or wait for them to expire"));
   }
   std::vector<std::string> fields = Distinct(request.fields());
   if (fields.empty()) {
@@ -501,6 +620,7 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RevokeGrant(absl::string_view caller,
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_ASSIGN_OR_RETURN(const v1::Node* caller_node, ActiveCaller(*snapshot, caller));
   if (request.grant_id().empty()) return absl::InvalidArgumentError("grant_id is required");
+  NDX_RETURN_IF_ERROR(CheckLength("reason", request.reason(), kMaxRevokeReasonBytes));
   const v1::Grant* found = snapshot->FindGrant(request.grant_id());
   if (found == nullptr) return GrantNotFound(request.grant_id());
   absl::string_view owner = OwnerOf(*snapshot, *found);
@@ -542,44 +662,47 @@ absl::StatusOr<v1::ListGrantsResponse> RegistryAdmin::ListGrants(
     absl::string_view caller, const v1::ListGrantsRequest& request) {
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_ASSIGN_OR_RETURN(const v1::Node* caller_node, ActiveCaller(*snapshot, caller));
+  std::vector<const v1::Grant*> grants = snapshot->Grants();
+  std::erase_if(grants, [&](const v1::Grant* grant) {
+    return (!request.consumer().empty() && grant->consumer() != request.consumer()) ||
+           (!request.dataset().empty() && grant->dataset() != request.dataset()) ||
+           (request.state() != v1::GRANT_STATE_UNSPECIFIED && grant->state() != request.state()) ||
+           !MaySeeGrant(*snapshot, *caller_node, *grant);
+  });
   v1::ListGrantsResponse response;
-  for (const v1::Grant* grant : snapshot->Grants()) {
-    if ((!request.consumer().empty() && grant->consumer() != request.consumer()) ||
-        (!request.dataset().empty() && grant->dataset() != request.dataset()) ||
-        (request.state() != v1::GRANT_STATE_UNSPECIFIED && grant->state() != request.state()) ||
-        !MaySeeGrant(*snapshot, *caller_node, *grant)) {
-      continue;
-    }
-    *response.add_grants() = *grant;
-  }
+  NDX_ASSIGN_OR_RETURN(*response.mutable_next_page_token(),
+                       ListPage(
+                           grants, request.page_size(), request.page_token(),
+                           [](const v1::Grant& grant) -> const std::string& { return grant.id(); },
+                           [&](const v1::Grant& grant) {
+                             *response.add_grants() = grant;
+                             return grant.ByteSizeLong();
+                           }));
   return response;
 }
 
-absl::Status RegistryAdmin::BootstrapOperators(absl::Span<const std::string> node_ids,
-                                               ChangeRecorder& recorder) {
+absl::StatusOr<bool> RegistryAdmin::BootstrapOperators(absl::Span<const std::string> node_ids,
+                                                       ChangeRecorder& recorder) {
   absl::MutexLock lock(&write_mutex_);
+  for (const std::string& id : node_ids) NDX_RETURN_IF_ERROR(ValidateNodeId(id));
+  // Only a new platform: once nodes exist, operators are made and unmade by operators, and a
+  // restart must not give back a role that was taken away.
+  if (!registry_->snapshot()->Nodes().empty()) return false;
+  absl::Time now = clock_->Now();
   for (const std::string& id : node_ids) {
-    NDX_RETURN_IF_ERROR(ValidateNodeId(id));
-    std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
-    const v1::Node* existing = snapshot->FindNode(id);
-    if (existing != nullptr && IsOperator(*existing)) continue;
-    absl::Time now = clock_->Now();
+    if (registry_->snapshot()->FindNode(id) != nullptr) continue;  // listed twice
     v1::Node node;
-    if (existing != nullptr) {
-      node = *existing;
-    } else {
-      node.set_id(id);
-      node.set_display_name(id);
-      node.set_kind(v1::NODE_KIND_OTHER);
-      node.set_state(v1::NODE_STATE_ACTIVE);
-      *node.mutable_created_at() = ToProtoTime(now);
-    }
+    node.set_id(id);
+    node.set_display_name(id);
+    node.set_kind(v1::NODE_KIND_OTHER);
+    node.set_state(v1::NODE_STATE_ACTIVE);
     node.add_roles(v1::ROLE_OPERATOR);
+    *node.mutable_created_at() = ToProtoTime(now);
     *node.mutable_updated_at() = ToProtoTime(now);
-    NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, NodeChange(existing, node),
+    NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, NodeChange(nullptr, node),
                                         [&] { return registry_->PutNode(node); }));
   }
-  return absl::OkStatus();
+  return true;
 }
 
 }  // namespace ndx::registry

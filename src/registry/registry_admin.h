@@ -14,7 +14,10 @@ namespace ndx::registry {
 // The registry operations of the Registry gRPC service, with their validation and their
 // authorization. `caller` is the node id taken from the caller's certificate.
 //   - Every caller must be a registered, active node (kPermissionDenied otherwise).
-//   - RegisterNode: operators only. GetNode/ListNodes/GetDataset/ListDatasets: any node.
+//   - RegisterNode: operators only; no node changes its own roles, and no node holds both the
+//     operator and the auditor role. GetNode/ListNodes/GetDataset/ListDatasets: any node.
+//   - Every input is bounded (registry/limits.h) and every operation takes time linear in its
+//     input; listings come in pages.
 //   - RegisterDataset: the owner is the caller, and the dataset's agency is the caller's.
 //   - RequestGrant: the consumer is the caller. ApproveGrant: the dataset's owner.
 //     RevokeGrant: the dataset's owner or an operator. GetGrant/ListGrants: operators see all;
@@ -56,10 +59,12 @@ class RegistryAdmin {
   absl::StatusOr<v1::ListGrantsResponse> ListGrants(absl::string_view caller,
                                                     const v1::ListGrantsRequest& request);
 
-  // Registers each node id with the operator role (creating it active, or adding the role),
-  // so that a new platform can be administered. Called once at gateway start-up; `recorder`
-  // records each node it changes.
-  absl::Status BootstrapOperators(absl::Span<const std::string> node_ids, ChangeRecorder& recorder);
+  // On an empty registry (a new platform), registers each node id, active, with the operator
+  // role, so that the platform can be administered; on a registry that holds any node, does
+  // nothing. Returns whether it applied. Called at gateway start-up; `recorder` records each node
+  // it creates.
+  absl::StatusOr<bool> BootstrapOperators(absl::Span<const std::string> node_ids,
+                                          ChangeRecorder& recorder);
 
  private:
   // Records `change`, then runs `write` (a Registry::Put*); records the failure of a write that

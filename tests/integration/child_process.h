@@ -36,6 +36,8 @@ class ChildProcess {
   // destructor.
   void Kill();
   bool running() const { return pid_ > 0; }
+  // The program's process id; -1 once it is stopped or reaped.
+  pid_t pid() const { return pid_; }
   // True once the process has exited (it is then reaped).
   bool Exited();
   const std::string& log_file() const { return log_file_; }

@@ -60,6 +60,8 @@ class Federation {
   // The gateway's audit directory (keys, checkpoint, verifier key, log).
   std::string audit_dir() const { return dir_.Join("registry/audit"); }
   int gateway_port() const { return gateway_port_; }
+  // The gateway process's id; -1 when it is not running.
+  pid_t gateway_pid() const { return gateway_ ? gateway_->pid() : -1; }
   std::string gateway_address() const;
   std::string DecisionLog() const;
 

@@ -511,37 +511,66 @@ TEST_F(RegistryAdminTest, GrantsSurviveAReopen) {
   EXPECT_TRUE(MessageDifferencer::Equals(*after, before));
 }
 
-TEST_F(RegistryAdminTest, BootstrapOperatorsIsIdempotent) {
+TEST_F(RegistryAdminTest, BootstrapOperatorsAppliesOnlyToAnEmptyRegistry) {
+  // SetUp bootstrapped kOperator on the empty registry.
+  const v1::Node* operator_node = registry_->snapshot()->FindNode(kOperator);
+  ASSERT_NE(operator_node, nullptr);
+  EXPECT_THAT(operator_node->roles(), ElementsAre(v1::ROLE_OPERATOR));
+
+  // Later starts change nothing: no new operator, no role given back.
   uint64_t revision = registry_->snapshot()->revision();
-  ASSERT_THAT(admin_->BootstrapOperators({std::string(kOperator)}, recorder_), IsOk());
+  EXPECT_THAT(
+      admin_->BootstrapOperators({std::string(kOwner), std::string("platform/backup")}, recorder_),
+      IsOkAndHolds(false));
   EXPECT_EQ(registry_->snapshot()->revision(), revision);
-
-  // An existing node gains the role and keeps everything else.
-  clock_.Advance(absl::Hours(1));
-  ASSERT_THAT(
-      admin_->BootstrapOperators({std::string(kOwner), std::string("platform/backup")}, recorder_),
-      IsOk());
-  const v1::Node* owner = registry_->snapshot()->FindNode(kOwner);
-  ASSERT_NE(owner, nullptr);
-  EXPECT_THAT(owner->roles(), ElementsAre(v1::ROLE_OPERATOR));
-  EXPECT_EQ(owner->adapter_endpoint(), "127.0.0.1:7443");
-  EXPECT_EQ(owner->kind(), v1::NODE_KIND_MINISTRY);
-  EXPECT_EQ(FromProtoTime(owner->created_at()), kStart);
-  EXPECT_EQ(FromProtoTime(owner->updated_at()), kStart + absl::Hours(1));
-  const v1::Node* backup = registry_->snapshot()->FindNode("platform/backup");
-  ASSERT_NE(backup, nullptr);
-  EXPECT_EQ(backup->state(), v1::NODE_STATE_ACTIVE);
-  EXPECT_THAT(backup->roles(), ElementsAre(v1::ROLE_OPERATOR));
-  EXPECT_EQ(registry_->snapshot()->revision(), revision + 2);
-
-  ASSERT_THAT(
-      admin_->BootstrapOperators({std::string(kOwner), std::string("platform/backup")}, recorder_),
-      IsOk());
-  EXPECT_EQ(registry_->snapshot()->revision(), revision + 2);
-  EXPECT_THAT(admin_->RegisterNode("platform/backup", NodeRequest("land/core"), recorder_), IsOk());
+  EXPECT_THAT(registry_->snapshot()->FindNode(kOwner)->roles(), ElementsAre());
+  EXPECT_EQ(registry_->snapshot()->FindNode("platform/backup"), nullptr);
 
   EXPECT_THAT(admin_->BootstrapOperators({std::string("Not An Id")}, recorder_),
               StatusIs(kInvalid, HasSubstr("agency/system")));
+}
+
+TEST_F(RegistryAdminTest, NoNodeChangesItsOwnRoles) {
+  RegisterNode("platform/second", "");
+  v1::RegisterNodeRequest second = NodeRequest("platform/second");
+  second.mutable_node()->add_roles(v1::ROLE_OPERATOR);
+  ASSERT_THAT(admin_->RegisterNode(kOperator, second, recorder_), IsOk());
+
+  v1::RegisterNodeRequest self = NodeRequest(kOperator);
+  self.mutable_node()->add_roles(v1::ROLE_OPERATOR);
+  self.mutable_node()->add_roles(v1::ROLE_AUDITOR);
+  EXPECT_THAT(admin_->RegisterNode(kOperator, self, recorder_),
+              StatusIs(kInvalid, HasSubstr("may not hold both ROLE_OPERATOR and ROLE_AUDITOR")));
+  self.mutable_node()->clear_roles();
+  self.mutable_node()->add_roles(v1::ROLE_AUDITOR);
+  EXPECT_THAT(admin_->RegisterNode(kOperator, self, recorder_),
+              StatusIs(kDenied,
+                       "node platform/ops may not change its own roles; another "
+                       "operator must make the change"));
+  self.mutable_node()->clear_roles();
+  EXPECT_THAT(admin_->RegisterNode(kOperator, self, recorder_),
+              StatusIs(kDenied, HasSubstr("may not change its own roles")));
+  EXPECT_THAT(registry_->snapshot()->FindNode(kOperator)->roles(), ElementsAre(v1::ROLE_OPERATOR));
+
+  // Its other attributes it may change; and another operator may change its roles.
+  self.mutable_node()->add_roles(v1::ROLE_OPERATOR);
+  self.mutable_node()->set_display_name("Platform operations");
+  EXPECT_THAT(admin_->RegisterNode(kOperator, self, recorder_), IsOk());
+  self.mutable_node()->clear_roles();
+  ASSERT_THAT(admin_->RegisterNode("platform/second", self, recorder_), IsOk());
+  EXPECT_THAT(registry_->snapshot()->FindNode(kOperator)->roles(), ElementsAre());
+  const v1::RegistryChange& change = recorder_.recorded.back();
+  EXPECT_THAT(change.roles_before(), ElementsAre(v1::ROLE_OPERATOR));
+  EXPECT_THAT(change.roles_after(), ElementsAre());
+}
+
+TEST_F(RegistryAdminTest, OperatorAndAuditorAreNeverOneNode) {
+  v1::RegisterNodeRequest both = NodeRequest("platform/audit");
+  both.mutable_node()->add_roles(v1::ROLE_AUDITOR);
+  both.mutable_node()->add_roles(v1::ROLE_OPERATOR);
+  EXPECT_THAT(admin_->RegisterNode(kOperator, both, recorder_),
+              StatusIs(kInvalid, HasSubstr("may not hold both ROLE_OPERATOR and ROLE_AUDITOR")));
+  EXPECT_EQ(registry_->snapshot()->FindNode("platform/audit"), nullptr);
 }
 
 TEST_F(RegistryAdminTest, EveryWriteRecordsWhatItChangesBeforeItApplies) {
