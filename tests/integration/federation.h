@@ -62,6 +62,9 @@ class Federation {
   int gateway_port() const { return gateway_port_; }
   std::string gateway_address() const;
   std::string DecisionLog() const;
+  // What the gateway and the population adapter wrote on stderr so far (every start appends).
+  std::string GatewayLog() const;
+  std::string AdapterLog() const;
 
   // Starts the population adapter (port kept across restarts when possible).
   absl::Status StartPopulationAdapter();
