@@ -128,6 +128,7 @@ listen_address: "127.0.0.1:0"
 trust_domain: "ndx.bench"
 tls { ca_file: "pki/bench-owner/ca.pem" cert_file: "pki/bench-owner/tls.pem"
       key_file: "pki/bench-owner/tls.key" }
+allowed_gateways: ["core", "nginx", "direct"]
 datasets {
   dataset: "bench/records" proto_file: "record.proto" message_type: "bench.v1.Record"
   key_field: "id" sqlite { path: "owner.db" } table: "records"
@@ -152,7 +153,7 @@ gateway_pid=${pids[-1]}
 ndx() {
   local who=$1
   shift
-  "$bin/ndxctl" --gateway "127.0.0.1:$gateway_port" --ca pki/ca/ca.pem \
+  "$bin/ndxctl" --gateway "127.0.0.1:$gateway_port" --gateway-id core --ca pki/ca/ca.pem \
     --cert "pki/bench-$who/tls.pem" --key "pki/bench-$who/tls.key" "$@"
 }
 ndx ops node register bench/owner --name "Owner" --kind other \

@@ -231,6 +231,7 @@ for entry in ops:ndx-ops audit:ndx-audit portal:hanoi-portal moj:moj-civil-statu
   who=${entry%%:*} dir=${entry#*:}
   cat >"profiles/$who.textproto" <<EOF
 gateway: "127.0.0.1:$port_gateway"
+gateway_id: "core"   # spiffe://ndx.gov.vn/gateway/core: ndxctl refuses any other server
 tls {
   ca_file: "../pki/$dir/ca.pem"
   cert_file: "../pki/$dir/tls.pem"

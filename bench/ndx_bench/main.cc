@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/cli.h"
 #include "cli/cli_status.h"
+#include "cli/gateway_client.h"
 #include "cli/profile.h"
 #include "common/process.h"
 #include "crypto/spiffe_id.h"
@@ -101,7 +102,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--key", f.connection.key_file, "Our private key (PEM, mode 0600)");
   app.add_option("--server-id", f.server_id,
                  "Require the server's certificate to carry this SPIFFE id, e.g. "
-                 "spiffe://ndx.example/gateway/core (default: any identity from the CA)");
+                 "spiffe://ndx.example/gateway/core (default: for exchange, the gateway_id of "
+                 "the profile; else any identity from the CA)");
   app.add_option("--output", f.output, "table (default) or json (one line)")
       ->check(CLI::IsMember({"table", "json"}));
   app.add_flag("--progress", f.progress,
@@ -146,8 +148,15 @@ absl::StatusOr<Run> Resolve(const Flags& f) {
   }
   absl::StatusOr<cli::ConnectionSettings> connection = cli::ResolveConnection(
       f.connection,
-      cli::FindProfilePath(f.connection.profile, std::getenv("NDX_PROFILE"), std::getenv("HOME")));
+      cli::FindProfilePath(f.connection.profile, std::getenv("NDX_PROFILE"), std::getenv("HOME")),
+      cli::GatewayIdentity::kOptional);
   if (!connection.ok()) return connection.status();
+  // A profile naming its gateway pins it here as it does in ndxctl.
+  if (!run.server_id.has_value() && f.api == "exchange" && !connection->gateway_id.empty()) {
+    absl::StatusOr<std::string> trust_domain = cli::TrustDomainOfCaFile(connection->tls.ca_file);
+    if (!trust_domain.ok()) return trust_domain.status();
+    run.server_id = crypto::SpiffeId::Gateway(*trust_domain, connection->gateway_id);
+  }
   run.tls = connection->tls;
   run.read = {.dataset = f.dataset,
               .key = f.record_key,

@@ -171,6 +171,14 @@ absl::StatusOr<LoadedAdapterConfig> LoadAdapterConfig(const v1::AdapterConfig& c
     }
     loaded.allowed_gateways.push_back(gateway);
   }
+  // The adapter pins the gateways it answers as the gateway pins the adapter it calls: any other
+  // holder of a gateway certificate of the platform is refused.
+  if (loaded.allowed_gateways.empty()) {
+    return Invalid(prefix,
+                   "allowed_gateways is empty; list the names of the gateways this adapter "
+                   "answers, e.g. allowed_gateways: \"core\" for the gateway whose certificate is "
+                   "spiffe://<trust domain>/gateway/core");
+  }
   if (config.max_message_bytes() > static_cast<uint32_t>(std::numeric_limits<int>::max())) {
     return Invalid(prefix, absl::StrCat("max_message_bytes is ", config.max_message_bytes(),
                                         "; the limit is ", std::numeric_limits<int>::max()));

@@ -29,7 +29,7 @@ struct LoadedAdapterConfig {
   std::string listen_address;
   crypto::TlsFilePaths tls;
   std::string trust_domain;
-  // Gateway names allowed to call; empty allows every gateway of the trust domain.
+  // Gateway names allowed to call; never empty.
   std::vector<std::string> allowed_gateways;
   int max_message_bytes = kDefaultMaxMessageBytes;
   // By dataset id.

@@ -14,7 +14,7 @@ namespace ndx::adapters {
 absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
     const LoadedAdapterConfig& config) {
   NDX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                       crypto::MakeServerCredentials(config.tls));
+                       crypto::MakeServerCredentials(config.tls, config.trust_domain));
   auto service = std::make_unique<AdapterService>(config);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

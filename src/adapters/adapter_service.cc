@@ -45,8 +45,8 @@ absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
         " is not a gateway: an adapter answers only the gateway; read data through the gateway's "
         "Exchange API"));
   }
-  if (!allowed_gateways.empty() && std::find(allowed_gateways.begin(), allowed_gateways.end(),
-                                             peer->name()) == allowed_gateways.end()) {
+  if (std::find(allowed_gateways.begin(), allowed_gateways.end(), peer->name()) ==
+      allowed_gateways.end()) {
     return absl::PermissionDeniedError(
         absl::StrCat("gateway ", peer->ToString(), " is not in this adapter's allowed_gateways"));
   }

@@ -15,9 +15,10 @@
 
 namespace ndx::adapters {
 
-// Whether a verified peer may call the adapter: it must be a gateway of `trust_domain` and, when
-// `allowed_gateways` is not empty, one of them. kUnauthenticated when the peer has no identity
-// (the error of `peer`), kPermissionDenied naming the caller otherwise.
+// Whether a verified peer may call the adapter: it must be a gateway of `trust_domain` named in
+// `allowed_gateways` (an empty list allows nobody; LoadAdapterConfig refuses one). kUnauthenticated
+// when the peer has no identity (the error of `peer`), kPermissionDenied naming the caller
+// otherwise.
 absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
                               const std::string& trust_domain,
                               const std::vector<std::string>& allowed_gateways);

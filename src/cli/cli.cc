@@ -37,7 +37,8 @@ constexpr char kMainFooter[] = R"(Examples:
   ndxctl events subscribe moj/births --purpose permanent-residence-registration --exec reactions/population.sh
 
 Connection: --profile F (else $NDX_PROFILE, else ~/.config/ndx/profile.textproto); the flags
---gateway, --ca, --cert, --key and --timeout override it.
+--gateway, --gateway-id, --ca, --cert, --key and --timeout override it. The gateway's name
+(gateway_id or --gateway-id) is required: ndxctl refuses any other server.
 
 Exit codes:
   0        success
@@ -97,7 +98,8 @@ void AddGlobalOptions(CLI::App* app, GlobalFlags* flags, GlobalScope scope, bool
       ->type_name("MS")
       ->group(kGlobalGroup);
   app->add_option("--gateway-id", c.gateway_id,
-                  "Require the gateway's certificate to be spiffe://<CA trust domain>/gateway/NAME")
+                  "The gateway's name: its certificate must be spiffe://<CA trust "
+                  "domain>/gateway/NAME (overrides the profile's gateway_id)")
       ->type_name("NAME")
       ->group(kGlobalGroup);
 }
@@ -181,7 +183,7 @@ struct AllOptions {
 absl::StatusOr<ConnectionSettings> ResolveSettings(const ConnectionFlags& connection) {
   std::string profile =
       FindProfilePath(connection.profile, std::getenv("NDX_PROFILE"), std::getenv("HOME"));
-  return ResolveConnection(connection, profile);
+  return ResolveConnection(connection, profile, GatewayIdentity::kRequired);
 }
 
 // Connects the Audit service with the connection flags as parsed when it runs.

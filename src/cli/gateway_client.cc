@@ -2,8 +2,7 @@
 
 #include <grpcpp/create_channel.h>
 
-#include <optional>
-
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -35,17 +34,16 @@ absl::StatusOr<std::string> TrustDomainOfCaFile(const std::string& ca_file) {
 
 absl::StatusOr<std::unique_ptr<GatewayClient>> GatewayClient::Connect(
     const ConnectionSettings& settings) {
-  std::optional<crypto::SpiffeId> expected_gateway;
-  if (!settings.gateway_id.empty()) {
-    if (!IsValidSegment(settings.gateway_id)) {
-      return UsageError(absl::StrCat("--gateway-id \"", settings.gateway_id,
-                                     "\" is not a gateway name (1 to 63 of [a-z0-9-])"));
-    }
-    NDX_ASSIGN_OR_RETURN(std::string trust_domain, TrustDomainOfCaFile(settings.tls.ca_file));
-    expected_gateway = crypto::SpiffeId::Gateway(trust_domain, settings.gateway_id);
+  // ResolveConnection(kRequired) has checked it; settings made otherwise get the same answer.
+  if (!IsValidSegment(settings.gateway_id)) {
+    return UsageError(absl::StrCat("gateway id \"", absl::CHexEscape(settings.gateway_id),
+                                   "\" is not a gateway name (1 to 63 of a-z, 0-9 and '-'); pass "
+                                   "--gateway-id NAME or set gateway_id in the profile"));
   }
+  NDX_ASSIGN_OR_RETURN(std::string trust_domain, TrustDomainOfCaFile(settings.tls.ca_file));
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      crypto::MakeChannelCredentials(settings.tls, expected_gateway);
+      crypto::MakeChannelCredentials(settings.tls,
+                                     crypto::SpiffeId::Gateway(trust_domain, settings.gateway_id));
   if (!credentials.ok()) {
     return absl::Status(credentials.status().code(),
                         absl::StrCat("TLS credentials: ", credentials.status().message()));

@@ -29,8 +29,10 @@ absl::StatusOr<std::string> TrustDomainOfCaFile(const std::string& ca_file);
 class GatewayClient {
  public:
   // Makes the channel credentials from the settings' files (kNotFound, kPermissionDenied,
-  // kFailedPrecondition for a key readable by others, ...). With settings.gateway_id set, the
-  // gateway's certificate must carry spiffe://<trust domain of the CA>/gateway/<gateway_id>.
+  // kFailedPrecondition for a key readable by others or a certificate the gateway would refuse,
+  // ...). The gateway's certificate must be a server leaf carrying exactly
+  // spiffe://<trust domain of the CA>/gateway/<settings.gateway_id>, or every call fails
+  // UNAVAILABLE saying why; an empty or malformed gateway_id is a usage error.
   // The connection itself is made lazily by the first call.
   static absl::StatusOr<std::unique_ptr<GatewayClient>> Connect(const ConnectionSettings& settings);
 

@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "cli/cli_status.h"
 #include "common/files.h"
+#include "common/ids.h"
 #include "ndx/v1/config.pb.h"
 
 namespace ndx::cli {
@@ -44,7 +46,8 @@ std::string FindProfilePath(const std::string& flag, const char* env_profile, co
 }
 
 absl::StatusOr<ConnectionSettings> ResolveConnection(const ConnectionFlags& flags,
-                                                     const std::string& profile_path) {
+                                                     const std::string& profile_path,
+                                                     GatewayIdentity gateway_identity) {
   v1::CliProfile profile;
   if (!profile_path.empty()) {
     absl::Status loaded = LoadTextProto(profile_path, &profile);
@@ -62,7 +65,7 @@ absl::StatusOr<ConnectionSettings> ResolveConnection(const ConnectionFlags& flag
   } else if (profile.timeout_ms() > 0) {
     settings.timeout_ms = profile.timeout_ms();
   }
-  settings.gateway_id = flags.gateway_id;
+  settings.gateway_id = flags.gateway_id.empty() ? profile.gateway_id() : flags.gateway_id;
 
   if (settings.gateway.empty()) {
     return Missing("gateway address", "--gateway HOST:PORT", "gateway", profile_path);
@@ -75,6 +78,21 @@ absl::StatusOr<ConnectionSettings> ResolveConnection(const ConnectionFlags& flag
   }
   if (settings.tls.key_file.empty()) {
     return Missing("client key", "--key FILE", "tls.key_file", profile_path);
+  }
+  // Without a name, any certificate of the platform CA would pass for the gateway: a node's, or
+  // a stolen one's.
+  if (settings.gateway_id.empty()) {
+    if (gateway_identity == GatewayIdentity::kOptional) return settings;
+    return Missing(
+        "gateway identity (the gateway's name, e.g. core for "
+        "spiffe://<trust domain>/gateway/core)",
+        "--gateway-id NAME", "gateway_id", profile_path);
+  }
+  if (!IsValidSegment(settings.gateway_id)) {
+    return UsageError(
+        absl::StrCat("gateway id \"", absl::CHexEscape(settings.gateway_id), "\" (",
+                     flags.gateway_id.empty() ? "gateway_id of the profile" : "--gateway-id",
+                     ") is not a gateway name: 1 to 63 of a-z, 0-9 and '-', e.g. core"));
   }
   return settings;
 }

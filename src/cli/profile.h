@@ -21,7 +21,8 @@ struct ConnectionFlags {
   std::string cert_file;
   std::string key_file;
   std::optional<int64_t> timeout_ms;
-  // Gateway name whose SPIFFE id the gateway's certificate must carry (--gateway-id).
+  // Gateway name whose SPIFFE id the gateway's certificate must carry (--gateway-id); overrides
+  // the profile's gateway_id.
   std::string gateway_id;
 };
 
@@ -30,8 +31,14 @@ struct ConnectionSettings {
   std::string gateway;
   crypto::TlsFilePaths tls;
   int64_t timeout_ms = kDefaultTimeoutMs;
+  // The gateway's name: its certificate must be spiffe://<trust domain of the CA>/gateway/<it>.
+  // Empty only when resolved with GatewayIdentity::kOptional and given nowhere.
   std::string gateway_id;
 };
+
+// Whether the gateway's identity must be given. ndxctl only ever talks to a gateway and always
+// pins it; ndx-bench may target an adapter, which has no gateway identity to pin.
+enum class GatewayIdentity { kRequired, kOptional };
 
 // The profile file to read: `flag` when given, else `env_profile` ($NDX_PROFILE) when set and
 // non-empty, else <home>/.config/ndx/profile.textproto if that file exists, else "" (no profile).
@@ -41,9 +48,12 @@ std::string FindProfilePath(const std::string& flag, const char* env_profile, co
 // Reads the profile at `profile_path` (none when empty), resolves its relative paths against the
 // profile's directory, and lays the flags over it. Errors: the profile cannot be read or parsed
 // (its own status: kNotFound, kInvalidArgument with line and column; exit 3), and a usage error
-// naming the flag to pass when the gateway address or a TLS file is still missing.
+// naming the flag to pass or the profile field to set when the gateway address, a TLS file or
+// (with kRequired) the gateway's identity is still missing, or when the gateway's identity is
+// not a gateway name.
 absl::StatusOr<ConnectionSettings> ResolveConnection(const ConnectionFlags& flags,
-                                                     const std::string& profile_path);
+                                                     const std::string& profile_path,
+                                                     GatewayIdentity gateway_identity);
 
 }  // namespace ndx::cli
 

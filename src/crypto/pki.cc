@@ -106,7 +106,7 @@ absl::StatusOr<X509Ptr> NewCertificate(EVP_PKEY* key, const std::string& common_
 
 // Adds extensions given in OpenSSL's config syntax (constant strings only, never user input).
 absl::Status AddExtensions(X509* cert, X509* issuer,
-                           std::initializer_list<std::pair<int, const char*>> extensions) {
+                           const std::vector<std::pair<int, const char*>>& extensions) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   for (const auto& [nid, value] : extensions) {
@@ -148,6 +148,8 @@ absl::Status AddName(GENERAL_NAMES* names, int type, absl::string_view value) {
 absl::Status AddSubjectAltNames(X509* cert, const std::vector<std::string>& uris,
                                 const std::vector<std::string>& dns_names,
                                 const std::vector<std::string>& ip_addresses) {
+  // RFC 5280 forbids an empty subjectAltName: no names, no extension.
+  if (uris.empty() && dns_names.empty() && ip_addresses.empty()) return absl::OkStatus();
   NamesPtr names(sk_GENERAL_NAME_new_null());
   if (!names) return OpenSslFailure("cannot make subject alternative names");
   for (const std::string& uri : uris) NDX_RETURN_IF_ERROR(AddName(names.get(), GEN_URI, uri));
@@ -233,6 +235,25 @@ absl::StatusOr<LoadedCa> LoadCa(const std::string& ca_dir) {
   return ca;
 }
 
+// The extensions of a leaf, in OpenSSL's config syntax. digitalSignature is all an ECDSA key
+// needs in TLS: it signs the handshake and never decrypts a key.
+std::vector<std::pair<int, const char*>> LeafExtensions(bool is_ca, ExtendedKeyUsage usage) {
+  std::vector<std::pair<int, const char*>> extensions = {
+      {NID_basic_constraints, is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE"},
+      {NID_key_usage,
+       is_ca ? "critical,digitalSignature,keyCertSign" : "critical,digitalSignature"},
+      {NID_subject_key_identifier, "hash"},
+      {NID_authority_key_identifier, "keyid:always"}};
+  if (usage.client_auth && usage.server_auth) {
+    extensions.emplace_back(NID_ext_key_usage, "serverAuth,clientAuth");
+  } else if (usage.client_auth) {
+    extensions.emplace_back(NID_ext_key_usage, "clientAuth");
+  } else if (usage.server_auth) {
+    extensions.emplace_back(NID_ext_key_usage, "serverAuth");
+  }
+  return extensions;
+}
+
 absl::Time DefaultNotBefore(absl::Time not_before) {
   // One minute back so that a peer whose clock is slightly behind accepts a fresh certificate.
   return not_before == absl::InfinitePast() ? absl::Now() - absl::Minutes(1) : not_before;
@@ -295,18 +316,15 @@ absl::Status IssueCertificate(const std::string& ca_dir, const std::string& out_
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get())) != 1) {
     return OpenSslFailure("cannot set the issuer");
   }
-  NDX_RETURN_IF_ERROR(AddExtensions(
-      cert.get(), ca.cert.get(),
-      {{NID_basic_constraints, options.is_ca_for_test ? "critical,CA:TRUE" : "critical,CA:FALSE"},
-       {NID_key_usage, options.is_ca_for_test ? "critical,digitalSignature,keyAgreement,keyCertSign"
-                                              : "critical,digitalSignature,keyAgreement"},
-       {NID_ext_key_usage, "serverAuth,clientAuth"},
-       {NID_subject_key_identifier, "hash"},
-       {NID_authority_key_identifier, "keyid:always"}}));
-  std::vector<std::string> uris = {identity.ToString()};
-  uris.insert(uris.end(), options.extra_uris_for_test.begin(), options.extra_uris_for_test.end());
-  NDX_RETURN_IF_ERROR(
-      AddSubjectAltNames(cert.get(), uris, options.dns_names, options.ip_addresses));
+  if (!options.no_extensions_for_test) {
+    NDX_RETURN_IF_ERROR(
+        AddExtensions(cert.get(), ca.cert.get(),
+                      LeafExtensions(options.is_ca_for_test, options.extended_key_usage_for_test)));
+    std::vector<std::string> uris =
+        options.uris_for_test.value_or(std::vector<std::string>{identity.ToString()});
+    NDX_RETURN_IF_ERROR(
+        AddSubjectAltNames(cert.get(), uris, options.dns_names, options.ip_addresses));
+  }
   NDX_RETURN_IF_ERROR(Sign(cert.get(), ca.key.get()));
   NDX_RETURN_IF_ERROR(WriteKeyAndCert(key_path, key.get(),
                                       absl::StrCat(out_dir, "/", basename, ".pem"), cert.get()));

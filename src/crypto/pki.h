@@ -1,6 +1,7 @@
 #ifndef NDX_CRYPTO_PKI_H_
 #define NDX_CRYPTO_PKI_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,12 @@ struct CaOptions {
 // existing CA key (kAlreadyExists).
 absl::Status CreateCa(const std::string& ca_dir, const CaOptions& options);
 
+// The extended key usages of a leaf: which end of a TLS connection it may authenticate.
+struct ExtendedKeyUsage {
+  bool client_auth = true;
+  bool server_auth = true;
+};
+
 struct LeafOptions {
   // The URI SAN; its trust domain must be the CA's.
   SpiffeId identity = SpiffeId::Node("", "");
@@ -41,13 +48,24 @@ struct LeafOptions {
   absl::Time not_before = absl::InfinitePast();
   absl::Duration validity = absl::Hours(24 * 365);
 
-  // Test-only knobs for making bad certificates; never set by ndxctl.
-  std::vector<std::string> extra_uris_for_test;  // more URI SANs after the identity
-  bool is_ca_for_test = false;                   // basicConstraints CA:TRUE on a leaf
+  // Test-only knobs for making the bad certificates the peers must refuse; never set by ndxctl.
+  // When set, the URI SANs are exactly these instead of the identity: none, two, or one of
+  // another trust domain (the CA signs it all the same).
+  std::optional<std::vector<std::string>> uris_for_test;
+  bool is_ca_for_test = false;          // basicConstraints CA:TRUE (and keyCertSign) on a leaf
+  bool no_extensions_for_test = false;  // a v3 certificate without a single extension, nor SANs
+  // Both false: no extendedKeyUsage extension at all.
+  ExtendedKeyUsage extended_key_usage_for_test;
 };
 
 // Makes a key and a certificate signed by the CA in `ca_dir` and writes them as
 // <out_dir>/<basename>.{pem,key} (out_dir created 0700 if missing), plus <out_dir>/ca.pem.
+// The certificate obeys the leaf rules every peer enforces (see CheckLeafCertificate in tls.h):
+// basicConstraints critical CA:FALSE; keyUsage critical digitalSignature (the key is ECDSA
+// P-256, so there is no RSA key transport to allow with keyEncipherment); extendedKeyUsage
+// clientAuth and serverAuth, for nodes and gateways alike, since a gateway is a server to nodes
+// and a client to adapters, and a node that runs an adapter serves the gateway with the same
+// certificate it calls the gateway with; exactly one URI SAN, the identity.
 // Refuses to overwrite an existing key (kAlreadyExists), and to use a CA key that group or
 // others may access (kFailedPrecondition, the message says to chmod 600).
 absl::Status IssueCertificate(const std::string& ca_dir, const std::string& out_dir,

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crypto/spiffe_id.h"
 
 namespace ndx::crypto {
@@ -21,17 +22,41 @@ struct TlsFilePaths {
   std::string key_file;
 };
 
-// Server credentials that require a client certificate chaining to the CA in `files.ca_file`:
-// a client without one, or with one from another CA, fails the TLS handshake. TLS 1.2 minimum.
+// Which end of a TLS connection a certificate authenticates.
+enum class PeerRole { kClient, kServer };
+
+// The leaf rules of the platform, which every peer certificate must obey (the chain, validity
+// and the platform CA are TLS's business, before these run):
+//   - it has extensions at all (a bare certificate is refused whatever else it holds);
+//   - it is not a CA: no basicConstraints CA:TRUE, no keyCertSign;
+//   - its extendedKeyUsage names clientAuth (kClient) or serverAuth (kServer);
+//   - it has exactly one URI SAN, an ndx SPIFFE id, and, when `trust_domain` is not empty, one
+//     of that trust domain.
+// Returns that identity. kUnauthenticated whose message names the broken rule, starting with
+// "client certificate" or "server certificate", e.g. "client certificate is a CA certificate
+// (basicConstraints CA:TRUE or keyCertSign) ..."; kInvalidArgument when `pem` holds no
+// certificate. Thread-safe.
+absl::StatusOr<SpiffeId> CheckLeafCertificate(absl::string_view pem, PeerRole role,
+                                              absl::string_view trust_domain);
+
+// Server credentials that require a client certificate chaining to the CA in `files.ca_file`
+// (TLS 1.2 minimum) and obeying the client leaf rules of CheckLeafCertificate, of
+// `trust_domain`. A client failing any of it fails the TLS handshake: its call ends UNAVAILABLE
+// and never reaches a service, and the refusal is logged (warning) with the rule and the
+// certificate's SHA-256 fingerprint, since the client cannot be told.
 // Errors: a missing/unreadable file (kNotFound / kPermissionDenied), a key file readable by group
 // or others (kFailedPrecondition, the message says to chmod 600), a cert that does not match its
-// key (kInvalidArgument).
+// key (kInvalidArgument), a certificate of our own that its clients would refuse as a server
+// certificate of `trust_domain` (kFailedPrecondition naming the rule).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const TlsFilePaths& files);
+    const TlsFilePaths& files, const std::string& trust_domain);
 
-// Channel credentials presenting our certificate and verifying the server's chain against the CA.
-// Host names are not checked: when `expected_server` is set, the server's certificate must carry
-// exactly that URI SAN, or the handshake fails. Without it, any identity from the CA is accepted.
+// Channel credentials presenting our certificate and verifying the server's chain against the CA
+// and the server leaf rules of CheckLeafCertificate. Host names are not checked: when
+// `expected_server` is set, the server's certificate must carry exactly that URI SAN. A server
+// failing any of it fails the handshake: the call ends UNAVAILABLE with a message holding the
+// rule (and the refusal is logged at info level). Our own certificate must obey the client leaf
+// rules (kFailedPrecondition naming the rule otherwise), besides the file errors above.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const TlsFilePaths& files, std::optional<SpiffeId> expected_server);
 

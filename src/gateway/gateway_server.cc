@@ -186,7 +186,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   crypto::TlsFilePaths tls{config.tls().ca_file(), config.tls().cert_file(),
                            config.tls().key_file()};
   NDX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                       crypto::MakeServerCredentials(tls));
+                       crypto::MakeServerCredentials(tls, config.trust_domain()));
+  // The gateway is the adapters' client too: a certificate they would refuse is reported now
+  // rather than on every read.
+  NDX_RETURN_IF_ERROR(crypto::MakeChannelCredentials(tls, std::nullopt).status());
   gateway->adapters_ = std::make_unique<AdapterPool>(tls, config.trust_domain(),
                                                      static_cast<int>(config.max_message_bytes()));
   gateway->exchange_ = std::make_unique<ExchangeService>(

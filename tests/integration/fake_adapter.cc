@@ -4,15 +4,38 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "testing/test_pki.h"
 
 namespace ndx::testing {
+namespace {
 
-FakeAdapter::FakeAdapter(const crypto::TlsFilePaths& owner_tls, Reply reply)
+std::shared_ptr<grpc::ServerCredentials> PlainCredentials(const crypto::TlsFilePaths& tls) {
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = ReadFile(tls.ca_file).value_or("");
+  options.pem_key_cert_pairs.push_back(
+      {ReadFile(tls.key_file).value_or(""), ReadFile(tls.cert_file).value_or("")});
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
+FakeAdapter::FakeAdapter(const crypto::TlsFilePaths& owner_tls, Reply reply, Presenting presenting)
     : reply_(std::move(reply)) {
-  auto credentials = crypto::MakeServerCredentials(owner_tls);
-  EXPECT_TRUE(credentials.ok()) << credentials.status();
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (presenting == Presenting::kAsIs) {
+    credentials = PlainCredentials(owner_tls);
+  } else {
+    auto checked = crypto::MakeServerCredentials(owner_tls, TestPki::kTrustDomain);
+    if (!checked.ok()) {
+      ADD_FAILURE() << checked.status();
+      return;
+    }
+    credentials = *checked;
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", *credentials, &port_);
+  builder.AddListeningPort("127.0.0.1:0", credentials, &port_);
   builder.SetMaxSendMessageSize(64 << 20);
   builder.RegisterService(this);
   server_ = builder.BuildAndStart();
@@ -20,6 +43,7 @@ FakeAdapter::FakeAdapter(const crypto::TlsFilePaths& owner_tls, Reply reply)
 }
 
 FakeAdapter::~FakeAdapter() {
+  if (server_ == nullptr) return;
   server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
 }

@@ -14,13 +14,18 @@
 namespace ndx::testing {
 
 // An in-process adapter that misbehaves on purpose: it answers Fetch with whatever `reply`
-// returns (extra fields, huge records) after an optional delay, with the owner's mTLS identity.
-// Thread-safe.
+// returns (extra fields, huge records) after an optional delay, with the owner's mTLS identity,
+// or presents a certificate its clients must refuse. Thread-safe.
 class FakeAdapter final : public v1::Adapter::Service {
  public:
   using Reply = std::function<grpc::Status(const v1::FetchRequest&, v1::FetchResponse*)>;
+  // kChecked: ndx's server credentials, which refuse to present a certificate breaking the leaf
+  // rules and enforce them on clients. kAsIs: plain gRPC TLS presenting `owner_tls` whatever it
+  // holds (client chains still verified against its CA), to test the gateway refusing it.
+  enum class Presenting { kChecked, kAsIs };
 
-  FakeAdapter(const crypto::TlsFilePaths& owner_tls, Reply reply);
+  FakeAdapter(const crypto::TlsFilePaths& owner_tls, Reply reply,
+              Presenting presenting = Presenting::kChecked);
   ~FakeAdapter() override;
 
   std::string endpoint() const;

@@ -58,8 +58,9 @@ std::string Federation::WriteProfile(const std::string& node_id) {
       dir_.Join(absl::StrCat(absl::StrReplaceAll(node_id, {{"/", "-"}}), ".profile.textproto"));
   absl::Status written = WriteFileAtomically(
       path,
-      absl::StrCat("gateway: \"", gateway_address(), "\"\ntls { ca_file: \"", tls.ca_file,
-                   "\" cert_file: \"", tls.cert_file, "\" key_file: \"", tls.key_file, "\" }\n"),
+      absl::StrCat("gateway: \"", gateway_address(), "\"\ngateway_id: \"core\"\n",
+                   "tls { ca_file: \"", tls.ca_file, "\" cert_file: \"", tls.cert_file,
+                   "\" key_file: \"", tls.key_file, "\" }\n"),
       0644);
   EXPECT_TRUE(written.ok()) << written;
   return path;
@@ -67,6 +68,14 @@ std::string Federation::WriteProfile(const std::string& node_id) {
 
 std::string Federation::DecisionLog() const {
   return ReadFile(dir_.Join("decisions.jsonl")).value_or("");
+}
+
+std::string Federation::GatewayLog() const {
+  return ReadFile(dir_.Join("gateway.log")).value_or("");
+}
+
+std::string Federation::AdapterLog() const {
+  return ReadFile(dir_.Join("adapter.log")).value_or("");
 }
 
 absl::StatusOr<std::string> Federation::WriteGatewayConfig(absl::Duration adapter_timeout,

@@ -64,6 +64,9 @@ class Federation {
   pid_t gateway_pid() const { return gateway_ ? gateway_->pid() : -1; }
   std::string gateway_address() const;
   std::string DecisionLog() const;
+  // What the gateway and the population adapter wrote on stderr so far (every start appends).
+  std::string GatewayLog() const;
+  std::string AdapterLog() const;
 
   // Starts the population adapter (port kept across restarts when possible).
   absl::Status StartPopulationAdapter();

@@ -81,14 +81,97 @@ crypto::TlsFilePaths TestPki::OtherCaNode(const std::string& node_id) {
 }
 
 crypto::TlsFilePaths TestPki::TwoUriNode(const std::string& node_id) {
-  crypto::LeafOptions options = NodeOptions(kTrustDomain, node_id);
-  options.extra_uris_for_test = {absl::StrCat("spiffe://", kTrustDomain, "/gateway/second-uri")};
-  return Issue(Label("two-uri-node", node_id), ca_dir_, options);
+  return WithDefect(crypto::SpiffeId::Node(kTrustDomain, node_id), CertificateDefect::kTwoUris);
 }
 
 crypto::TlsFilePaths TestPki::WrongTrustDomainNode(const std::string& node_id) {
   return Issue(Label("wrong-td-node", node_id), Ca("other-td-ca", "other.test"),
                NodeOptions("other.test", node_id));
+}
+
+crypto::TlsFilePaths TestPki::WithDefect(const crypto::SpiffeId& identity,
+                                         CertificateDefect defect) {
+  crypto::LeafOptions options;
+  options.identity = identity;
+  std::string ca_dir = ca_dir_;
+  switch (defect) {
+    case CertificateDefect::kNone:
+      break;
+    case CertificateDefect::kExpired:
+      options.not_before = absl::Now() - absl::Hours(48);
+      options.validity = absl::Hours(24);
+      break;
+    case CertificateDefect::kNotYetValid:
+      options.not_before = absl::Now() + absl::Hours(24);
+      break;
+    case CertificateDefect::kOtherCa:
+      ca_dir = Ca("other-ca", kTrustDomain);
+      break;
+    case CertificateDefect::kOtherTrustDomain:
+      options.uris_for_test = {absl::StrReplaceAll(
+          identity.ToString(),
+          {{absl::StrCat("spiffe://", kTrustDomain, "/"), "spiffe://other.test/"}})};
+      break;
+    case CertificateDefect::kTwoUris:
+      options.uris_for_test = {identity.ToString(),
+                               absl::StrCat("spiffe://", kTrustDomain, "/gateway/second-uri")};
+      break;
+    case CertificateDefect::kDnsSanOnly:
+      options.uris_for_test = std::vector<std::string>{};
+      options.dns_names = {"peer.ndx.test"};
+      break;
+    case CertificateDefect::kCaLeaf:
+      options.is_ca_for_test = true;
+      break;
+    case CertificateDefect::kNoExtensions:
+      options.no_extensions_for_test = true;
+      break;
+    case CertificateDefect::kClientAuthOnly:
+      options.extended_key_usage_for_test = {.client_auth = true, .server_auth = false};
+      break;
+    case CertificateDefect::kServerAuthOnly:
+      options.extended_key_usage_for_test = {.client_auth = false, .server_auth = true};
+      break;
+    case CertificateDefect::kNoExtendedKeyUsage:
+      options.extended_key_usage_for_test = {.client_auth = false, .server_auth = false};
+      break;
+  }
+  std::string kind = identity.is_node() ? "node" : "gateway";
+  crypto::TlsFilePaths files =
+      Issue(Label(absl::StrCat(DefectName(defect), "-", kind), identity.name()), ca_dir, options);
+  // Issued under another CA, the files trust that CA; the holder should trust the platform.
+  files.ca_file = ca_file_;
+  return files;
+}
+
+std::string DefectName(CertificateDefect defect) {
+  switch (defect) {
+    case CertificateDefect::kNone:
+      return "valid";
+    case CertificateDefect::kExpired:
+      return "expired";
+    case CertificateDefect::kNotYetValid:
+      return "not-yet-valid";
+    case CertificateDefect::kOtherCa:
+      return "other-ca";
+    case CertificateDefect::kOtherTrustDomain:
+      return "other-trust-domain";
+    case CertificateDefect::kTwoUris:
+      return "two-uris";
+    case CertificateDefect::kDnsSanOnly:
+      return "dns-san-only";
+    case CertificateDefect::kCaLeaf:
+      return "ca-leaf";
+    case CertificateDefect::kNoExtensions:
+      return "no-extensions";
+    case CertificateDefect::kClientAuthOnly:
+      return "client-auth-only";
+    case CertificateDefect::kServerAuthOnly:
+      return "server-auth-only";
+    case CertificateDefect::kNoExtendedKeyUsage:
+      return "no-extended-key-usage";
+  }
+  return "unknown";
 }
 
 }  // namespace ndx::testing

@@ -10,6 +10,26 @@
 
 namespace ndx::testing {
 
+// What is wrong with a certificate made by TestPki::WithDefect: one defect each, the rest as
+// `ndxctl pki issue` makes it.
+enum class CertificateDefect {
+  kNone,
+  kExpired,             // its validity ended a day ago
+  kNotYetValid,         // its validity starts in a day
+  kOtherCa,             // signed by an unrelated CA of the same trust domain
+  kOtherTrustDomain,    // signed by the platform CA, but its URI SAN is of trust domain other.test
+  kTwoUris,             // a second URI SAN, spiffe://ndx.test/gateway/second-uri
+  kDnsSanOnly,          // a DNS SAN, no URI SAN
+  kCaLeaf,              // basicConstraints CA:TRUE and keyCertSign
+  kNoExtensions,        // not a single extension (so no SAN either)
+  kClientAuthOnly,      // extendedKeyUsage clientAuth: cannot serve
+  kServerAuthOnly,      // extendedKeyUsage serverAuth: cannot be a client
+  kNoExtendedKeyUsage,  // no extendedKeyUsage extension, which OpenSSL reads as "any"
+};
+
+// "expired", "two-uris", ...: for test names and messages.
+std::string DefectName(CertificateDefect defect);
+
 // A throwaway PKI for one test: a platform CA for trust domain "ndx.test" in a TempDir, and
 // identities issued on demand with the real crypto/pki.h functions, good ones and bad ones.
 // Each identity lives in its own directory holding tls.pem, tls.key and ca.pem (the CA that
@@ -38,6 +58,10 @@ class TestPki {
   // from the platform CA, so this comes from a CA of other.test: it fails chain verification
   // against the platform CA as well as any trust-domain check.
   crypto::TlsFilePaths WrongTrustDomainNode(const std::string& node_id);
+  // `identity` (of kTrustDomain) with `defect`. Its ca_file is always the platform CA, so that
+  // the holder still trusts the platform's servers and clients: a failure is the peer refusing
+  // the defect. kNone is the same certificate as Node or Gateway, in its own files.
+  crypto::TlsFilePaths WithDefect(const crypto::SpiffeId& identity, CertificateDefect defect);
 
   // The platform CA certificate.
   const std::string& ca_file() const { return ca_file_; }

@@ -185,6 +185,12 @@ TEST_F(AdapterConfigTest, TopLevelSettingsAreChecked) {
   EXPECT_THAT(Load(config), StatusIs(absl::StatusCode::kInvalidArgument,
                                      HasSubstr("allowed_gateways has \"Core!\"")));
   config = data_.Config();
+  config.clear_allowed_gateways();
+  EXPECT_THAT(Load(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("allowed_gateways is empty; list the names of the "
+                                               "gateways this adapter answers, e.g. "
+                                               "allowed_gateways: \"core\"")));
+  config = data_.Config();
   config.clear_datasets();
   EXPECT_THAT(Load(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("datasets is empty")));

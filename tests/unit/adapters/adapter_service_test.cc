@@ -32,7 +32,6 @@ class AdapterServiceTest : public ::testing::Test {
     config.mutable_tls()->set_ca_file(tls.ca_file);
     config.mutable_tls()->set_cert_file(tls.cert_file);
     config.mutable_tls()->set_key_file(tls.key_file);
-    config.add_allowed_gateways("core");
     absl::StatusOr<LoadedAdapterConfig> loaded = LoadAdapterConfig(config, data_.config_path());
     ASSERT_THAT(loaded, IsOk());
     config_ = *std::move(loaded);
@@ -222,23 +221,54 @@ TEST_F(AdapterServiceTest, ShutdownDoesNotWaitForIdleConnections) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
+// The adapter serves the gateway: a certificate the gateway would refuse, or one of another trust
+// domain than its own, stops the start, naming the file and the rule.
+TEST(AdapterServerTest, CertificateTheGatewayWouldRefuseStopsTheStart) {
+  TestPki pki;
+  PopulationData data;
+  const crypto::SpiffeId owner = crypto::SpiffeId::Node(TestPki::kTrustDomain, "pop/registry");
+  struct Case {
+    ndx::testing::CertificateDefect defect;
+    const char* trust_domain;
+    const char* rule;
+  };
+  for (const Case& c : {Case{ndx::testing::CertificateDefect::kClientAuthOnly, "ndx.test",
+                             "server certificate lacks the serverAuth extended key usage"},
+                        Case{ndx::testing::CertificateDefect::kNoExtensions, "ndx.test",
+                             "server certificate has no extensions"},
+                        Case{ndx::testing::CertificateDefect::kNone, "other.test",
+                             "is not of trust domain other.test"}}) {
+    crypto::TlsFilePaths tls = pki.WithDefect(owner, c.defect);
+    v1::AdapterConfig config = data.Config();
+    config.set_trust_domain(c.trust_domain);
+    config.mutable_tls()->set_ca_file(tls.ca_file);
+    config.mutable_tls()->set_cert_file(tls.cert_file);
+    config.mutable_tls()->set_key_file(tls.key_file);
+    absl::StatusOr<LoadedAdapterConfig> loaded = LoadAdapterConfig(config, data.config_path());
+    ASSERT_THAT(loaded, IsOk());
+    EXPECT_THAT(AdapterServer::Start(*loaded),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         AllOf(HasSubstr(tls.cert_file + " would be refused by its peers: "),
+                               HasSubstr(c.rule))))
+        << ndx::testing::DefectName(c.defect);
+  }
+}
+
 TEST(AuthorizeGatewayTest, Decisions) {
-  const std::vector<std::string> none;
   const std::vector<std::string> core = {"core"};
-  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "core"), "ndx.test", none),
-              IsOk());
-  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "edge"), "ndx.test", none),
-              IsOk());
   EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "core"), "ndx.test", core),
               IsOk());
   EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "edge"), "ndx.test", core),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("allowed_gateways")));
-  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("other.test", "core"), "ndx.test", none),
+  // No list allows nobody (LoadAdapterConfig refuses one, but the check does not rely on it).
+  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("ndx.test", "core"), "ndx.test", {}),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("allowed_gateways")));
+  EXPECT_THAT(AuthorizeGateway(crypto::SpiffeId::Gateway("other.test", "core"), "ndx.test", core),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("trust domain ndx.test")));
   EXPECT_THAT(
-      AuthorizeGateway(crypto::SpiffeId::Node("ndx.test", "mops/population"), "ndx.test", none),
+      AuthorizeGateway(crypto::SpiffeId::Node("ndx.test", "mops/population"), "ndx.test", core),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("not a gateway")));
-  EXPECT_THAT(AuthorizeGateway(absl::UnauthenticatedError("no certificate"), "ndx.test", none),
+  EXPECT_THAT(AuthorizeGateway(absl::UnauthenticatedError("no certificate"), "ndx.test", core),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no certificate")));
 }
 

@@ -43,6 +43,7 @@ constexpr char kConfig[] = R"(
 listen_address: "127.0.0.1:0"
 tls { ca_file: "tls/ca.pem" cert_file: "tls/tls.pem" key_file: "tls/tls.key" }
 trust_domain: "ndx.test"
+allowed_gateways: "core"
 datasets {
   dataset: "pop/people"
   proto_file: "person.proto"

@@ -508,7 +508,8 @@ FakeGateway::FakeGateway(testing::TestPki& pki)
       exchange_(std::make_unique<ExchangeImpl>()),
       audit_(std::make_unique<AuditImpl>()),
       events_(std::make_unique<EventsImpl>()) {
-  auto credentials = crypto::MakeServerCredentials(pki_.Gateway("core"));
+  auto credentials =
+      crypto::MakeServerCredentials(pki_.Gateway("core"), testing::TestPki::kTrustDomain);
   EXPECT_TRUE(credentials.ok()) << credentials.status();
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", *credentials, &port_);
@@ -532,8 +533,8 @@ std::string FakeGateway::address() const { return absl::StrCat("127.0.0.1:", por
 
 std::vector<std::string> FakeGateway::FlagsAs(const std::string& node_id) {
   crypto::TlsFilePaths tls = pki_.Node(node_id);
-  return {"--gateway", address(),     "--ca",  tls.ca_file,
-          "--cert",    tls.cert_file, "--key", tls.key_file};
+  return {"--gateway",   address(), "--ca",       tls.ca_file,    "--cert",
+          tls.cert_file, "--key",   tls.key_file, "--gateway-id", "core"};
 }
 
 v1::RegisterDatasetRequest FakeGateway::last_register_dataset() const {

@@ -66,7 +66,8 @@ class FakeGateway {
   ~FakeGateway();
 
   std::string address() const;
-  // Global ndxctl flags connecting as `node_id` (placed before the command).
+  // Global ndxctl flags connecting as `node_id` to the gateway "core", which the fake is
+  // (placed before the command; --gateway is the first flag and the address the second).
   std::vector<std::string> FlagsAs(const std::string& node_id);
 
   v1::RegisterDatasetRequest last_register_dataset() const;

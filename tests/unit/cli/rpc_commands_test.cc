@@ -266,10 +266,13 @@ TEST_F(RpcCommandsTest, QueryStartsAtTheGivenPageToken) {
 TEST_F(RpcCommandsTest, GatewayIdPinsTheGatewayIdentity) {
   CliResult result = Run({"node", "list", "--gateway-id", "core"});
   EXPECT_EQ(result.exit_code, 0) << result;
-  // The fake is spiffe://ndx.test/gateway/core: another name fails the handshake.
+  // The fake is spiffe://ndx.test/gateway/core: another name fails the handshake, saying why.
   result = Run({"node", "list", "--gateway-id", "edge", "--timeout", "3000"});
   EXPECT_EQ(result.exit_code, 24) << result;
-  EXPECT_THAT(result.err, HasSubstr("ndxctl: UNAVAILABLE: "));
+  EXPECT_THAT(result.err, AllOf(HasSubstr("ndxctl: UNAVAILABLE: "),
+                                HasSubstr("server certificate has URI SANs "
+                                          "{spiffe://ndx.test/gateway/core}; expected exactly "
+                                          "{spiffe://ndx.test/gateway/edge}")));
 }
 
 TEST_F(RpcCommandsTest, ProfileWithRelativePathsAndFlagOverride) {
@@ -280,14 +283,14 @@ TEST_F(RpcCommandsTest, ProfileWithRelativePathsAndFlagOverride) {
     return std::filesystem::relative(path, profile_dir).string();
   };
   const std::string profile = profile_dir + "/insurance.textproto";
-  ASSERT_THAT(
-      WriteFileAtomically(
-          profile,
-          absl::StrCat("gateway: \"", gateway_.address(), "\"\n", "tls { ca_file: \"",
-                       relative(tls.ca_file), "\" cert_file: \"", relative(tls.cert_file),
-                       "\" key_file: \"", relative(tls.key_file), "\" }\n", "timeout_ms: 5000\n"),
-          0644),
-      IsOk());
+  ASSERT_THAT(WriteFileAtomically(
+                  profile,
+                  absl::StrCat("gateway: \"", gateway_.address(), "\"\n", "tls { ca_file: \"",
+                               relative(tls.ca_file), "\" cert_file: \"", relative(tls.cert_file),
+                               "\" key_file: \"", relative(tls.key_file), "\" }\n",
+                               "timeout_ms: 5000\n", "gateway_id: \"core\"\n"),
+                  0644),
+              IsOk());
   ASSERT_THAT(relative(tls.cert_file), Not(HasSubstr(pki_.dir())));
 
   CliResult result = RunNdxctl({"node", "list", "--profile", profile});
@@ -297,15 +300,36 @@ TEST_F(RpcCommandsTest, ProfileWithRelativePathsAndFlagOverride) {
   // The same profile with --gateway pointing elsewhere: the flag wins.
   result = RunNdxctl({"node", "list", "--profile", profile, "--gateway", "127.0.0.1:1"});
   EXPECT_EQ(result.exit_code, 24) << result;
+
+  // --gateway-id overrides the profile's gateway_id: the fake is not "edge".
+  result = RunNdxctl({"node", "list", "--profile", profile, "--gateway-id", "edge"});
+  EXPECT_EQ(result.exit_code, 24) << result;
+  EXPECT_THAT(result.err, HasSubstr("expected exactly {spiffe://ndx.test/gateway/edge}"));
 }
 
 TEST_F(RpcCommandsTest, UnreadableKeyIsALocalError) {
   crypto::TlsFilePaths tls = pki_.Node(kConsumer);
   CliResult result =
       RunNdxctl({"node", "list", "--gateway", gateway_.address(), "--ca", tls.ca_file, "--cert",
-                 tls.cert_file, "--key", pki_.dir() + "/missing.key"});
+                 tls.cert_file, "--key", pki_.dir() + "/missing.key", "--gateway-id", "core"});
   EXPECT_EQ(result.exit_code, 3) << result;
   EXPECT_THAT(result.err, HasSubstr("TLS credentials"));
+}
+
+// The gateway would fail the handshake without a word; ndxctl says which rule its certificate
+// breaks before connecting.
+TEST_F(RpcCommandsTest, CertificateTheGatewayWouldRefuseIsALocalError) {
+  crypto::TlsFilePaths tls =
+      pki_.WithDefect(crypto::SpiffeId::Node(testing::TestPki::kTrustDomain, kConsumer),
+                      testing::CertificateDefect::kServerAuthOnly);
+  CliResult result =
+      RunNdxctl({"node", "list", "--gateway", gateway_.address(), "--ca", tls.ca_file, "--cert",
+                 tls.cert_file, "--key", tls.key_file, "--gateway-id", "core"});
+  EXPECT_EQ(result.exit_code, 3) << result;
+  EXPECT_THAT(result.err,
+              HasSubstr(absl::StrCat(tls.cert_file,
+                                     " would be refused by its peers: client certificate lacks "
+                                     "the clientAuth extended key usage")));
 }
 
 }  // namespace

@@ -27,8 +27,9 @@ using ::testing::StartsWith;
 // files that do not exist: a command that got past its own checks would fail with exit 3 when it
 // loads them, so exit 2 proves the refusal came first.
 std::vector<std::string> WithDeadGateway(const std::vector<std::string>& args) {
-  std::vector<std::string> all = {"--gateway", "127.0.0.1:1", "--ca",    "ca.pem",    "--cert",
-                                  "tls.pem",   "--key",       "tls.key", "--timeout", "500"};
+  std::vector<std::string> all = {"--gateway", "127.0.0.1:1", "--ca",         "ca.pem",
+                                  "--cert",    "tls.pem",     "--key",        "tls.key",
+                                  "--timeout", "500",         "--gateway-id", "core"};
   all.insert(all.end(), args.begin(), args.end());
   return all;
 }
@@ -194,6 +195,18 @@ TEST(RunCliTest, MissingGatewayIsUsageAndNamesTheFlag) {
   CliResult result = RunNdxctl({"node", "list"});
   EXPECT_EQ(result.exit_code, 2) << result;
   EXPECT_THAT(result.err, HasSubstr("no gateway address: pass --gateway HOST:PORT"));
+}
+
+TEST(RunCliTest, MissingGatewayIdIsUsageAndNamesTheFlag) {
+  TempDir home;
+  ScopedEnv no_profile("NDX_PROFILE", nullptr);
+  ScopedEnv empty_home("HOME", home.path().c_str());
+  CliResult result = RunNdxctl({"node", "list", "--gateway", "127.0.0.1:1", "--ca", "ca.pem",
+                                "--cert", "tls.pem", "--key", "tls.key"});
+  EXPECT_EQ(result.exit_code, 2) << result;
+  EXPECT_THAT(result.err, HasSubstr("no gateway identity (the gateway's name, e.g. core for "
+                                    "spiffe://<trust domain>/gateway/core): pass --gateway-id "
+                                    "NAME or set gateway_id in a profile"));
 }
 
 TEST(RunCliTest, ProfileFromEnvironmentIsRead) {

@@ -164,9 +164,10 @@ TEST_F(PkiTest, IssuedCertificateHasIdentityAndChainsToCa) {
   X509Ptr leaf = ReadCert(out_dir_ + "/adapter.pem");
   ASSERT_NE(leaf, nullptr);
   EXPECT_TRUE(IsCritical(leaf.get(), NID_basic_constraints));
+  EXPECT_EQ(X509_check_ca(leaf.get()), 0);
   EXPECT_TRUE(IsCritical(leaf.get(), NID_key_usage));
-  EXPECT_EQ(X509_get_key_usage(leaf.get()),
-            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT));
+  EXPECT_EQ(X509_get_key_usage(leaf.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
+  EXPECT_NE(X509_get_extension_flags(leaf.get()) & EXFLAG_XKUSAGE, 0u);
   EXPECT_EQ(X509_get_extended_key_usage(leaf.get()),
             static_cast<uint32_t>(XKU_SSL_SERVER | XKU_SSL_CLIENT));
   EXPECT_EQ(X509_get_signature_nid(leaf.get()), NID_ecdsa_with_SHA256);
@@ -297,14 +298,50 @@ TEST_F(PkiTest, ExpiredAndOtherCaCertificatesFailVerification) {
 
 TEST_F(PkiTest, TestKnobsMakeBadCertificates) {
   LeafOptions options = NodeLeaf("moh/a");
-  options.extra_uris_for_test = {"spiffe://ndx.test/gateway/second"};
+  options.uris_for_test = {"spiffe://ndx.test/node/moh/a", "spiffe://other.test/gateway/second"};
   options.is_ca_for_test = true;
   ASSERT_THAT(IssueCertificate(ca_dir_, out_dir_, "bad", options), IsOk());
   absl::StatusOr<CertificateInfo> info = InspectCertificate(*ReadFile(out_dir_ + "/bad.pem"));
   ASSERT_THAT(info, IsOk());
   EXPECT_TRUE(info->is_ca);
   EXPECT_THAT(info->uris,
-              ElementsAre("spiffe://ndx.test/node/moh/a", "spiffe://ndx.test/gateway/second"));
+              ElementsAre("spiffe://ndx.test/node/moh/a", "spiffe://other.test/gateway/second"));
+  X509Ptr bad = ReadCert(out_dir_ + "/bad.pem");
+  ASSERT_NE(bad, nullptr);
+  EXPECT_NE(X509_get_key_usage(bad.get()) & KU_KEY_CERT_SIGN, 0u);
+
+  options = NodeLeaf("moh/a");
+  options.uris_for_test = std::vector<std::string>{};
+  options.dns_names = {"a.ndx.test"};
+  ASSERT_THAT(IssueCertificate(ca_dir_, out_dir_, "dns", options), IsOk());
+  info = InspectCertificate(*ReadFile(out_dir_ + "/dns.pem"));
+  ASSERT_THAT(info, IsOk());
+  EXPECT_THAT(info->uris, IsEmpty());
+  EXPECT_THAT(info->dns_names, ElementsAre("a.ndx.test"));
+
+  options = NodeLeaf("moh/a");
+  options.no_extensions_for_test = true;
+  ASSERT_THAT(IssueCertificate(ca_dir_, out_dir_, "bare", options), IsOk());
+  X509Ptr bare = ReadCert(out_dir_ + "/bare.pem");
+  ASSERT_NE(bare, nullptr);
+  EXPECT_EQ(X509_get_ext_count(bare.get()), 0);
+  EXPECT_EQ(VerifyChain(ca_dir_ + "/ca.pem", out_dir_ + "/bare.pem"), X509_V_OK);
+
+  struct UsageCase {
+    const char* name;
+    ExtendedKeyUsage usage;
+    uint32_t expected;  // X509_get_extended_key_usage: UINT32_MAX when there is no extension
+  };
+  for (const UsageCase& c : {UsageCase{"client", {true, false}, XKU_SSL_CLIENT},
+                             UsageCase{"server", {false, true}, XKU_SSL_SERVER},
+                             UsageCase{"none", {false, false}, UINT32_MAX}}) {
+    options = NodeLeaf("moh/a");
+    options.extended_key_usage_for_test = c.usage;
+    ASSERT_THAT(IssueCertificate(ca_dir_, out_dir_, c.name, options), IsOk());
+    X509Ptr cert = ReadCert(absl::StrCat(out_dir_, "/", c.name, ".pem"));
+    ASSERT_NE(cert, nullptr);
+    EXPECT_EQ(X509_get_extended_key_usage(cert.get()), c.expected) << c.name;
+  }
 }
 
 TEST(InspectCertificateTest, RefusesNonCertificate) {

@@ -76,5 +76,31 @@ TEST_F(GatewayServerKeysTest, AuditKeysAreMadePrivate) {
   }
 }
 
+// The gateway serves nodes and calls adapters with one certificate: one that either side would
+// refuse stops the start, naming the file and the rule.
+TEST_F(GatewayServerKeysTest, CertificateItsPeersWouldRefuseStopsTheStart) {
+  using ::ndx::testing::CertificateDefect;
+  using ::testing::HasSubstr;
+  const crypto::SpiffeId core = crypto::SpiffeId::Gateway("ndx.test", "core");
+  struct Case {
+    CertificateDefect defect;
+    const char* rule;
+  };
+  for (const Case& c :
+       {Case{CertificateDefect::kClientAuthOnly, "server certificate lacks the serverAuth"},
+        Case{CertificateDefect::kServerAuthOnly, "client certificate lacks the clientAuth"},
+        Case{CertificateDefect::kCaLeaf, "server certificate is a CA certificate"}}) {
+    crypto::TlsFilePaths tls = pki_.WithDefect(core, c.defect);
+    config_.mutable_tls()->set_cert_file(tls.cert_file);
+    config_.mutable_tls()->set_key_file(tls.key_file);
+    EXPECT_THAT(
+        StartAndStop(),
+        StatusIs(absl::StatusCode::kFailedPrecondition,
+                 ::testing::AllOf(HasSubstr(tls.cert_file + " would be refused by its peers: "),
+                                  HasSubstr(c.rule))))
+        << ndx::testing::DefectName(c.defect);
+  }
+}
+
 }  // namespace
 }  // namespace ndx::gateway
