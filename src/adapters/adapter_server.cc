@@ -33,7 +33,7 @@ absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
                                                " (address in use, not local, or not host:port)"));
   }
   return std::unique_ptr<AdapterServer>(
-      new AdapterServer(std::move(service), std::move(server), port));
+      new AdapterServer(std::move(service), std::move(server), port, config.tls));
 }
 
 AdapterServer::~AdapterServer() { Shutdown(absl::ZeroDuration()); }

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "adapters/adapter_config.h"
 #include "adapters/adapter_service.h"
+#include "crypto/certificate_expiry.h"
 
 namespace ndx::adapters {
 
@@ -33,12 +34,14 @@ class AdapterServer {
 
  private:
   AdapterServer(std::unique_ptr<AdapterService> service, std::unique_ptr<grpc::Server> server,
-                int port)
-      : service_(std::move(service)), server_(std::move(server)), port_(port) {}
+                int port, const crypto::TlsFilePaths& tls)
+      : service_(std::move(service)), server_(std::move(server)), port_(port), expiry_(tls) {}
 
   std::unique_ptr<AdapterService> service_;
   std::unique_ptr<grpc::Server> server_;
   const int port_;
+  // Logs, at start and daily, the certificates that expire within 30 days.
+  crypto::CertificateExpiryMonitor expiry_;
 };
 
 }  // namespace ndx::adapters

@@ -26,6 +26,7 @@
 #include "cli/table.h"
 #include "common/process.h"
 #include "common/status_macros.h"
+#include "crypto/certificate_expiry.h"
 
 extern char** environ;
 
@@ -510,6 +511,9 @@ absl::Status EventsSubscribe(const SubscribeOptions& options, CommandContext& co
   // Before connecting: the threads gRPC starts must inherit the blocked signals.
   SignalStop stop;
   NDX_ASSIGN_OR_RETURN(GatewayClient * client, context.client());
+  // A subscriber runs for months: its certificate's approaching end must show in its log.
+  std::optional<crypto::CertificateExpiryMonitor> expiry;
+  if (!client->tls().cert_file.empty()) expiry.emplace(client->tls());
   Subscriber subscriber(options, context, *client, stop);
   return subscriber.Run();
 }

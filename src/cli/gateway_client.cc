@@ -51,8 +51,10 @@ absl::StatusOr<std::unique_ptr<GatewayClient>> GatewayClient::Connect(
   grpc::ChannelArguments args;
   // One attempt per call: a script wants the failure now, not a retry loop.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  return std::make_unique<GatewayClient>(
+  auto client = std::make_unique<GatewayClient>(
       grpc::CreateCustomChannel(settings.gateway, *credentials, args), settings.timeout_ms);
+  client->tls_ = settings.tls;
+  return client;
 }
 
 GatewayClient::GatewayClient(std::shared_ptr<grpc::Channel> channel, int64_t timeout_ms)

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "cli/cli_status.h"
 #include "cli/profile.h"
+#include "crypto/tls.h"
 #include "ndx/v1/audit.grpc.pb.h"
 #include "ndx/v1/events.grpc.pb.h"
 #include "ndx/v1/exchange.grpc.pb.h"
@@ -43,6 +44,8 @@ class GatewayClient {
   v1::Exchange::StubInterface& exchange() { return *exchange_; }
   v1::Audit::StubInterface& audit() { return *audit_; }
   v1::Events::StubInterface& events() { return *events_; }
+  // The files the connection presents and trusts; empty for a client made on a test's channel.
+  const crypto::TlsFilePaths& tls() const { return tls_; }
 
   // Runs one unary call `rpc(context, response)` under the deadline. A failed call becomes
   // RpcError (exit 10 + code).
@@ -63,6 +66,7 @@ class GatewayClient {
   std::unique_ptr<v1::Exchange::StubInterface> exchange_;
   std::unique_ptr<v1::Audit::StubInterface> audit_;
   std::unique_ptr<v1::Events::StubInterface> events_;
+  crypto::TlsFilePaths tls_;
 };
 
 }  // namespace ndx::cli

@@ -190,6 +190,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   // The gateway is the adapters' client too: a certificate they would refuse is reported now
   // rather than on every read.
   NDX_RETURN_IF_ERROR(crypto::MakeChannelCredentials(tls, std::nullopt).status());
+  gateway->expiry_ = std::make_unique<crypto::CertificateExpiryMonitor>(tls);
   gateway->adapters_ = std::make_unique<AdapterPool>(tls, config.trust_domain(),
                                                      static_cast<int>(config.max_message_bytes()));
   gateway->exchange_ = std::make_unique<ExchangeService>(

@@ -11,6 +11,7 @@
 #include "audit/audit_log.h"
 #include "audit/audit_sink.h"
 #include "audit/checkpointer.h"
+#include "crypto/certificate_expiry.h"
 #include "events/event_store.h"
 #include "gateway/adapter_pool.h"
 #include "gateway/audit_service.h"
@@ -67,6 +68,8 @@ class GatewayServer {
   std::unique_ptr<EventsService> events_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // Logs, at start and daily, the certificates that expire within 30 days.
+  std::unique_ptr<crypto::CertificateExpiryMonitor> expiry_;
 };
 
 }  // namespace ndx::gateway
