@@ -157,6 +157,7 @@ class CommandTable {
 struct AllOptions {
   PkiInitOptions pki_init;
   PkiIssueOptions pki_issue;
+  PkiRenewOptions pki_renew;
   std::string pki_show_file;
   NodeRegisterOptions node_register;
   std::string node_id;
@@ -229,6 +230,20 @@ void AddPkiCommands(CommandTable& table, AllOptions& o) {
       "Examples:\n"
       "  ndxctl pki issue --ca-dir pki/ca --out-dir pki/insurance --node moh/insurance\n"
       "  ndxctl pki issue --ca-dir pki/ca --out-dir pki/gateway --gateway core --ip 127.0.0.1");
+
+  CLI::App* renew = table.Leaf(
+      pki, "renew", "Renew a certificate in place: same key and identity, new serial and validity",
+      [&o](CommandContext& c) { return PkiRenew(o.pki_renew, c); }, GlobalScope::kLocal);
+  renew->add_option("--ca-dir", o.pki_renew.ca_dir, "Directory of the CA that signed it")
+      ->required();
+  renew->add_option("cert", o.pki_renew.cert, "Certificate file (PEM), rewritten atomically")
+      ->required();
+  renew->add_option("--days", o.pki_renew.days, "Validity in days from now (default 365)")
+      ->check(CLI::Range(1, 36500));
+  renew->footer(
+      "Running gateways, adapters and subscribers present the renewed certificate from their "
+      "next connection on, without a restart.\n"
+      "Example:\n  ndxctl pki renew --ca-dir pki/ca pki/insurance/tls.pem --days 90");
 
   CLI::App* show = table.Leaf(
       pki, "show", "Print what a certificate says",

@@ -71,6 +71,29 @@ absl::Status PkiIssue(const PkiIssueOptions& options, CommandContext& context) {
   return absl::OkStatus();
 }
 
+absl::Status PkiRenew(const PkiRenewOptions& options, CommandContext& context) {
+  crypto::LeafOptions defaults;
+  absl::Duration validity = options.days > 0 ? absl::Hours(24) * options.days : defaults.validity;
+  NDX_ASSIGN_OR_RETURN(std::string pem,
+                       crypto::RenewCertificate(options.ca_dir, options.cert, validity));
+  NDX_ASSIGN_OR_RETURN(crypto::CertificateInfo info, crypto::InspectCertificate(pem));
+  const std::string identity = info.uris.empty() ? info.subject : info.uris.front();
+  const std::string expires = FormatUtc(info.not_after);
+  if (context.json()) {
+    nlohmann::ordered_json json = {{"identity", identity},
+                                   {"cert", options.cert},
+                                   {"not_after", expires},
+                                   {"sha256_fingerprint", info.sha256_fingerprint}};
+    context.out() << json.dump(2) << '\n';
+  } else {
+    context.out() << "renewed " << identity << " in place (same key):\n";
+    PrintKeyValues(context.out(), {{"certificate", options.cert},
+                                   {"valid until", expires},
+                                   {"SHA-256", info.sha256_fingerprint}});
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PkiShow(const std::string& file, CommandContext& context) {
   NDX_ASSIGN_OR_RETURN(std::string pem, ReadFile(file));
   absl::StatusOr<crypto::CertificateInfo> info = crypto::InspectCertificate(pem);

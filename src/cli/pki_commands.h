@@ -30,6 +30,13 @@ struct PkiIssueOptions {
 };
 absl::Status PkiIssue(const PkiIssueOptions& options, CommandContext& context);
 
+struct PkiRenewOptions {
+  std::string ca_dir;
+  std::string cert;  // the certificate file to renew in place
+  int days = 0;      // 0: the default validity of crypto::LeafOptions
+};
+absl::Status PkiRenew(const PkiRenewOptions& options, CommandContext& context);
+
 absl::Status PkiShow(const std::string& file, CommandContext& context);
 
 }  // namespace ndx::cli

@@ -331,6 +331,44 @@ absl::Status IssueCertificate(const std::string& ca_dir, const std::string& out_
   return WriteFileAtomically(out_dir + "/ca.pem", ca.pem, 0644);
 }
 
+absl::StatusOr<std::string> RenewCertificate(const std::string& ca_dir,
+                                             const std::string& cert_path,
+                                             absl::Duration validity) {
+  NDX_RETURN_IF_ERROR(ValidateValidity(validity));
+  NDX_ASSIGN_OR_RETURN(LoadedCa ca, LoadCa(ca_dir));
+  NDX_ASSIGN_OR_RETURN(std::string old_pem, ReadFile(cert_path));
+  NDX_ASSIGN_OR_RETURN(X509Ptr old_cert, internal::ParseCertificatePem(old_pem, cert_path));
+  if (X509_verify(old_cert.get(), X509_get0_pubkey(ca.cert.get())) != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(cert_path, " was not signed by the CA in ",
+                                                      ca_dir, "; issue a new certificate instead"));
+  }
+  internal::SubjectAltNames sans = internal::GetSubjectAltNames(old_cert.get());
+  if (sans.uris.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(cert_path, " has ", sans.uris.size(),
+                                                   " URI SANs; a platform certificate has one"));
+  }
+  absl::StatusOr<SpiffeId> identity = ParseSpiffeId(sans.uris[0]);
+  if (!identity.ok() || identity->trust_domain() != ca.trust_domain) {
+    return absl::InvalidArgumentError(absl::StrCat(cert_path, "'s identity ", sans.uris[0],
+                                                   " is not an ndx identity of trust domain ",
+                                                   ca.trust_domain));
+  }
+  EVP_PKEY* key = X509_get0_pubkey(old_cert.get());
+  if (key == nullptr) return OpenSslFailure("cannot read the certificate's public key");
+  NDX_ASSIGN_OR_RETURN(
+      X509Ptr cert,
+      NewCertificate(key, identity->name(), DefaultNotBefore(absl::InfinitePast()), validity));
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get())) != 1) {
+    return OpenSslFailure("cannot set the issuer");
+  }
+  NDX_RETURN_IF_ERROR(AddExtensions(cert.get(), ca.cert.get(), LeafExtensions(false, {})));
+  NDX_RETURN_IF_ERROR(AddSubjectAltNames(cert.get(), sans.uris, sans.dns_names, sans.ip_addresses));
+  NDX_RETURN_IF_ERROR(Sign(cert.get(), ca.key.get()));
+  NDX_ASSIGN_OR_RETURN(std::string pem, internal::CertificateToPem(cert.get()));
+  NDX_RETURN_IF_ERROR(WriteFileAtomically(cert_path, pem, 0644));
+  return pem;
+}
+
 absl::StatusOr<CertificateInfo> InspectCertificate(const std::string& pem) {
   NDX_ASSIGN_OR_RETURN(X509Ptr cert, internal::ParseCertificatePem(pem, "the input"));
   CertificateInfo info;

@@ -71,6 +71,17 @@ struct LeafOptions {
 absl::Status IssueCertificate(const std::string& ca_dir, const std::string& out_dir,
                               const std::string& basename, const LeafOptions& options);
 
+// Renews the certificate in `cert_path` in place: a new certificate, signed by the CA in `ca_dir`
+// (which must have signed the old one), for the same public key, identity and extra SANs, with a
+// new serial and `validity` from now, written atomically over the old file (0644). The private
+// key is not touched, so a process that reloads its certificate file never sees a key and a
+// certificate that do not match. Returns the new certificate's PEM.
+// Errors: kInvalidArgument when the file holds no certificate or one without exactly one ndx
+// identity of the CA's trust domain; kFailedPrecondition when this CA did not sign it; the CA's
+// own errors as for IssueCertificate.
+absl::StatusOr<std::string> RenewCertificate(const std::string& ca_dir,
+                                             const std::string& cert_path, absl::Duration validity);
+
 // What ndxctl prints about a certificate.
 struct CertificateInfo {
   std::string subject;

@@ -192,6 +192,19 @@ absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("cannot identify the peer: ", why));
 }
 
+constexpr unsigned int kReloadSeconds = 1;
+
+// The certificate, key and CA files as gRPC reads them: again every kReloadSeconds, so that a
+// renewed certificate (`ndxctl pki renew` rewrites it atomically, for the same key) or a new CA
+// bundle is presented and trusted from the next handshake on, without a restart. A file that
+// cannot be read or parsed leaves the last good one in use. The checks of MakeServerCredentials
+// and MakeChannelCredentials run on the files as they are at start.
+std::shared_ptr<grpc::experimental::CertificateProviderInterface> WatchFiles(
+    const TlsFilePaths& files) {
+  return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      files.key_file, files.cert_file, files.ca_file, kReloadSeconds);
+}
+
 }  // namespace
 
 absl::StatusOr<SpiffeId> CheckLeafCertificate(absl::string_view pem, PeerRole role,
@@ -212,9 +225,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   // The TLS credentials API (unlike SslServerCredentials) runs a verifier of ours in every
   // handshake, after gRPC has verified the client's chain against the CA (gRPC's default minimum
   // is TLS 1.2): the leaf rules hold for every call path, services without an identity check
-  // (health, reflection) included. Certificates are reloaded by restarting.
-  exp::TlsServerCredentialsOptions options(std::make_shared<exp::StaticDataCertificateProvider>(
-      pems.ca, std::vector<exp::IdentityKeyCertPair>{{pems.key, pems.cert}}));
+  // (health, reflection) included.
+  exp::TlsServerCredentialsOptions options(WatchFiles(files));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -236,8 +248,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   // cannot work with URI-only certificates, by our verifier. gRPC still verifies the chain
   // against the CA (set_verify_server_certs) before calling it.
   exp::TlsChannelCredentialsOptions options;
-  options.set_certificate_provider(std::make_shared<exp::StaticDataCertificateProvider>(
-      pems.ca, std::vector<exp::IdentityKeyCertPair>{{pems.key, pems.cert}}));
+  options.set_certificate_provider(WatchFiles(files));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_verify_server_certs(true);

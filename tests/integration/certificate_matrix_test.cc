@@ -99,19 +99,9 @@ const std::vector<Row>& ServerRows() {
 // own connection: a failure is the server refusing the certificate.
 std::shared_ptr<grpc::Channel> ChannelPresenting(const std::string& address,
                                                  const crypto::TlsFilePaths& files) {
-  namespace exp = grpc::experimental;
-  exp::TlsChannelCredentialsOptions options;
-  options.set_certificate_provider(std::make_shared<exp::StaticDataCertificateProvider>(
-      *ReadFile(files.ca_file), std::vector<exp::IdentityKeyCertPair>{
-                                    {*ReadFile(files.key_file), *ReadFile(files.cert_file)}}));
-  options.watch_root_certs();
-  options.watch_identity_key_cert_pairs();
-  options.set_verify_server_certs(true);
-  options.set_check_call_host(false);
-  options.set_certificate_verifier(std::make_shared<exp::NoOpCertificateVerifier>());
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, exp::TlsCredentials(options), args);
+  return grpc::CreateCustomChannel(address, PresentingAsIs(files), args);
 }
 
 // Waits up to five seconds for `log()` to hold `text` past `offset`: the refusing process logs

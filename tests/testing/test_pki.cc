@@ -1,5 +1,6 @@
 #include "testing/test_pki.h"
 
+#include <grpcpp/security/tls_credentials_options.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,8 +8,24 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/files.h"
 
 namespace ndx::testing {
+
+std::shared_ptr<grpc::ChannelCredentials> PresentingAsIs(const crypto::TlsFilePaths& files) {
+  namespace exp = grpc::experimental;
+  exp::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(std::make_shared<exp::StaticDataCertificateProvider>(
+      ReadFile(files.ca_file).value_or(""),
+      std::vector<exp::IdentityKeyCertPair>{
+          {ReadFile(files.key_file).value_or(""), ReadFile(files.cert_file).value_or("")}}));
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_verify_server_certs(true);
+  options.set_check_call_host(false);
+  options.set_certificate_verifier(std::make_shared<exp::NoOpCertificateVerifier>());
+  return exp::TlsCredentials(options);
+}
 namespace {
 
 void Check(const absl::Status& status, const std::string& what) {

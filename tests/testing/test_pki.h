@@ -1,7 +1,10 @@
 #ifndef NDX_TESTS_TESTING_TEST_PKI_H_
 #define NDX_TESTS_TESTING_TEST_PKI_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <map>
+#include <memory>
 #include <string>
 
 #include "crypto/pki.h"
@@ -9,6 +12,12 @@
 #include "testing/temp_dir.h"
 
 namespace ndx::testing {
+
+// Channel credentials presenting `files`' certificate and key as they are, past ndx's own checks
+// (which refuse to present a certificate the peers would refuse), trusting the CA of
+// `files.ca_file` and checking nothing else of the server: a failed call is the server refusing
+// the certificate.
+std::shared_ptr<grpc::ChannelCredentials> PresentingAsIs(const crypto::TlsFilePaths& files);
 
 // What is wrong with a certificate made by TestPki::WithDefect: one defect each, the rest as
 // `ndxctl pki issue` makes it.
@@ -63,8 +72,9 @@ class TestPki {
   // the defect. kNone is the same certificate as Node or Gateway, in its own files.
   crypto::TlsFilePaths WithDefect(const crypto::SpiffeId& identity, CertificateDefect defect);
 
-  // The platform CA certificate.
+  // The platform CA certificate, and its directory (ca.pem, ca.key) for crypto::RenewCertificate.
   const std::string& ca_file() const { return ca_file_; }
+  const std::string& ca_dir() const { return ca_dir_; }
   const std::string& dir() const { return dir_.path(); }
 
  private:

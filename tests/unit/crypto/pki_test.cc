@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "crypto/tls.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
@@ -189,6 +190,41 @@ TEST_F(PkiTest, SerialNumbersAndKeysDiffer) {
   ASSERT_TRUE(a && b);
   EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(a.get()), X509_get0_serialNumber(b.get())), 0);
   EXPECT_NE(*ReadFile(out_dir_ + "/a.key"), *ReadFile(out_dir_ + "/b.key"));
+}
+
+TEST_F(PkiTest, RenewKeepsKeyAndIdentityWithANewSerialAndValidity) {
+  LeafOptions leaf = NodeLeaf("moh/insurance");
+  leaf.dns_names = {"insurance.example"};
+  leaf.validity = absl::Hours(24 * 10);
+  ASSERT_THAT(IssueCertificate(ca_dir_, out_dir_, "tls", leaf), IsOk());
+  const std::string path = out_dir_ + "/tls.pem";
+  const std::string key_before = *ReadFile(out_dir_ + "/tls.key");
+  X509Ptr before = ReadCert(path);
+
+  absl::StatusOr<std::string> renewed = RenewCertificate(ca_dir_, path, absl::Hours(24 * 90));
+  ASSERT_THAT(renewed, IsOk());
+  EXPECT_EQ(*ReadFile(path), *renewed);
+  EXPECT_EQ(FileMode(path), 0644u);
+  EXPECT_EQ(*ReadFile(out_dir_ + "/tls.key"), key_before);
+  X509Ptr after = ReadCert(path);
+  ASSERT_TRUE(before && after);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(before.get()), X509_get0_pubkey(after.get())), 1);
+  EXPECT_NE(
+      ASN1_INTEGER_cmp(X509_get0_serialNumber(before.get()), X509_get0_serialNumber(after.get())),
+      0);
+  absl::StatusOr<CertificateInfo> info = InspectCertificate(*renewed);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_THAT(info->uris, ElementsAre("spiffe://ndx.test/node/moh/insurance"));
+  EXPECT_THAT(info->dns_names, ElementsAre("insurance.example"));
+  EXPECT_GT(info->not_after, absl::Now() + absl::Hours(24 * 89));
+  EXPECT_THAT(CheckLeafCertificate(*renewed, PeerRole::kClient, "ndx.test"), IsOk());
+
+  // Only the CA that signed a certificate renews it.
+  CaOptions other = TestCaOptions();
+  ASSERT_THAT(CreateCa(dir_.Join("other-ca"), other), IsOk());
+  EXPECT_THAT(RenewCertificate(dir_.Join("other-ca"), path, absl::Hours(24)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("was not signed by")));
+  EXPECT_EQ(*ReadFile(path), *renewed);
 }
 
 TEST_F(PkiTest, GatewayCertificate) {

@@ -259,17 +259,7 @@ class TlsTest : public ::testing::Test {
   // A client presenting `files` as they are, past our own checks, trusting the platform CA and
   // checking nothing else of the server: a failure is the server refusing the client.
   grpc::Status FetchPresentingAsIs(const TlsFilePaths& files) {
-    namespace exp = grpc::experimental;
-    exp::TlsChannelCredentialsOptions options;
-    options.set_certificate_provider(std::make_shared<exp::StaticDataCertificateProvider>(
-        *ReadFile(pki_.ca_file()), std::vector<exp::IdentityKeyCertPair>{
-                                       {*ReadFile(files.key_file), *ReadFile(files.cert_file)}}));
-    options.watch_root_certs();
-    options.watch_identity_key_cert_pairs();
-    options.set_verify_server_certs(true);
-    options.set_check_call_host(false);
-    options.set_certificate_verifier(std::make_shared<exp::NoOpCertificateVerifier>());
-    return Fetch(exp::TlsCredentials(options));
+    return Fetch(ndx::testing::PresentingAsIs({pki_.ca_file(), files.cert_file, files.key_file}));
   }
 
   // `files` presenting another identity's certificate and key, still trusting the platform CA:
