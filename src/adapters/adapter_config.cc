@@ -163,6 +163,7 @@ absl::StatusOr<LoadedAdapterConfig> LoadAdapterConfig(const v1::AdapterConfig& c
   absl::Status trust_domain_ok = ValidateTrustDomain(config.trust_domain());
   if (!trust_domain_ok.ok()) return Prefixed(trust_domain_ok, prefix);
   loaded.trust_domain = config.trust_domain();
+  if (!config.crl_file().empty()) loaded.crl_file = ResolvePath(config.crl_file(), config_path);
   for (const std::string& gateway : config.allowed_gateways()) {
     if (!IsValidSegment(gateway)) {
       return Invalid(prefix, absl::StrCat("allowed_gateways has \"", absl::CHexEscape(gateway),

@@ -28,6 +28,8 @@ struct ServedDataset {
 struct LoadedAdapterConfig {
   std::string listen_address;
   crypto::TlsFilePaths tls;
+  // The platform's certificate revocation list; empty when none is configured.
+  std::string crl_file;
   std::string trust_domain;
   // Gateway names allowed to call; never empty.
   std::vector<std::string> allowed_gateways;

@@ -13,8 +13,14 @@ namespace ndx::adapters {
 
 absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
     const LoadedAdapterConfig& config) {
-  NDX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                       crypto::MakeServerCredentials(config.tls, config.trust_domain));
+  std::unique_ptr<crypto::RevocationWatcher> revocation;
+  if (!config.crl_file.empty()) {
+    NDX_ASSIGN_OR_RETURN(revocation,
+                         crypto::RevocationWatcher::Start(config.crl_file, config.tls.ca_file));
+  }
+  NDX_ASSIGN_OR_RETURN(
+      std::shared_ptr<grpc::ServerCredentials> credentials,
+      crypto::MakeServerCredentials(config.tls, config.trust_domain, revocation.get()));
   auto service = std::make_unique<AdapterService>(config);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -32,8 +38,8 @@ absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address,
                                                " (address in use, not local, or not host:port)"));
   }
-  return std::unique_ptr<AdapterServer>(
-      new AdapterServer(std::move(service), std::move(server), port, config.tls));
+  return std::unique_ptr<AdapterServer>(new AdapterServer(std::move(revocation), std::move(service),
+                                                          std::move(server), port, config.tls));
 }
 
 AdapterServer::~AdapterServer() { Shutdown(absl::ZeroDuration()); }

@@ -11,6 +11,7 @@
 #include "adapters/adapter_config.h"
 #include "adapters/adapter_service.h"
 #include "crypto/certificate_expiry.h"
+#include "crypto/revocation.h"
 
 namespace ndx::adapters {
 
@@ -33,10 +34,17 @@ class AdapterServer {
   void Shutdown(absl::Duration grace);
 
  private:
-  AdapterServer(std::unique_ptr<AdapterService> service, std::unique_ptr<grpc::Server> server,
+  AdapterServer(std::unique_ptr<crypto::RevocationWatcher> revocation,
+                std::unique_ptr<AdapterService> service, std::unique_ptr<grpc::Server> server,
                 int port, const crypto::TlsFilePaths& tls)
-      : service_(std::move(service)), server_(std::move(server)), port_(port), expiry_(tls) {}
+      : revocation_(std::move(revocation)),
+        service_(std::move(service)),
+        server_(std::move(server)),
+        port_(port),
+        expiry_(tls) {}
 
+  // The CRL in force, when configured: first, so that it outlives the server's credentials.
+  std::unique_ptr<crypto::RevocationWatcher> revocation_;
   std::unique_ptr<AdapterService> service_;
   std::unique_ptr<grpc::Server> server_;
   const int port_;

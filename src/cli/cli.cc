@@ -158,6 +158,8 @@ struct AllOptions {
   PkiInitOptions pki_init;
   PkiIssueOptions pki_issue;
   PkiRenewOptions pki_renew;
+  PkiRevokeOptions pki_revoke;
+  PkiCrlOptions pki_crl;
   std::string pki_show_file;
   NodeRegisterOptions node_register;
   std::string node_id;
@@ -244,6 +246,27 @@ void AddPkiCommands(CommandTable& table, AllOptions& o) {
       "Running gateways, adapters and subscribers present the renewed certificate from their "
       "next connection on, without a restart.\n"
       "Example:\n  ndxctl pki renew --ca-dir pki/ca pki/insurance/tls.pem --days 90");
+
+  CLI::App* revoke = table.Leaf(
+      pki, "revoke", "Revoke a certificate: record it in the CA's revoked.txt (and write the CRL)",
+      [&o](CommandContext& c) { return PkiRevoke(o.pki_revoke, c); }, GlobalScope::kLocal);
+  revoke->add_option("--ca-dir", o.pki_revoke.ca_dir, "Directory of the CA that signed it")
+      ->required();
+  revoke->add_option("cert", o.pki_revoke.cert, "Certificate file (PEM) to revoke")->required();
+  revoke->add_option("--crl", o.pki_revoke.crl_file, "Also write the CRL to this file");
+  revoke->add_option("--days", o.pki_revoke.days, "Validity of the CRL in days (default 7)")
+      ->check(CLI::Range(1, 365));
+  revoke->footer(
+      "Example:\n  ndxctl pki revoke --ca-dir pki/ca pki/insurance/tls.pem --crl pki/crl.pem");
+
+  CLI::App* crl = table.Leaf(
+      pki, "crl", "Write the CA's certificate revocation list, signed, valid for --days",
+      [&o](CommandContext& c) { return PkiCrl(o.pki_crl, c); }, GlobalScope::kLocal);
+  crl->add_option("--ca-dir", o.pki_crl.ca_dir, "Directory of the CA")->required();
+  crl->add_option("--out", o.pki_crl.out, "CRL file to write (PEM, atomically)")->required();
+  crl->add_option("--days", o.pki_crl.days, "Validity in days (default 7): reissue before then")
+      ->check(CLI::Range(1, 365));
+  crl->footer("Example:\n  ndxctl pki crl --ca-dir pki/ca --out pki/crl.pem --days 7");
 
   CLI::App* show = table.Leaf(
       pki, "show", "Print what a certificate says",

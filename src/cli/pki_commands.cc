@@ -10,6 +10,7 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "crypto/pki.h"
+#include "crypto/revocation.h"
 
 namespace ndx::cli {
 
@@ -92,6 +93,41 @@ absl::Status PkiRenew(const PkiRenewOptions& options, CommandContext& context) {
                                    {"SHA-256", info.sha256_fingerprint}});
   }
   return absl::OkStatus();
+}
+
+absl::Status PkiCrl(const PkiCrlOptions& options, CommandContext& context) {
+  NDX_ASSIGN_OR_RETURN(int revoked,
+                       crypto::WriteRevocationList(options.ca_dir, options.out,
+                                                   absl::Hours(24) * options.days, absl::Now()));
+  if (context.json()) {
+    nlohmann::ordered_json json = {
+        {"crl", options.out}, {"revoked", revoked}, {"valid_days", options.days}};
+    context.out() << json.dump(2) << '\n';
+  } else {
+    context.out() << "wrote " << options.out << ": " << revoked << " revoked, valid for "
+                  << options.days << " days; gateways and adapters reload it within seconds\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PkiRevoke(const PkiRevokeOptions& options, CommandContext& context) {
+  NDX_ASSIGN_OR_RETURN(std::string pem, ReadFile(options.cert));
+  NDX_ASSIGN_OR_RETURN(std::string serial, crypto::CertificateSerial(pem));
+  NDX_RETURN_IF_ERROR(crypto::RevokeCertificate(options.ca_dir, options.cert, absl::Now()));
+  if (!context.json()) {
+    context.out() << "revoked " << options.cert << " (serial " << serial << ") in "
+                  << options.ca_dir << "/revoked.txt\n";
+  }
+  if (options.crl_file.empty()) {
+    if (context.json()) {
+      context.out() << nlohmann::ordered_json({{"serial", serial}}).dump(2) << '\n';
+    } else {
+      context.out() << "the CRL lists it once it is written: ndxctl pki crl --ca-dir "
+                    << options.ca_dir << " --out FILE\n";
+    }
+    return absl::OkStatus();
+  }
+  return PkiCrl({.ca_dir = options.ca_dir, .out = options.crl_file, .days = options.days}, context);
 }
 
 absl::Status PkiShow(const std::string& file, CommandContext& context) {

@@ -37,6 +37,21 @@ struct PkiRenewOptions {
 };
 absl::Status PkiRenew(const PkiRenewOptions& options, CommandContext& context);
 
+struct PkiRevokeOptions {
+  std::string ca_dir;
+  std::string cert;      // the certificate to revoke
+  std::string crl_file;  // when set, the CRL is written there too
+  int days = 7;          // the CRL's validity
+};
+absl::Status PkiRevoke(const PkiRevokeOptions& options, CommandContext& context);
+
+struct PkiCrlOptions {
+  std::string ca_dir;
+  std::string out;
+  int days = 7;
+};
+absl::Status PkiCrl(const PkiCrlOptions& options, CommandContext& context);
+
 absl::Status PkiShow(const std::string& file, CommandContext& context);
 
 }  // namespace ndx::cli

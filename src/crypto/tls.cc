@@ -123,11 +123,16 @@ std::string FingerprintOf(const char* pem) {
 // cancel. Thread-safe: immutable, called concurrently from handshakes.
 class ClientLeafVerifier : public grpc::experimental::ExternalCertificateVerifier {
  public:
-  explicit ClientLeafVerifier(std::string trust_domain) : trust_domain_(std::move(trust_domain)) {}
+  ClientLeafVerifier(std::string trust_domain, const RevocationWatcher* revocation)
+      : trust_domain_(std::move(trust_domain)), revocation_(revocation) {}
 
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)> /*callback*/, grpc::Status* sync_status) override {
     absl::Status status = CheckPresented(request, PeerRole::kClient, trust_domain_).status();
+    const char* pem = request->c_request()->peer_info.peer_cert;
+    if (status.ok() && revocation_ != nullptr && revocation_->IsRevoked(pem)) {
+      status = Refused(PeerRole::kClient, "has been revoked (it is on the CRL in force)");
+    }
     if (!status.ok()) {
       // A failed handshake tells the client nothing: the log is where the operator learns why.
       spdlog::warn("refused a TLS client: {} (certificate SHA-256 {})",
@@ -142,6 +147,7 @@ class ClientLeafVerifier : public grpc::experimental::ExternalCertificateVerifie
 
  private:
   const std::string trust_domain_;
+  const RevocationWatcher* const revocation_;
 };
 
 // Enforces the server leaf rules on a server and, when `expected` is set, that it is exactly that
@@ -215,7 +221,8 @@ absl::StatusOr<SpiffeId> CheckLeafCertificate(absl::string_view pem, PeerRole ro
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const TlsFilePaths& files, const std::string& trust_domain) {
+    const TlsFilePaths& files, const std::string& trust_domain,
+    const RevocationWatcher* revocation) {
   if (trust_domain.empty()) {
     return absl::InvalidArgumentError("server credentials need the platform's trust domain");
   }
@@ -231,7 +238,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   options.set_certificate_verifier(
-      exp::ExternalCertificateVerifier::Create<ClientLeafVerifier>(trust_domain));
+      exp::ExternalCertificateVerifier::Create<ClientLeafVerifier>(trust_domain, revocation));
   std::shared_ptr<grpc::ServerCredentials> credentials = exp::TlsServerCredentials(options);
   if (credentials == nullptr) return absl::InternalError("gRPC refused the server credentials");
   return credentials;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "crypto/revocation.h"
 #include "crypto/spiffe_id.h"
 
 namespace ndx::crypto {
@@ -48,8 +49,11 @@ absl::StatusOr<SpiffeId> CheckLeafCertificate(absl::string_view pem, PeerRole ro
 // or others (kFailedPrecondition, the message says to chmod 600), a cert that does not match its
 // key (kInvalidArgument), a certificate of our own that its clients would refuse as a server
 // certificate of `trust_domain` (kFailedPrecondition naming the rule).
+// With `revocation` (not owned, must outlive the credentials), a client certificate it lists is
+// refused as well ("client certificate ... has been revoked").
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const TlsFilePaths& files, const std::string& trust_domain);
+    const TlsFilePaths& files, const std::string& trust_domain,
+    const RevocationWatcher* revocation = nullptr);
 
 // Channel credentials presenting our certificate and verifying the server's chain against the CA
 // and the server leaf rules of CheckLeafCertificate. Host names are not checked: when

@@ -48,7 +48,7 @@ grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context
   if (!subject.empty()) call.record().subjects.push_back(subject);
 
   absl::Status status = [&]() -> absl::Status {
-    NDX_ASSIGN_OR_RETURN(std::string caller, CallerNodeId(*context, trust_domain_));
+    NDX_ASSIGN_OR_RETURN(std::string caller, CallerNodeId(*context, callers_));
     call.record().caller = caller;
     NDX_ASSIGN_OR_RETURN(const v1::Node* node, registry::ActiveCaller(*snapshot, caller));
     if (!registry::HasRole(*node, v1::ROLE_AUDITOR)) {

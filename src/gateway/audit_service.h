@@ -7,6 +7,7 @@
 #include "audit/audit_sink.h"
 #include "audit/checkpointer.h"
 #include "common/clock.h"
+#include "gateway/caller.h"
 #include "ndx/v1/audit.grpc.pb.h"
 #include "registry/registry.h"
 
@@ -17,9 +18,9 @@ namespace ndx::gateway {
 // the log (the subject of a query only as its pseudonym). Thread-safe.
 class AuditService final : public v1::Audit::Service {
  public:
-  AuditService(std::string trust_domain, registry::Registry* registry, audit::AuditLog* log,
+  AuditService(CallerPolicy callers, registry::Registry* registry, audit::AuditLog* log,
                audit::Checkpointer* checkpointer, audit::AuditSink* sink, const Clock* clock)
-      : trust_domain_(std::move(trust_domain)),
+      : callers_(std::move(callers)),
         registry_(registry),
         log_(log),
         checkpointer_(checkpointer),
@@ -46,7 +47,7 @@ class AuditService final : public v1::Audit::Service {
   grpc::Status Handle(const char* name, grpc::ServerContext* context, const std::string& subject,
                       Body body);
 
-  const std::string trust_domain_;
+  const CallerPolicy callers_;
   registry::Registry* const registry_;
   audit::AuditLog* const log_;
   audit::Checkpointer* const checkpointer_;

@@ -6,14 +6,24 @@
 namespace ndx::gateway {
 
 absl::StatusOr<std::string> CallerNodeId(const grpc::ServerContextBase& context,
-                                         const std::string& trust_domain) {
+                                         const CallerPolicy& policy) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth == nullptr) return absl::UnauthenticatedError("the call carries no TLS peer");
   absl::StatusOr<crypto::SpiffeId> peer = crypto::PeerIdentity(*auth);
   if (!peer.ok()) return peer.status();
-  if (peer->trust_domain() != trust_domain) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("identity ", peer->ToString(), " is not of trust domain ", trust_domain));
+  if (peer->trust_domain() != policy.trust_domain) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "identity ", peer->ToString(), " is not of trust domain ", policy.trust_domain));
+  }
+  // The handshake checked the certificate against the CRL of its time; a connection outlives
+  // a revocation, so every call is checked against the CRL in force.
+  if (policy.revocation != nullptr) {
+    std::vector<grpc::string_ref> pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (pems.empty() ||
+        policy.revocation->IsRevoked(absl::string_view(pems[0].data(), pems[0].size()))) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("the certificate of ", peer->ToString(), " has been revoked"));
+    }
   }
   if (!peer->is_node()) {
     return absl::PermissionDeniedError(

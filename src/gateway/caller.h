@@ -6,14 +6,24 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "crypto/revocation.h"
 
 namespace ndx::gateway {
 
+// Who may call the gateway's node APIs.
+struct CallerPolicy {
+  // The platform's trust domain: callers are its nodes.
+  std::string trust_domain;
+  // When set, a call whose peer certificate it lists is refused, also over a connection made
+  // before the certificate was revoked. Not owned.
+  const crypto::RevocationWatcher* revocation = nullptr;
+};
+
 // The node id ("agency/system") of the caller, from its verified certificate. kUnauthenticated
-// when the certificate carries no usable ndx identity or one of another trust domain;
-// kPermissionDenied for a gateway identity, which may not call node APIs.
+// when the certificate carries no usable ndx identity, one of another trust domain, or has been
+// revoked; kPermissionDenied for a gateway identity, which may not call node APIs.
 absl::StatusOr<std::string> CallerNodeId(const grpc::ServerContextBase& context,
-                                         const std::string& trust_domain);
+                                         const CallerPolicy& policy);
 
 }  // namespace ndx::gateway
 

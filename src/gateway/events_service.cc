@@ -255,7 +255,7 @@ grpc::Status EventsService::Publish(grpc::ServerContext* context, const v1::Publ
   audit::AuditRecord& record = call.record();
   record.dataset = request->dataset();
   absl::Status status = [&]() -> absl::Status {
-    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
+    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.callers));
     NDX_RETURN_IF_ERROR(ValidateDatasetId(request->dataset()));
     NDX_RETURN_IF_ERROR(ValidateRecordKey(request->key()));
     NDX_RETURN_IF_ERROR(ValidateEventType(request->type()));
@@ -328,7 +328,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
   record.purpose = request->purpose();
   v1::Subscription subscription;
   absl::Status status = [&]() -> absl::Status {
-    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
+    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.callers));
     absl::Time now = clock_->Now();
     NDX_ASSIGN_OR_RETURN(registry::GrantMatch match,
                          SubscribeGrant(*snapshot, record.caller, *request, now));
@@ -375,7 +375,7 @@ grpc::Status EventsService::Ack(grpc::ServerContext* context, const v1::AckReque
   audit::AuditRecord& record = call.record();
   record.dataset = request->dataset();
   absl::Status status = [&]() -> absl::Status {
-    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
+    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.callers));
     NDX_RETURN_IF_ERROR(ValidateDatasetId(request->dataset()));
     NDX_RETURN_IF_ERROR(registry::ActiveCaller(*snapshot, record.caller).status());
     NDX_ASSIGN_OR_RETURN(uint64_t position, store_->Acknowledge(record.caller, request->dataset(),
@@ -403,7 +403,7 @@ grpc::Status EventsService::ListSubscriptions(grpc::ServerContext* context,
   audit::AuditRecord& record = call.record();
   record.dataset = request->dataset();
   absl::Status status = [&]() -> absl::Status {
-    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.trust_domain));
+    NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.callers));
     if (!request->dataset().empty()) NDX_RETURN_IF_ERROR(ValidateDatasetId(request->dataset()));
     NDX_ASSIGN_OR_RETURN(const v1::Node* node, registry::ActiveCaller(*snapshot, record.caller));
     bool all = registry::HasRole(*node, v1::ROLE_OPERATOR);

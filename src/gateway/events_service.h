@@ -13,6 +13,7 @@
 #include "audit/audit_sink.h"
 #include "common/clock.h"
 #include "events/event_store.h"
+#include "gateway/caller.h"
 #include "ndx/v1/events.grpc.pb.h"
 #include "registry/authorizer.h"
 #include "registry/registry.h"
@@ -22,7 +23,7 @@ namespace ndx::gateway {
 class SubscriptionStream;
 
 struct EventsOptions {
-  std::string trust_domain;
+  CallerPolicy callers;
   // How long an unacknowledged event is kept.
   absl::Duration retention = absl::Hours(24 * 7);
   // Time between two removals of expired events and of subscriptions whose grant ended.

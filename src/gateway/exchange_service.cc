@@ -187,7 +187,7 @@ class ReadCall {
 
  private:
   absl::Status Authorize() {
-    absl::StatusOr<std::string> caller = CallerNodeId(*context_, service_->options_.trust_domain);
+    absl::StatusOr<std::string> caller = CallerNodeId(*context_, service_->options_.callers);
     if (!caller.ok()) return caller.status();
     audit::AuditRecord& record = call_.record();
     record.caller = *caller;

@@ -8,6 +8,7 @@
 #include "audit/audit_sink.h"
 #include "common/clock.h"
 #include "gateway/adapter_pool.h"
+#include "gateway/caller.h"
 #include "gateway/page_tokens.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "registry/registry.h"
@@ -15,7 +16,7 @@
 namespace ndx::gateway {
 
 struct ExchangeOptions {
-  std::string trust_domain;
+  CallerPolicy callers;
   // Upper bound on an adapter call; the caller's deadline applies when shorter.
   absl::Duration adapter_timeout = absl::Seconds(5);
   int default_page_size = 100;

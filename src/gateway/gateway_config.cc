@@ -95,6 +95,7 @@ absl::StatusOr<v1::GatewayConfig> LoadGatewayConfig(const std::string& path) {
   audit->set_pseudonym_key_file(ResolvePath(audit->pseudonym_key_file(), path));
   config.mutable_events()->set_dir(ResolvePath(config.events().dir(), path));
   config.set_sealing_key_file(ResolvePath(config.sealing_key_file(), path));
+  if (!config.crl_file().empty()) config.set_crl_file(ResolvePath(config.crl_file(), path));
   NDX_RETURN_IF_ERROR(FinishGatewayConfig(path, &config));
   return config;
 }

@@ -185,8 +185,15 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
 
   crypto::TlsFilePaths tls{config.tls().ca_file(), config.tls().cert_file(),
                            config.tls().key_file()};
-  NDX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                       crypto::MakeServerCredentials(tls, config.trust_domain()));
+  if (!config.crl_file().empty()) {
+    NDX_ASSIGN_OR_RETURN(gateway->revocation_,
+                         crypto::RevocationWatcher::Start(config.crl_file(), tls.ca_file));
+  }
+  const CallerPolicy callers{.trust_domain = config.trust_domain(),
+                             .revocation = gateway->revocation_.get()};
+  NDX_ASSIGN_OR_RETURN(
+      std::shared_ptr<grpc::ServerCredentials> credentials,
+      crypto::MakeServerCredentials(tls, config.trust_domain(), gateway->revocation_.get()));
   // The gateway is the adapters' client too: a certificate they would refuse is reported now
   // rather than on every read.
   NDX_RETURN_IF_ERROR(crypto::MakeChannelCredentials(tls, std::nullopt).status());
@@ -194,18 +201,18 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   gateway->adapters_ = std::make_unique<AdapterPool>(tls, config.trust_domain(),
                                                      static_cast<int>(config.max_message_bytes()));
   gateway->exchange_ = std::make_unique<ExchangeService>(
-      ExchangeOptions{.trust_domain = config.trust_domain(),
+      ExchangeOptions{.callers = callers,
                       .adapter_timeout = absl::Milliseconds(config.adapter_timeout_ms()),
                       .default_page_size = static_cast<int>(config.default_page_size()),
                       .max_page_size = static_cast<int>(config.max_page_size())},
       gateway->registry_.get(), gateway->adapters_.get(), gateway->page_tokens_.get(),
       gateway->audit_.get(), &Clock::Real());
-  gateway->registry_service_ = std::make_unique<RegistryService>(
-      config.trust_domain(), gateway->registry_.get(), gateway->admin_.get(), gateway->audit_.get(),
-      &Clock::Real());
+  gateway->registry_service_ =
+      std::make_unique<RegistryService>(callers, gateway->registry_.get(), gateway->admin_.get(),
+                                        gateway->audit_.get(), &Clock::Real());
   gateway->audit_service_ = std::make_unique<AuditService>(
-      config.trust_domain(), gateway->registry_.get(), gateway->audit_log_,
-      gateway->checkpointer_.get(), gateway->audit_.get(), &Clock::Real());
+      callers, gateway->registry_.get(), gateway->audit_log_, gateway->checkpointer_.get(),
+      gateway->audit_.get(), &Clock::Real());
 
   NDX_ASSIGN_OR_RETURN(gateway->events_,
                        events::EventStore::Open(events::EventStoreOptions{
@@ -214,7 +221,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
                            .key_sealer = std::move(event_key_sealer)}));
   gateway->events_service_ = std::make_unique<EventsService>(
       EventsOptions{
-          .trust_domain = config.trust_domain(),
+          .callers = callers,
           .retention = absl::Seconds(static_cast<int64_t>(config.events().retention_seconds())),
           .expiry_interval = absl::Seconds(config.events().expiry_interval_seconds())},
       gateway->events_.get(), gateway->registry_.get(), gateway->audit_.get(), &Clock::Real());

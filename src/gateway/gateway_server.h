@@ -12,6 +12,7 @@
 #include "audit/audit_sink.h"
 #include "audit/checkpointer.h"
 #include "crypto/certificate_expiry.h"
+#include "crypto/revocation.h"
 #include "events/event_store.h"
 #include "gateway/adapter_pool.h"
 #include "gateway/audit_service.h"
@@ -53,6 +54,9 @@ class GatewayServer {
   // Gives the configured bootstrap operators their role, each change audited before it applies.
   absl::Status BootstrapOperators(const v1::GatewayConfig& config);
 
+  // The CRL in force, when the config names one; declared first so that it outlives the server, its
+  // credentials and its services.
+  std::unique_ptr<crypto::RevocationWatcher> revocation_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<registry::RegistryAdmin> admin_;
   // The sink owns the audit log; the checkpointer and the audit service read it.

@@ -16,7 +16,7 @@ grpc::Status RegistryService::Handle(const char* name, grpc::ServerContext* cont
   call.record().dataset = std::string(dataset);
   call.record().grant_id = std::string(grant_id);
   absl::Status status;
-  absl::StatusOr<std::string> caller = CallerNodeId(*context, trust_domain_);
+  absl::StatusOr<std::string> caller = CallerNodeId(*context, callers_);
   if (!caller.ok()) {
     status = caller.status();
   } else {

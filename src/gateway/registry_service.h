@@ -6,6 +6,7 @@
 #include "absl/strings/string_view.h"
 #include "audit/audit_sink.h"
 #include "common/clock.h"
+#include "gateway/caller.h"
 #include "ndx/v1/registry.grpc.pb.h"
 #include "registry/registry_admin.h"
 
@@ -17,9 +18,9 @@ namespace ndx::gateway {
 // Thread-safe.
 class RegistryService final : public v1::Registry::Service {
  public:
-  RegistryService(std::string trust_domain, registry::Registry* registry,
+  RegistryService(CallerPolicy callers, registry::Registry* registry,
                   registry::RegistryAdmin* admin, audit::AuditSink* audit, const Clock* clock)
-      : trust_domain_(std::move(trust_domain)),
+      : callers_(std::move(callers)),
         registry_(registry),
         admin_(admin),
         audit_(audit),
@@ -57,7 +58,7 @@ class RegistryService final : public v1::Registry::Service {
   grpc::Status Handle(const char* name, grpc::ServerContext* context, Response* response,
                       absl::string_view dataset, absl::string_view grant_id, Body body);
 
-  const std::string trust_domain_;
+  const CallerPolicy callers_;
   registry::Registry* const registry_;
   registry::RegistryAdmin* const admin_;
   audit::AuditSink* const audit_;

@@ -145,7 +145,7 @@ absl::Status Federation::WritePopulationDatabase() {
   return absl::OkStatus();
 }
 
-absl::Status Federation::StartPopulationAdapter() {
+absl::Status Federation::StartPopulationAdapter(const std::string& extra_config) {
   adapter_.reset();
   NDX_RETURN_IF_ERROR(WritePopulationDatabase());
   NDX_RETURN_IF_ERROR(WriteFileAtomically(dir_.Join("resident.proto"), kResidentProto, 0644));
@@ -156,7 +156,7 @@ absl::Status Federation::StartPopulationAdapter() {
       "\" key_file: \"", tls.key_file, "\" }\n", "allowed_gateways: \"core\"\n",
       "datasets {\n  dataset: \"", kResidents, "\"\n  proto_file: \"resident.proto\"\n",
       "  message_type: \"population.v1.Resident\"\n  key_field: \"citizen_id\"\n",
-      "  sqlite { path: \"population.db\" }\n  table: \"residents\"\n}\n");
+      "  sqlite { path: \"population.db\" }\n  table: \"residents\"\n}\n", extra_config);
   std::string config_path = dir_.Join("adapter.textproto");
   NDX_RETURN_IF_ERROR(WriteFileAtomically(config_path, config, 0644));
   std::string port_file = dir_.Join(absl::StrCat("adapter.port.", ++adapter_starts_));

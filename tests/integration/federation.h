@@ -69,7 +69,8 @@ class Federation {
   std::string AdapterLog() const;
 
   // Starts the population adapter (port kept across restarts when possible).
-  absl::Status StartPopulationAdapter();
+  // `extra_config` is appended to the adapter's text-proto config.
+  absl::Status StartPopulationAdapter(const std::string& extra_config = "");
   void StopPopulationAdapter() { adapter_.reset(); }
   std::string population_endpoint() const;
 
