@@ -73,13 +73,7 @@ class AuditFailureTest : public ::testing::Test {
   }
 
   grpc::Status Get(const std::string& caller, v1::GetResponse* response) {
-    v1::GetRequest request;
-    request.set_dataset(kResidents);
-    request.set_key("001090000001");
-    request.set_purpose(kPurpose);
-    grpc::ClientContext context;
-    SetTimeout(&context, absl::Seconds(10));
-    return federation_.ExchangeAs(caller)->Get(&context, request, response);
+    return GetResident(*federation_.ExchangeAs(caller), "001090000001", kPurpose, response);
   }
 
   grpc::Status Publish(v1::PublishResponse* response) {

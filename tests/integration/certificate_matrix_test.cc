@@ -165,7 +165,9 @@ TEST_F(CertificateMatrixTest, NodeCertificatesPresentedToTheGateway) {
         v1::Registry::NewStub(ChannelPresenting(federation_.gateway_address(), files))
             ->ListNodes(&context, v1::ListNodesRequest(), &response);
     ExpectRow(row, status, log, offset, "refused a TLS client: ");
-    if (row.outcome == Outcome::kAccepted) EXPECT_GT(response.nodes_size(), 0);
+    if (row.outcome == Outcome::kAccepted) {
+      EXPECT_GT(response.nodes_size(), 0);
+    }
   }
 }
 
@@ -189,7 +191,9 @@ TEST_F(CertificateMatrixTest, GatewayCertificatesPresentedToAnAdapter) {
         v1::Adapter::NewStub(ChannelPresenting(federation_.population_endpoint(), files))
             ->Fetch(&context, request, &response);
     ExpectRow(row, status, log, offset, "refused a TLS client: ");
-    if (row.outcome == Outcome::kAccepted) EXPECT_FALSE(response.record().empty());
+    if (row.outcome == Outcome::kAccepted) {
+      EXPECT_FALSE(response.record().empty());
+    }
   }
 }
 

@@ -28,6 +28,50 @@ void SetTimeout(grpc::ClientContext* context, absl::Duration timeout) {
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
 }
 
+namespace {
+
+// The certificate the server presented to a call that ended, as PEM.
+std::string ServerCertificate(const grpc::ClientContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  std::vector<grpc::string_ref> pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  return pems.empty() ? "" : std::string(pems[0].data(), pems[0].size());
+}
+
+}  // namespace
+
+grpc::Status GetResident(v1::Exchange::Stub& exchange, const std::string& key,
+                         const std::string& purpose, v1::GetResponse* response,
+                         std::string* server_pem) {
+  v1::GetRequest request;
+  request.set_dataset(kResidents);
+  request.set_key(key);
+  request.set_purpose(purpose);
+  grpc::ClientContext context;
+  SetTimeout(&context, absl::Seconds(10));
+  v1::GetResponse ignored;
+  grpc::Status status = exchange.Get(&context, request, response != nullptr ? response : &ignored);
+  if (server_pem != nullptr) *server_pem = ServerCertificate(context);
+  return status;
+}
+
+grpc::Status FetchResident(const std::string& endpoint, const crypto::TlsFilePaths& files,
+                           const std::string& key, std::string* server_pem) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto adapter =
+      v1::Adapter::NewStub(grpc::CreateCustomChannel(endpoint, PresentingAsIs(files), args));
+  v1::FetchRequest request;
+  request.set_dataset(kResidents);
+  request.set_key(key);
+  request.add_fields("full_name");
+  grpc::ClientContext context;
+  SetTimeout(&context, absl::Seconds(10));
+  v1::FetchResponse response;
+  grpc::Status status = adapter->Fetch(&context, request, &response);
+  if (server_pem != nullptr) *server_pem = ServerCertificate(context);
+  return status;
+}
+
 Federation::Federation() : pki_() {}
 
 std::string Federation::gateway_address() const {

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "crypto/tls.h"
 #include "integration/child_process.h"
+#include "ndx/v1/adapter.grpc.pb.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "ndx/v1/registry.grpc.pb.h"
 #include "testing/resident_schema.h"
@@ -117,6 +118,18 @@ class Federation {
 
 // A deadline `timeout` from now for a client call.
 void SetTimeout(grpc::ClientContext* context, absl::Duration timeout);
+
+// Exchange.Get of mops/residents `key` for `purpose` on `exchange`, with a 10 s deadline; the
+// certificate the gateway presented into `server_pem` when given.
+grpc::Status GetResident(v1::Exchange::Stub& exchange, const std::string& key,
+                         const std::string& purpose, v1::GetResponse* response = nullptr,
+                         std::string* server_pem = nullptr);
+
+// Adapter.Fetch of the full_name of mops/residents `key` from the adapter at `endpoint`, on a new
+// connection presenting `files` as they are (PresentingAsIs); the certificate the adapter
+// presented into `server_pem` when given.
+grpc::Status FetchResident(const std::string& endpoint, const crypto::TlsFilePaths& files,
+                           const std::string& key, std::string* server_pem = nullptr);
 
 }  // namespace ndx::testing
 

@@ -62,15 +62,8 @@ TEST(RegistryAbuseTest, OversizedGrantRequestsAreRefusedAndChangeNothing) {
   ASSERT_THAT(federation.RegisterNodesAndResidents(), IsOk());
   ASSERT_THAT(federation.Grant(kInsuranceNode, kResidents, {"citizen_id", "full_name"}, {kPurpose}),
               IsOk());
-  auto read = [&federation, exchange = federation.ExchangeAs(kInsuranceNode)] {
-    v1::GetRequest request;
-    request.set_dataset(kResidents);
-    request.set_key("001090000001");
-    request.set_purpose(kPurpose);
-    grpc::ClientContext context;
-    SetTimeout(&context, absl::Seconds(10));
-    v1::GetResponse response;
-    return exchange->Get(&context, request, &response).ok();
+  auto read = [exchange = federation.ExchangeAs(kInsuranceNode)] {
+    return GetResident(*exchange, "001090000001", kPurpose).ok();
   };
   v1::RequestGrantRequest huge;
   huge.set_dataset(kResidents);

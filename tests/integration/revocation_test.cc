@@ -50,14 +50,7 @@ class RevocationTest : public ::testing::Test {
   }
 
   static grpc::Status Read(v1::Exchange::Stub& exchange) {
-    v1::GetRequest request;
-    request.set_dataset(kResidents);
-    request.set_key("001090000001");
-    request.set_purpose(kPurpose);
-    grpc::ClientContext context;
-    SetTimeout(&context, absl::Seconds(10));
-    v1::GetResponse response;
-    return exchange.Get(&context, request, &response);
+    return GetResident(exchange, "001090000001", kPurpose);
   }
 
   Federation federation_;
@@ -104,18 +97,7 @@ TEST_F(RevocationTest, AnAdapterRefusesARevokedGatewayCertificate) {
   crypto::TlsFilePaths stolen = federation_.pki().WithDefect(
       crypto::SpiffeId::Gateway(TestPki::kTrustDomain, "core"), CertificateDefect::kNone);
   auto fetch_presenting_stolen = [&] {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    auto adapter = v1::Adapter::NewStub(
-        grpc::CreateCustomChannel(federation_.population_endpoint(), PresentingAsIs(stolen), args));
-    grpc::ClientContext context;
-    SetTimeout(&context, absl::Seconds(5));
-    v1::FetchRequest fetch;
-    fetch.set_dataset(kResidents);
-    fetch.set_key("001090000001");
-    fetch.add_fields("full_name");
-    v1::FetchResponse fetched;
-    return adapter->Fetch(&context, fetch, &fetched);
+    return FetchResident(federation_.population_endpoint(), stolen, "001090000001");
   };
   grpc::Status status = fetch_presenting_stolen();
   ASSERT_TRUE(status.ok()) << status.error_message();

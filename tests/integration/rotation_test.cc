@@ -21,13 +21,6 @@ namespace {
 
 constexpr char kPurpose[] = "health-insurance-enrolment";
 
-// The certificate the server presented to a call that ended, as PEM.
-std::string ServerCertificate(const grpc::ClientContext& context) {
-  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  std::vector<grpc::string_ref> pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
-  return pems.empty() ? "" : std::string(pems[0].data(), pems[0].size());
-}
-
 class RotationTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -40,18 +33,10 @@ class RotationTest : public ::testing::Test {
   }
 
   // A read of the insurance node on `channel`; the server's certificate into `server_pem`.
-  grpc::Status Read(const std::shared_ptr<grpc::Channel>& channel,
-                    std::string* server_pem = nullptr) {
-    v1::GetRequest request;
-    request.set_dataset(kResidents);
-    request.set_key("001090000001");
-    request.set_purpose(kPurpose);
-    grpc::ClientContext context;
-    SetTimeout(&context, absl::Seconds(10));
-    v1::GetResponse response;
-    grpc::Status status = v1::Exchange::NewStub(channel)->Get(&context, request, &response);
-    if (server_pem != nullptr) *server_pem = ServerCertificate(context);
-    return status;
+  static grpc::Status Read(const std::shared_ptr<grpc::Channel>& channel,
+                           std::string* server_pem = nullptr) {
+    return GetResident(*v1::Exchange::NewStub(channel), "001090000001", kPurpose, nullptr,
+                       server_pem);
   }
 
   // Renews the certificate in `files` in place, as `ndxctl pki renew` does; its new PEM.
@@ -112,20 +97,10 @@ TEST_F(RotationTest, RenewingEveryCertificateUnderLoadFailsNoCall) {
   EXPECT_EQ(presented, new_gateway_pem);
 
   // The adapter presents its renewed certificate to a new connection of the gateway's identity.
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto to_adapter = v1::Adapter::NewStub(
-      grpc::CreateCustomChannel(federation_.population_endpoint(), PresentingAsIs(gateway), args));
-  grpc::ClientContext context;
-  SetTimeout(&context, absl::Seconds(10));
-  v1::FetchRequest fetch;
-  fetch.set_dataset(kResidents);
-  fetch.set_key("001090000001");
-  fetch.add_fields("full_name");
-  v1::FetchResponse fetched;
-  status = to_adapter->Fetch(&context, fetch, &fetched);
+  std::string adapter_pem;
+  status = FetchResident(federation_.population_endpoint(), gateway, "001090000001", &adapter_pem);
   EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(ServerCertificate(context), new_adapter_pem);
+  EXPECT_EQ(adapter_pem, new_adapter_pem);
 }
 
 }  // namespace
