@@ -3,6 +3,7 @@
 
 // Private to src/crypto: owning pointers for OpenSSL objects and PEM conversions.
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -23,6 +24,7 @@ struct Deleter {
 };
 using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 
 // `what` followed by OpenSSL's queued errors (which it also clears).
 std::string OpenSslErrors(absl::string_view what);

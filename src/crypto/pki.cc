@@ -20,11 +20,11 @@
 namespace ndx::crypto {
 namespace {
 
+using internal::BnPtr;
 using internal::Deleter;
 using internal::OpenSslErrors;
 using internal::PkeyPtr;
 using internal::X509Ptr;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 using NamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
 
 absl::Status OpenSslFailure(absl::string_view what) {
