@@ -1,5 +1,6 @@
 #include "gateway/events_service.h"
 
+#include <grpc/grpc_security_constants.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -43,9 +44,10 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
   }
 
   SubscriptionStream(EventsService* service, v1::Subscription subscription, uint32_t window,
-                     audit::AuditRecord opening)
+                     audit::AuditRecord opening, std::string peer_certificate)
       : service_(service),
         subscription_(std::move(subscription)),
+        peer_certificate_(std::move(peer_certificate)),
         window_(window),
         opening_(std::move(opening)),
         acknowledged_(subscription_.acknowledged_sequence()),
@@ -95,7 +97,7 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
       absl::MutexLock lock(&mutex_);
       if (finished_ || writing_ || !metadata_sent_) return;
       if (!ending_.has_value()) {
-        absl::Status allowed = service_->StillAllowed(subscription_);
+        absl::Status allowed = service_->StillAllowed(subscription_, peer_certificate_);
         if (!allowed.ok()) {
           ending_ = ToGrpcStatus(absl::PermissionDeniedError(
               absl::StrCat("delivery of ", dataset(), " stopped: ", allowed.message())));
@@ -196,6 +198,9 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
 
   EventsService* const service_;
   const v1::Subscription subscription_;
+  // The PEM of the certificate the subscriber opened the stream with, checked against the CRL
+  // before every event.
+  const std::string peer_certificate_;
   const uint32_t window_ = kDefaultMaxUnacknowledged;
   // The audit record of the Subscribe call, for the record of its end.
   const audit::AuditRecord opening_;
@@ -227,7 +232,14 @@ EventsService::~EventsService() {
   maintainer_.join();
 }
 
-absl::Status EventsService::StillAllowed(const v1::Subscription& subscription) const {
+absl::Status EventsService::StillAllowed(const v1::Subscription& subscription,
+                                         absl::string_view peer_certificate) const {
+  // A stream outlives the revocation of the certificate it was opened with.
+  if (options_.callers.revocation != nullptr &&
+      options_.callers.revocation->IsRevoked(peer_certificate)) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the certificate of node ", subscription.subscriber(), " has been revoked"));
+  }
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(registry::ActiveCaller(*snapshot, subscription.subscriber()).status());
   return registry::CheckGrantInForce(*snapshot, subscription.subscriber(), subscription.grant_id(),
@@ -363,7 +375,13 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
   spdlog::info("{} subscribed to {} from #{} ({})", subscription.subscriber(),
                subscription.dataset(), subscription.acknowledged_sequence() + 1,
                opening.request_id);
-  auto* stream = new SubscriptionStream(this, std::move(subscription), window, std::move(opening));
+  std::string peer_certificate;
+  if (std::shared_ptr<const grpc::AuthContext> auth = context->auth_context(); auth != nullptr) {
+    std::vector<grpc::string_ref> pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (!pems.empty()) peer_certificate.assign(pems[0].data(), pems[0].size());
+  }
+  auto* stream = new SubscriptionStream(this, std::move(subscription), window, std::move(opening),
+                                        std::move(peer_certificate));
   stream->Start();
   return stream;
 }

@@ -88,8 +88,10 @@ class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::
                                                       const std::string& subscriber,
                                                       const v1::SubscribeRequest& request,
                                                       absl::Time now) const;
-  // OK while the subscriber is active and the subscription's grant in force.
-  absl::Status StillAllowed(const v1::Subscription& subscription) const;
+  // OK while the subscriber is active, the subscription's grant in force and, with a CRL, the
+  // certificate the stream was opened with not revoked.
+  absl::Status StillAllowed(const v1::Subscription& subscription,
+                            absl::string_view peer_certificate) const;
   // Audits the end of a stream's delivery, for `reason`, under the record that opened it.
   void RecordEnd(const audit::AuditRecord& opening, const absl::Status& reason);
 

@@ -16,6 +16,7 @@
 #include "common/files.h"
 #include "integration/federation.h"
 #include "ndx/v1/adapter.grpc.pb.h"
+#include "ndx/v1/events.grpc.pb.h"
 #include "testing/status_matchers.h"
 
 namespace ndx::testing {
@@ -109,6 +110,39 @@ TEST_F(RevocationTest, AnAdapterRefusesARevokedGatewayCertificate) {
   } while (status.ok() && absl::Now() < give_up);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(Read(*federation_.ExchangeAs(kInsuranceNode)).ok());
+}
+
+TEST_F(RevocationTest, ARevokedSubscribersOpenStreamGetsNoFurtherEvent) {
+  auto events = v1::Events::NewStub(federation_.ChannelAs(kInsuranceNode));
+  grpc::ClientContext context;
+  SetTimeout(&context, absl::Seconds(30));
+  v1::SubscribeRequest subscribe;
+  subscribe.set_dataset(kResidents);
+  subscribe.set_purpose(kPurpose);
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> stream =
+      events->Subscribe(&context, subscribe);
+  stream->WaitForInitialMetadata();
+
+  ASSERT_THAT(Revoke(federation_.pki().Node(kInsuranceNode)), IsOk());
+  absl::SleepFor(absl::Seconds(2));  // the CRL is read again every second
+  v1::PublishRequest publish;
+  publish.set_dataset(kResidents);
+  publish.set_key("001090000004");
+  publish.set_type("residence.registered");
+  grpc::ClientContext publish_context;
+  SetTimeout(&publish_context, absl::Seconds(10));
+  v1::PublishResponse published;
+  grpc::Status status = v1::Events::NewStub(federation_.ChannelAs(kPopulationNode))
+                            ->Publish(&publish_context, publish, &published);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  v1::SubscribeResponse received;
+  EXPECT_FALSE(stream->Read(&received)) << received.ShortDebugString();
+  status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(),
+            "delivery of mops/residents stopped: the certificate of node moh/insurance has been "
+            "revoked");
 }
 
 TEST(RevocationStartTest, AGatewayWithoutItsCrlDoesNotStart) {
