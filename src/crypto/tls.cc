@@ -198,20 +198,20 @@ absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("cannot identify the peer: ", why));
 }
 
+}  // namespace
+
 constexpr unsigned int kReloadSeconds = 1;
 
-// The certificate, key and CA files as gRPC reads them: again every kReloadSeconds, so that a
-// renewed certificate (`ndxctl pki renew` rewrites it atomically, for the same key) or a new CA
-// bundle is presented and trusted from the next handshake on, without a restart. A file that
-// cannot be read or parsed leaves the last good one in use. The checks of MakeServerCredentials
-// and MakeChannelCredentials run on the files as they are at start.
-std::shared_ptr<grpc::experimental::CertificateProviderInterface> WatchFiles(
+// gRPC's file watcher re-reads the files every kReloadSeconds: a renewed certificate (`ndxctl
+// pki renew` rewrites it atomically, for the same key) or a new CA bundle applies from the next
+// handshake on, without a restart, and a file that cannot be read or parsed leaves the last good
+// one in use. The checks of MakeServerCredentials and MakeChannelCredentials run on the files as
+// they are at start.
+std::shared_ptr<grpc::experimental::CertificateProviderInterface> WatchTlsFiles(
     const TlsFilePaths& files) {
   return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       files.key_file, files.cert_file, files.ca_file, kReloadSeconds);
 }
-
-}  // namespace
 
 absl::StatusOr<SpiffeId> CheckLeafCertificate(absl::string_view pem, PeerRole role,
                                               absl::string_view trust_domain) {
@@ -233,7 +233,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   // handshake, after gRPC has verified the client's chain against the CA (gRPC's default minimum
   // is TLS 1.2): the leaf rules hold for every call path, services without an identity check
   // (health, reflection) included.
-  exp::TlsServerCredentialsOptions options(WatchFiles(files));
+  exp::TlsServerCredentialsOptions options(WatchTlsFiles(files));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -245,7 +245,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
-    const TlsFilePaths& files, std::optional<SpiffeId> expected_server) {
+    const TlsFilePaths& files, std::optional<SpiffeId> expected_server,
+    std::shared_ptr<grpc::experimental::CertificateProviderInterface> watch) {
   NDX_ASSIGN_OR_RETURN(TlsPems pems, LoadTlsFiles(files));
   NDX_RETURN_IF_ERROR(
       CheckOwnCertificate(pems, files.cert_file, PeerRole::kClient,
@@ -255,7 +256,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   // cannot work with URI-only certificates, by our verifier. gRPC still verifies the chain
   // against the CA (set_verify_server_certs) before calling it.
   exp::TlsChannelCredentialsOptions options;
-  options.set_certificate_provider(WatchFiles(files));
+  options.set_certificate_provider(watch != nullptr ? std::move(watch) : WatchTlsFiles(files));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_verify_server_certs(true);

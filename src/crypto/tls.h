@@ -4,6 +4,7 @@
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
 
 #include <memory>
 #include <optional>
@@ -61,8 +62,17 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 // failing any of it fails the handshake: the call ends UNAVAILABLE with a message holding the
 // rule (and the refusal is logged at info level). Our own certificate must obey the client leaf
 // rules (kFailedPrecondition naming the rule otherwise), besides the file errors above.
+// With `watch` (from WatchTlsFiles(files)), the credentials share that watch of the files instead
+// of starting their own.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
-    const TlsFilePaths& files, std::optional<SpiffeId> expected_server);
+    const TlsFilePaths& files, std::optional<SpiffeId> expected_server,
+    std::shared_ptr<grpc::experimental::CertificateProviderInterface> watch = nullptr);
+
+// A watch of `files` (certificate, key, CA), re-read every second so that renewed files are used
+// from the next handshake on, for credentials that share it: the gateway's channels to every
+// adapter read its files once, not once per adapter.
+std::shared_ptr<grpc::experimental::CertificateProviderInterface> WatchTlsFiles(
+    const TlsFilePaths& files);
 
 // The verified peer identity of a call, from the one URI SAN of the peer's certificate.
 // kUnauthenticated when the peer has no certificate, or its certificate has zero or several URI

@@ -21,7 +21,7 @@ absl::StatusOr<ndx::v1::Adapter::Stub*> AdapterPool::Find(const std::string& end
   if (it != stubs->end()) return it->second.get();
 
   auto credentials = crypto::MakeChannelCredentials(
-      gateway_tls_, crypto::SpiffeId::Node(trust_domain_, owner_node_id));
+      gateway_tls_, crypto::SpiffeId::Node(trust_domain_, owner_node_id), gateway_tls_watch_);
   if (!credentials.ok()) {
     return absl::InternalError(absl::StrCat("cannot make credentials for the adapter of ",
                                             owner_node_id, ": ", credentials.status().message()));

@@ -24,6 +24,7 @@ class AdapterPool {
  public:
   AdapterPool(crypto::TlsFilePaths gateway_tls, std::string trust_domain, int max_message_bytes)
       : gateway_tls_(std::move(gateway_tls)),
+        gateway_tls_watch_(crypto::WatchTlsFiles(gateway_tls_)),
         trust_domain_(std::move(trust_domain)),
         max_message_bytes_(max_message_bytes) {}
 
@@ -35,6 +36,8 @@ class AdapterPool {
   using StubMap = absl::flat_hash_map<std::string, std::shared_ptr<ndx::v1::Adapter::Stub>>;
 
   const crypto::TlsFilePaths gateway_tls_;
+  // One watch of the gateway's files for every adapter channel.
+  const std::shared_ptr<grpc::experimental::CertificateProviderInterface> gateway_tls_watch_;
   const std::string trust_domain_;
   const int max_message_bytes_;
   std::atomic<std::shared_ptr<const StubMap>> stubs_{std::make_shared<const StubMap>()};
