@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that ndx needs to build, test and run its demo. Does nothing
-# when they are all there; otherwise needs root (apt-get update once, then one apt-get install).
+# Installs the Debian 12 packages that ndx needs to build, test and run its demo, and with
+# --fuzz also clang and its libFuzzer and sanitizer runtimes (scripts/fuzz.sh). Does nothing when
+# they are all there; otherwise needs root (apt-get update once, then one apt-get install).
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev libssl-dev libabsl-dev openssl ca-certificates clang-format
   libbenchmark-dev procps
 )
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -75,21 +75,6 @@ absl::Status CheckNoteCharacters(absl::string_view s, absl::string_view what) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateKeyName(absl::string_view name) {
-  if (name.empty()) return Invalid("a key name must not be empty");
-  for (size_t i = 0; i < name.size();) {
-    char32_t c;
-    if (!NextCodePoint(name, &i, &c)) {
-      return Invalid(absl::StrCat("key name \"", absl::CHexEscape(name), "\" is not valid UTF-8"));
-    }
-    if (IsUnicodeSpace(c) || c == '+' || c < 0x20) {
-      return Invalid(absl::StrCat("key name \"", absl::CHexEscape(name),
-                                  "\" must not hold spaces, '+' or control characters"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 // Standard base64 with padding, accepted only in its one canonical spelling (which also rules out
 // whitespace and non-zero padding bits), so that a note has exactly one encoding.
 bool DecodeCanonicalBase64(absl::string_view in, std::string* out) {
@@ -171,6 +156,21 @@ absl::StatusOr<SignatureLine> ParseSignatureLine(absl::string_view line, size_t 
 }
 
 }  // namespace
+
+absl::Status ValidateKeyName(absl::string_view name) {
+  if (name.empty()) return Invalid("a key name must not be empty");
+  for (size_t i = 0; i < name.size();) {
+    char32_t c;
+    if (!NextCodePoint(name, &i, &c)) {
+      return Invalid(absl::StrCat("key name \"", absl::CHexEscape(name), "\" is not valid UTF-8"));
+    }
+    if (IsUnicodeSpace(c) || c == '+' || c < 0x20) {
+      return Invalid(absl::StrCat("key name \"", absl::CHexEscape(name),
+                                  "\" must not hold spaces, '+' or control characters"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 uint32_t Ed25519KeyId(absl::string_view name, absl::string_view public_key) {
   crypto::Sha256Digest digest =

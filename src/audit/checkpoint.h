@@ -59,6 +59,11 @@ struct VerifierKey {
 // SHA-256(name || "\n" || 0x01 || public_key).
 uint32_t Ed25519KeyId(absl::string_view name, absl::string_view public_key);
 
+// OK when `name` can name a note key (and so a log's origin, which the gateway also uses as its
+// key name): non-empty UTF-8 without Unicode space, '+' or control characters. kInvalidArgument
+// saying which.
+absl::Status ValidateKeyName(absl::string_view name);
+
 // The verifier key text "<name>+<key id, 8 lower-case hex digits>+<base64(0x01 || public_key)>",
 // the form golang.org/x/mod/sumdb/note and the C2SP tools exchange keys in.
 // REQUIRES: `name` is a valid key name (non-empty, no Unicode space, no '+') and `public_key` is

@@ -211,11 +211,16 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 absl::Status LoadTextProto(const std::string& path, google::protobuf::Message* message) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
+  return ParseTextProto(*text, path, message);
+}
+
+absl::Status ParseTextProto(absl::string_view text, absl::string_view origin,
+                            google::protobuf::Message* message) {
   google::protobuf::TextFormat::Parser parser;
   FirstErrorCollector errors;
   parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(*text, message)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", errors.error()));
+  if (!parser.ParseFromString(std::string(text), message)) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", errors.error()));
   }
   return absl::OkStatus();
 }

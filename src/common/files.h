@@ -38,6 +38,9 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 
 // Parses a protobuf text-format file into `message`; errors name the file, line and column.
 absl::Status LoadTextProto(const std::string& path, google::protobuf::Message* message);
+// The same for a text read already; `origin` names it in errors.
+absl::Status ParseTextProto(absl::string_view text, absl::string_view origin,
+                            google::protobuf::Message* message);
 
 // `path` unchanged when absolute or empty, else joined to the directory part of `relative_to`.
 std::string ResolvePath(const std::string& path, const std::string& relative_to);

@@ -1,6 +1,8 @@
 #include "gateway/gateway_config.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "audit/checkpoint.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
@@ -63,6 +65,13 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
     audit->set_pseudonym_key_file(audit->dir() + "/pseudonym.key");
   }
   if (audit->origin().empty()) audit->set_origin(config->trust_domain() + "/audit");
+  // The origin names the log in every checkpoint and is its signing key's name: one that cannot
+  // be signed would leave the log without checkpoints, found only at the first one.
+  absl::Status log_name = audit::ValidateKeyName(audit->origin());
+  if (!log_name.ok()) {
+    return Invalid(origin, absl::StrCat("audit.origin \"", absl::CHexEscape(audit->origin()),
+                                        "\" cannot name the log: ", log_name.message()));
+  }
   if (audit->checkpoint_interval_seconds() == 0) audit->set_checkpoint_interval_seconds(10);
   if (config->sealing_key_file().empty()) {
     config->set_sealing_key_file(config->data_dir() + "/sealing.key");

@@ -9,6 +9,21 @@ namespace ndx::gateway {
 
 using google::protobuf::internal::WireFormatLite;
 
+namespace {
+
+// The next tag of `input` into `tag`: 0 at the clean end of `record`. False for a malformed tag:
+// ReadTag returns 0 both at the end and on a bad varint (which may consume bytes, even the last
+// ones), and a tag of field number 0 is not a field.
+bool NextTag(google::protobuf::io::CodedInputStream& input, absl::string_view record,
+             uint32_t* tag) {
+  const int start = input.CurrentPosition();
+  *tag = input.ReadTag();
+  if (*tag == 0) return start == static_cast<int>(record.size());
+  return WireFormatLite::GetTagFieldNumber(*tag) != 0;
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> ProjectFields(absl::string_view record, absl::Span<const int> allowed) {
   google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(record.data()),
                                                static_cast<int>(record.size()));
@@ -16,15 +31,11 @@ absl::StatusOr<std::string> ProjectFields(absl::string_view record, absl::Span<c
   out.reserve(record.size());
   while (true) {
     int start = input.CurrentPosition();
-    uint32_t tag = input.ReadTag();
-    if (tag == 0) {
-      // ReadTag returns 0 both at the clean end of the input and on a malformed tag.
-      if (input.CurrentPosition() != static_cast<int>(record.size()) ||
-          start != input.CurrentPosition()) {
-        return absl::InternalError("the adapter returned a malformed record (bad tag)");
-      }
-      break;
+    uint32_t tag = 0;
+    if (!NextTag(input, record, &tag)) {
+      return absl::InternalError("the adapter returned a malformed record (bad tag)");
     }
+    if (tag == 0) break;
     if (WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_END_GROUP ||
         !WireFormatLite::SkipField(&input, tag)) {
       return absl::InternalError("the adapter returned a malformed record (truncated field)");
@@ -42,13 +53,11 @@ absl::StatusOr<std::string> FieldAsText(absl::string_view record, int number) {
                                                static_cast<int>(record.size()));
   std::string value;
   while (true) {
-    uint32_t tag = input.ReadTag();
-    if (tag == 0) {
-      if (input.CurrentPosition() != static_cast<int>(record.size())) {
-        return absl::InternalError("the adapter returned a malformed record (bad tag)");
-      }
-      return value;
+    uint32_t tag = 0;
+    if (!NextTag(input, record, &tag)) {
+      return absl::InternalError("the adapter returned a malformed record (bad tag)");
     }
+    if (tag == 0) return value;
     bool ok = true;
     if (static_cast<int>(WireFormatLite::GetTagFieldNumber(tag)) != number) {
       ok = WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_END_GROUP &&

@@ -65,6 +65,13 @@ TEST(GatewayConfigTest, NamesTheSettingToFix) {
   config.add_bootstrap_operators("ops");
   EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bootstrap_operators")));
+  config.clear_bootstrap_operators();
+  // Found by fuzz/config_fuzzer: an origin that no checkpoint can be signed under.
+  for (const char* origin : {"ndx.test/a\xff\xfeit", "ndx test/audit", "ndx.test+audit"}) {
+    config.mutable_audit()->set_origin(origin);
+    EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("audit.origin")));
+  }
 }
 
 }  // namespace
