@@ -77,6 +77,17 @@ absl::StatusOr<const ServedDataset*> AdapterService::FindDataset(const std::stri
   return &it->second;
 }
 
+namespace {
+
+// The gRPC call's deadline, which the backend's query must not outlive.
+absl::Time CallDeadline(const grpc::ServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+}  // namespace
+
 absl::Status AdapterService::DoFetch(const grpc::ServerContext& context,
                                      const v1::FetchRequest& request,
                                      v1::FetchResponse* response) const {
@@ -84,8 +95,8 @@ absl::Status AdapterService::DoFetch(const grpc::ServerContext& context,
   NDX_ASSIGN_OR_RETURN(const ServedDataset* served, FindDataset(request.dataset()));
   if (request.key().empty()) return absl::InvalidArgumentError("key is empty");
   std::vector<std::string> fields(request.fields().begin(), request.fields().end());
-  NDX_ASSIGN_OR_RETURN(std::string record,
-                       served->backend->Fetch(*served->binding, request.key(), fields));
+  NDX_ASSIGN_OR_RETURN(std::string record, served->backend->Fetch(*served->binding, request.key(),
+                                                                  fields, CallDeadline(context)));
   response->set_record(std::move(record));
   return absl::OkStatus();
 }
@@ -100,9 +111,9 @@ absl::Status AdapterService::DoSearch(const grpc::ServerContext& context,
     filters.push_back({filter.field(), filter.value()});
   }
   std::vector<std::string> fields(request.fields().begin(), request.fields().end());
-  NDX_ASSIGN_OR_RETURN(SearchPage page,
-                       served->backend->Search(*served->binding, filters, fields,
-                                               request.page_size(), request.page_token()));
+  NDX_ASSIGN_OR_RETURN(SearchPage page, served->backend->Search(
+                                            *served->binding, filters, fields, request.page_size(),
+                                            request.page_token(), CallDeadline(context)));
   for (std::string& record : page.records) response->add_records(std::move(record));
   response->set_next_page_token(std::move(page.next_page_token));
   return absl::OkStatus();

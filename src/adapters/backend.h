@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/schema.h"
 #include "google/protobuf/descriptor.h"
 
@@ -61,12 +62,14 @@ struct SearchPage {
 };
 
 // A store that datasets are read from: the agency's database behind the adapter. Implementations
-// are named after what they are (SqliteBackend); a PostgreSQL one plugs in the same way.
+// are named after what they are (SqliteBackend, PostgresqlBackend).
 // Values (key, filters) arrive as text and are converted to the field's protobuf type; a value
 // that does not convert is kInvalidArgument naming the field and the expected type. Error
 // messages travel to the gateway: they may name datasets, tables, columns, fields and types, and
 // never carry a key, a filter value or a stored value, which are citizens' data. Records hold
 // only the requested fields (all fields when none are requested); NULL columns stay unset.
+// A call still running at its `deadline` (the gRPC call's) stops its query and returns
+// kDeadlineExceeded, so that a slow database does not keep working for a caller that gave up.
 // Implementations must be thread-safe: the adapter calls them from many gRPC threads at once.
 class Backend {
  public:
@@ -78,7 +81,8 @@ class Backend {
 
   // The record whose key field equals `key`, serialized; kNotFound when there is none.
   virtual absl::StatusOr<std::string> Fetch(const Binding& binding, absl::string_view key,
-                                            const std::vector<std::string>& fields) = 0;
+                                            const std::vector<std::string>& fields,
+                                            absl::Time deadline) = 0;
 
   // The records matching every filter, ordered by key, starting after `page_token` (empty for the
   // first page). `page_size` 0 means kDefaultPageSize; it is capped at kMaxPageSize. A token that
@@ -86,7 +90,7 @@ class Backend {
   virtual absl::StatusOr<SearchPage> Search(const Binding& binding,
                                             const std::vector<FieldFilter>& filters,
                                             const std::vector<std::string>& fields, int page_size,
-                                            const std::string& page_token) = 0;
+                                            const std::string& page_token, absl::Time deadline) = 0;
 };
 
 }  // namespace ndx::adapters

@@ -43,6 +43,9 @@ absl::Status SqliteError(int rc, sqlite3* db, absl::string_view what) {
           absl::StrCat(message, " (a writer holds the database lock; retry later)"));
     case SQLITE_NOMEM:
       return absl::ResourceExhaustedError(message);
+    case SQLITE_INTERRUPT:
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, ": the call's deadline passed; the query was interrupted"));
     case SQLITE_CANTOPEN:
       return absl::NotFoundError(message);
     case SQLITE_NOTADB:
@@ -261,6 +264,20 @@ class SqliteConnection {
 
   sqlite3* db() const { return db_; }
 
+  // Interrupts any statement of this connection still running at `deadline` (SQLITE_INTERRUPT):
+  // SQLite calls the handler every kProgressSteps virtual machine steps, a few microseconds.
+  void SetDeadline(absl::Time deadline) {
+    deadline_ = deadline;
+    if (deadline == absl::InfiniteFuture()) {
+      sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+      return;
+    }
+    sqlite3_progress_handler(
+        db_, kProgressSteps,
+        [](void* deadline) { return absl::Now() >= *static_cast<absl::Time*>(deadline) ? 1 : 0; },
+        &deadline_);
+  }
+
   // The prepared statement for `sql`, owned by this connection and reused by later calls.
   absl::StatusOr<sqlite3_stmt*> Prepare(const std::string& sql) {
     auto it = statements_.find(sql);
@@ -285,27 +302,30 @@ class SqliteConnection {
     statements_.clear();
   }
 
+  static constexpr int kProgressSteps = 1000;
+
   sqlite3* const db_;
   absl::flat_hash_map<std::string, sqlite3_stmt*> statements_;
+  absl::Time deadline_ = absl::InfiniteFuture();
 };
 
-// A connection taken from the pool for the length of one call; gives it back when destroyed.
-class SqliteBackend::Lease {
- public:
-  Lease(SqliteBackend* backend, std::unique_ptr<SqliteConnection> connection)
-      : backend_(backend), connection_(std::move(connection)) {}
-  Lease(Lease&& other) = default;
-  Lease& operator=(Lease&&) = delete;
-  ~Lease() {
-    if (connection_ != nullptr) backend_->Release(std::move(connection_));
-  }
+namespace {
 
-  SqliteConnection* operator->() const { return connection_.get(); }
+// The deadline of one call on a connection, lifted when the call is done with it.
+class DeadlineScope {
+ public:
+  DeadlineScope(SqliteConnection* connection, absl::Time deadline) : connection_(connection) {
+    connection_->SetDeadline(deadline);
+  }
+  ~DeadlineScope() { connection_->SetDeadline(absl::InfiniteFuture()); }
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
 
  private:
-  SqliteBackend* backend_;
-  std::unique_ptr<SqliteConnection> connection_;
+  SqliteConnection* const connection_;
 };
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteBackend>> SqliteBackend::Open(
     const std::string& path, const SqliteBackendOptions& options) {
@@ -322,56 +342,21 @@ absl::StatusOr<std::unique_ptr<SqliteBackend>> SqliteBackend::Open(
     return SqliteError(rc, connection->db(), absl::StrCat("cannot read SQLite database ", path));
   }
   std::unique_ptr<SqliteBackend> backend(new SqliteBackend(path, options));
-  absl::MutexLock lock(&backend->mutex_);
-  backend->idle_.push_back(std::move(connection));
-  backend->open_ = 1;
+  backend->pool_.Add(std::move(connection));
   return backend;
 }
 
 SqliteBackend::SqliteBackend(std::string path, const SqliteBackendOptions& options)
-    : path_(std::move(path)), options_(options) {}
+    : path_(std::move(path)),
+      pool_(path_, options.max_connections, options.busy_timeout,
+            [path = path_, busy_timeout = options.busy_timeout] {
+              return SqliteConnection::Open(path, busy_timeout);
+            }) {}
 
 SqliteBackend::~SqliteBackend() = default;
 
-bool SqliteBackend::CanAcquire() const {
-  return !idle_.empty() || open_ < options_.max_connections;
-}
-
-absl::StatusOr<SqliteBackend::Lease> SqliteBackend::Acquire() {
-  bool ready = mutex_.LockWhenWithTimeout(absl::Condition(this, &SqliteBackend::CanAcquire),
-                                          options_.busy_timeout);
-  if (!ready) {
-    mutex_.Unlock();
-    return absl::UnavailableError(absl::StrCat("all ", options_.max_connections, " connections to ",
-                                               path_, " stayed busy for ",
-                                               absl::FormatDuration(options_.busy_timeout)));
-  }
-  if (!idle_.empty()) {
-    std::unique_ptr<SqliteConnection> connection = std::move(idle_.back());
-    idle_.pop_back();
-    mutex_.Unlock();
-    return Lease(this, std::move(connection));
-  }
-  // Opening takes file system calls: do it outside the lock, holding a slot.
-  ++open_;
-  mutex_.Unlock();
-  absl::StatusOr<std::unique_ptr<SqliteConnection>> connection =
-      SqliteConnection::Open(path_, options_.busy_timeout);
-  if (!connection.ok()) {
-    absl::MutexLock lock(&mutex_);
-    --open_;
-    return connection.status();
-  }
-  return Lease(this, *std::move(connection));
-}
-
-void SqliteBackend::Release(std::unique_ptr<SqliteConnection> connection) {
-  absl::MutexLock lock(&mutex_);
-  idle_.push_back(std::move(connection));
-}
-
 absl::Status SqliteBackend::CheckBinding(const Binding& binding) {
-  NDX_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(absl::InfiniteFuture()));
   std::vector<std::string> columns;
   {
     NDX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt,
@@ -455,7 +440,8 @@ absl::StatusOr<std::string> BuildRecord(const Binding& binding,
 }  // namespace
 
 absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::string_view key,
-                                                 const std::vector<std::string>& fields) {
+                                                 const std::vector<std::string>& fields,
+                                                 absl::Time deadline) {
   NDX_ASSIGN_OR_RETURN(std::vector<const FieldBinding*> selected, binding.SelectFields(fields));
   const FieldBinding& key_field = binding.key();
   absl::StatusOr<FieldValue> key_value = ParseFieldText(*key_field.field, key);
@@ -469,9 +455,10 @@ absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::s
   std::string sql = absl::StrCat("SELECT ", ColumnList(selected), " FROM ", Quote(binding.table),
                                  " WHERE ", where, " LIMIT 2");
 
-  NDX_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
   NDX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, lease->Prepare(sql));
   ResetOnExit reset(stmt);
+  DeadlineScope deadline_scope(&*lease, deadline);
   NDX_RETURN_IF_ERROR(BindAll(lease->db(), stmt, params));
   int rc = sqlite3_step(stmt);
   if (rc == SQLITE_DONE) {
@@ -503,7 +490,8 @@ absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::s
 absl::StatusOr<SearchPage> SqliteBackend::Search(const Binding& binding,
                                                  const std::vector<FieldFilter>& filters,
                                                  const std::vector<std::string>& fields,
-                                                 int page_size, const std::string& page_token) {
+                                                 int page_size, const std::string& page_token,
+                                                 absl::Time deadline) {
   if (page_size < 0) {
     return absl::InvalidArgumentError(absl::StrCat("page_size is ", page_size,
                                                    "; give 0 for the default (", kDefaultPageSize,
@@ -541,9 +529,10 @@ absl::StatusOr<SearchPage> SqliteBackend::Search(const Binding& binding,
                                  Quote(binding.table), " WHERE ", where, " ORDER BY ", key_column,
                                  " LIMIT ?", params.size());
 
-  NDX_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
   NDX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, lease->Prepare(sql));
   ResetOnExit reset(stmt);
+  DeadlineScope deadline_scope(&*lease, deadline);
   NDX_RETURN_IF_ERROR(BindAll(lease->db(), stmt, params));
   SearchPage page;
   std::string last_position;

@@ -5,11 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/backend.h"
+#include "adapters/connection_pool.h"
 
 namespace ndx::adapters {
 
@@ -27,12 +26,9 @@ struct SqliteBackendOptions {
 // even a bug here could write). Values only ever reach SQL as bound parameters; identifiers come
 // from the validated config and are double-quoted.
 //
-// Connections: a small pool, opened on demand up to max_connections and reused. Not one per
-// thread: gRPC's synchronous server grows and shrinks its thread pool, so thread-local connections
-// would be opened and dropped with threads we do not own, and their number would follow load
-// rather than a bound the agency can plan for. Each connection is used by one call at a time
-// (hence SQLITE_OPEN_NOMUTEX) and keeps its prepared statements, so a repeated query is bound and
-// stepped, never re-parsed.
+// Connections: a ConnectionPool. Each connection is used by one call at a time (hence
+// SQLITE_OPEN_NOMUTEX) and keeps its prepared statements, so a repeated query is bound and
+// stepped, never re-parsed. A statement still running at the call's deadline is interrupted.
 // Thread-safe.
 class SqliteBackend final : public Backend {
  public:
@@ -44,29 +40,22 @@ class SqliteBackend final : public Backend {
 
   absl::Status CheckBinding(const Binding& binding) override;
   absl::StatusOr<std::string> Fetch(const Binding& binding, absl::string_view key,
-                                    const std::vector<std::string>& fields) override;
+                                    const std::vector<std::string>& fields,
+                                    absl::Time deadline) override;
   absl::StatusOr<SearchPage> Search(const Binding& binding, const std::vector<FieldFilter>& filters,
                                     const std::vector<std::string>& fields, int page_size,
-                                    const std::string& page_token) override;
+                                    const std::string& page_token, absl::Time deadline) override;
 
   const std::string& path() const { return path_; }
 
  private:
-  class Lease;
+  using Pool = ConnectionPool<SqliteConnection>;
 
   // Defined in the .cc file, where SqliteConnection is complete.
   SqliteBackend(std::string path, const SqliteBackendOptions& options);
 
-  absl::StatusOr<Lease> Acquire();
-  void Release(std::unique_ptr<SqliteConnection> connection);
-  bool CanAcquire() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-
   const std::string path_;
-  const SqliteBackendOptions options_;
-  absl::Mutex mutex_;
-  std::vector<std::unique_ptr<SqliteConnection>> idle_ ABSL_GUARDED_BY(mutex_);
-  // Connections that exist, idle or leased.
-  int open_ ABSL_GUARDED_BY(mutex_) = 0;
+  Pool pool_;
 };
 
 }  // namespace ndx::adapters

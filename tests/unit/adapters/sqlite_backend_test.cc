@@ -23,6 +23,8 @@ using ::ndx::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+
+const absl::Time kNoDeadline = absl::InfiniteFuture();
 using ::testing::IsEmpty;
 using ::testing::Not;
 
@@ -39,7 +41,7 @@ class SqliteBackendTest : public ::testing::Test {
 
   absl::StatusOr<std::string> FetchPerson(absl::string_view key,
                                           const std::vector<std::string>& fields = {}) {
-    return people().backend->Fetch(*people().binding, key, fields);
+    return people().backend->Fetch(*people().binding, key, fields, kNoDeadline);
   }
   // The person as text, e.g. 'citizen_id: "001" full_name: "..."'.
   std::string PersonText(absl::string_view key, const std::vector<std::string>& fields = {}) {
@@ -50,7 +52,8 @@ class SqliteBackendTest : public ::testing::Test {
   absl::StatusOr<SearchPage> SearchPeople(const std::vector<FieldFilter>& filters,
                                           int page_size = 0, const std::string& token = "",
                                           const std::vector<std::string>& fields = {}) {
-    return people().backend->Search(*people().binding, filters, fields, page_size, token);
+    return people().backend->Search(*people().binding, filters, fields, page_size, token,
+                                    kNoDeadline);
   }
   // The citizen ids of a page, in order.
   std::vector<std::string> Ids(const SearchPage& page) {
@@ -85,11 +88,12 @@ TEST_F(SqliteBackendTest, NullColumnsStayUnsetAndStorageVariantsConvert) {
 }
 
 TEST_F(SqliteBackendTest, FetchesByIntegerKey) {
-  absl::StatusOr<std::string> record = households().backend->Fetch(*households().binding, "8", {});
+  absl::StatusOr<std::string> record =
+      households().backend->Fetch(*households().binding, "8", {}, kNoDeadline);
   ASSERT_THAT(record, IsOk());
   EXPECT_EQ(ParseRecord(households(), *record)->ShortDebugString(),
             "household_id: 8 address: \"2 Le Loi, Ho Chi Minh City\"");
-  EXPECT_THAT(households().backend->Fetch(*households().binding, "9", {}),
+  EXPECT_THAT(households().backend->Fetch(*households().binding, "9", {}, kNoDeadline),
               StatusIs(absl::StatusCode::kNotFound,
                        "dataset pop/households has no record with this household_id"));
 }
@@ -128,7 +132,7 @@ TEST_F(SqliteBackendTest, KeyOnSeveralRowsIsNamedByColumnNotValue) {
   ASSERT_THAT(backend, IsOk());
   Binding binding = *people().binding;
   binding.table = "people_twice";
-  EXPECT_THAT((*backend)->Fetch(binding, "001099999999", {}),
+  EXPECT_THAT((*backend)->Fetch(binding, "001099999999", {}, kNoDeadline),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr("table \"people_twice\" has several rows with the "
                                        "requested key in column \"citizen_id\""),
@@ -136,11 +140,11 @@ TEST_F(SqliteBackendTest, KeyOnSeveralRowsIsNamedByColumnNotValue) {
 }
 
 TEST_F(SqliteBackendTest, KeyThatDoesNotConvertNamesFieldAndType) {
-  EXPECT_THAT(households().backend->Fetch(*households().binding, "seven", {}),
+  EXPECT_THAT(households().backend->Fetch(*households().binding, "seven", {}, kNoDeadline),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("field \"household_id\""), HasSubstr("expects int64"),
                              Not(HasSubstr("seven")))));
-  EXPECT_THAT(households().backend->Fetch(*households().binding, "7 OR 1=1", {}),
+  EXPECT_THAT(households().backend->Fetch(*households().binding, "7 OR 1=1", {}, kNoDeadline),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -289,8 +293,9 @@ TEST_F(SqliteBackendTest, TamperedTokenIsInvalidArgument) {
   // A token is for its own query.
   EXPECT_THAT(SearchPeople({{"province", "HN"}}, 10, token),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("other filters")));
-  EXPECT_THAT(households().backend->Search(*households().binding, filters, {}, 10, token),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      households().backend->Search(*households().binding, filters, {}, 10, token, kNoDeadline),
+      StatusIs(absl::StatusCode::kInvalidArgument));
   // The untouched token still works.
   EXPECT_THAT(SearchPeople(filters, 10, token), IsOk());
 }
@@ -302,8 +307,8 @@ TEST_F(SqliteBackendTest, IntegerKeysPageInNumericOrder) {
   std::vector<int64_t> seen;
   std::string token;
   do {
-    absl::StatusOr<SearchPage> page =
-        households().backend->Search(*households().binding, {}, {"household_id"}, 2, token);
+    absl::StatusOr<SearchPage> page = households().backend->Search(
+        *households().binding, {}, {"household_id"}, 2, token, kNoDeadline);
     ASSERT_THAT(page, IsOk());
     for (const std::string& record : page->records) {
       auto message = ParseRecord(households(), record);
@@ -322,8 +327,27 @@ TEST_F(SqliteBackendTest, IdentifierThatSkippedValidationIsStillQuoted) {
   ASSERT_THAT(backend, IsOk());
   Binding binding = *people().binding;
   binding.table = "people\" SET full_name = 'x' --";
-  EXPECT_THAT((*backend)->Fetch(binding, "001", {}), ::testing::Not(IsOk()));
+  EXPECT_THAT((*backend)->Fetch(binding, "001", {}, kNoDeadline), ::testing::Not(IsOk()));
   EXPECT_EQ(data_.QueryInt("SELECT count(*) FROM people WHERE full_name = 'x'"), 0);
+}
+
+TEST_F(SqliteBackendTest, AQueryStillRunningAtTheDeadlineIsInterrupted) {
+  // A view that counts to fifty million for every row: seconds of work, far past the deadline.
+  data_.Exec(
+      "CREATE VIEW slow_people AS SELECT people.* FROM people, (WITH RECURSIVE n(x) AS (SELECT 1 "
+      "UNION ALL SELECT x + 1 FROM n WHERE x < 50000000) SELECT count(*) FROM n)");
+  absl::StatusOr<std::unique_ptr<SqliteBackend>> backend =
+      SqliteBackend::Open(data_.db_path(), {.max_connections = 1});
+  ASSERT_THAT(backend, IsOk());
+  Binding binding = *people().binding;
+  binding.table = "slow_people";
+  const absl::Time start = absl::Now();
+  EXPECT_THAT((*backend)->Fetch(binding, "001", {}, start + absl::Milliseconds(100)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("deadline")));
+  EXPECT_THAT((*backend)->Search(binding, {}, {}, 5, "", absl::Now() + absl::Milliseconds(100)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // The one connection is free again, and without a deadline from the last call.
+  EXPECT_THAT((*backend)->Fetch(*people().binding, "001", {}, kNoDeadline), IsOk());
 }
 
 TEST_F(SqliteBackendTest, ConcurrentCallsShareASmallPool) {
@@ -336,9 +360,10 @@ TEST_F(SqliteBackendTest, ConcurrentCallsShareASmallPool) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
         std::string key = std::to_string(100 + (t * 7 + i) % PopulationData::kPagingRows);
-        absl::StatusOr<std::string> record = (*backend)->Fetch(*people().binding, key, {});
+        absl::StatusOr<std::string> record =
+            (*backend)->Fetch(*people().binding, key, {}, kNoDeadline);
         absl::StatusOr<SearchPage> page =
-            (*backend)->Search(*people().binding, {{"province", "DN"}}, {}, 5, "");
+            (*backend)->Search(*people().binding, {{"province", "DN"}}, {}, 5, "", kNoDeadline);
         if (!record.ok() || !page.ok() || page->records.size() != 5) ++failures;
       }
     });
