@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "adapters/postgresql_backend.h"
 #include "adapters/sqlite_backend.h"
 #include "common/field_text.h"
 #include "common/files.h"
@@ -42,6 +43,62 @@ absl::Status CheckIdentifier(absl::string_view prefix, absl::string_view what,
                                       "\" is not a plain SQL identifier: use letters, digits "
                                       "and '_', not starting with a digit (create a view to "
                                       "expose other names)"));
+}
+
+// The backend `binding` reads from, opened once per database: `backends` holds those opened, by
+// what identifies the database (a resolved path, a connection string).
+absl::StatusOr<std::shared_ptr<Backend>> OpenBackend(
+    const v1::DatasetBinding& binding, const std::string& config_path,
+    absl::flat_hash_map<std::string, std::shared_ptr<Backend>>* backends) {
+  const std::string& dataset = binding.dataset();
+  switch (binding.backend_case()) {
+    case v1::DatasetBinding::kSqlite: {
+      if (binding.sqlite().path().empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("dataset ", dataset, ": sqlite.path is empty"));
+      }
+      const std::string path = ResolvePath(binding.sqlite().path(), config_path);
+      std::shared_ptr<Backend>& backend = (*backends)[absl::StrCat("sqlite:", path)];
+      if (backend == nullptr) {
+        absl::StatusOr<std::unique_ptr<SqliteBackend>> opened =
+            SqliteBackend::Open(path, SqliteBackendOptions());
+        if (!opened.ok()) return Prefixed(opened.status(), absl::StrCat("dataset ", dataset, ": "));
+        backend = std::move(*opened);
+      }
+      return backend;
+    }
+    case v1::DatasetBinding::kPostgresql: {
+      const v1::PostgresqlBackend& settings = binding.postgresql();
+      if (settings.connection().empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "dataset ", dataset,
+            ": postgresql.connection is empty; give libpq's connection string, e.g. \"host=db "
+            "port=5432 dbname=population user=ndx_reader\""));
+      }
+      std::shared_ptr<Backend>& backend =
+          (*backends)[absl::StrCat("postgresql:", settings.connection())];
+      if (backend == nullptr) {
+        PostgresqlBackendOptions options{.connection = settings.connection()};
+        if (settings.max_connections() != 0) {
+          options.max_connections = static_cast<int>(std::min(settings.max_connections(), 1024u));
+        }
+        if (settings.statement_timeout_ms() != 0) {
+          options.statement_timeout = absl::Milliseconds(settings.statement_timeout_ms());
+        }
+        absl::StatusOr<std::unique_ptr<PostgresqlBackend>> opened =
+            PostgresqlBackend::Open(options);
+        if (!opened.ok()) return Prefixed(opened.status(), absl::StrCat("dataset ", dataset, ": "));
+        backend = std::move(*opened);
+      }
+      return backend;
+    }
+    case v1::DatasetBinding::BACKEND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("dataset ", dataset,
+                   " has no backend; give sqlite { path: \"...\" } or postgresql { connection: "
+                   "\"...\" }"));
 }
 
 }  // namespace
@@ -192,7 +249,7 @@ absl::StatusOr<LoadedAdapterConfig> LoadAdapterConfig(const v1::AdapterConfig& c
   }
 
   // Bindings naming the same database share its backend (and its connection pool).
-  absl::flat_hash_map<std::string, std::shared_ptr<SqliteBackend>> backends;
+  absl::flat_hash_map<std::string, std::shared_ptr<Backend>> backends;
   for (int i = 0; i < config.datasets_size(); ++i) {
     const v1::DatasetBinding& dataset = config.datasets(i);
     const std::string where = absl::StrCat(prefix, "datasets[", i, "]: ");
@@ -202,27 +259,12 @@ absl::StatusOr<LoadedAdapterConfig> LoadAdapterConfig(const v1::AdapterConfig& c
       return Invalid(where, absl::StrCat("dataset ", dataset.dataset(),
                                          " is bound twice; each dataset has one table"));
     }
-    if (dataset.backend_case() != v1::DatasetBinding::kSqlite) {
-      return Invalid(where, absl::StrCat("dataset ", dataset.dataset(),
-                                         " has no backend; give sqlite { path: \"...\" }"));
-    }
-    if (dataset.sqlite().path().empty()) {
-      return Invalid(where, absl::StrCat("dataset ", dataset.dataset(), ": sqlite.path is empty"));
-    }
-    const std::string db_path = ResolvePath(dataset.sqlite().path(), config_path);
-    std::shared_ptr<SqliteBackend>& backend = backends[db_path];
-    if (backend == nullptr) {
-      absl::StatusOr<std::unique_ptr<SqliteBackend>> opened =
-          SqliteBackend::Open(db_path, SqliteBackendOptions());
-      if (!opened.ok()) {
-        return Prefixed(opened.status(), absl::StrCat(where, "dataset ", dataset.dataset(), ": "));
-      }
-      backend = std::move(*opened);
-    }
-    absl::Status checked = backend->CheckBinding(*binding);
+    absl::StatusOr<std::shared_ptr<Backend>> backend = OpenBackend(dataset, config_path, &backends);
+    if (!backend.ok()) return Prefixed(backend.status(), where);
+    absl::Status checked = (*backend)->CheckBinding(*binding);
     if (!checked.ok()) return Prefixed(checked, where);
     loaded.datasets[dataset.dataset()] =
-        ServedDataset{std::make_shared<const Binding>(*std::move(binding)), backend};
+        ServedDataset{std::make_shared<const Binding>(*std::move(binding)), *std::move(backend)};
   }
   return loaded;
 }

@@ -38,4 +38,35 @@ absl::StatusOr<std::vector<const FieldBinding*>> Binding::SelectFields(
   return selected;
 }
 
+absl::StatusOr<FieldValue> ParseKey(const Binding& binding, absl::string_view key) {
+  absl::StatusOr<FieldValue> value = ParseFieldText(*binding.key().field, key);
+  if (!value.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("key: ", value.status().message()));
+  }
+  return value;
+}
+
+absl::StatusOr<ParsedFilter> ParseFilter(const Binding& binding, const FieldFilter& filter) {
+  const FieldBinding* field = binding.FindField(filter.field);
+  if (field == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter: dataset ", binding.dataset, " (", binding.message->full_name(),
+                     ") has no field \"", absl::CHexEscape(filter.field), "\""));
+  }
+  absl::StatusOr<FieldValue> value = ParseFieldText(*field->field, filter.value);
+  if (!value.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("filter: ", value.status().message()));
+  }
+  return ParsedFilter{field, *std::move(value)};
+}
+
+absl::StatusOr<size_t> PageRows(int page_size) {
+  if (page_size < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size is ", page_size,
+                                                   "; give 0 for the default (", kDefaultPageSize,
+                                                   ") or 1 to ", kMaxPageSize));
+  }
+  return static_cast<size_t>(page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize));
+}
+
 }  // namespace ndx::adapters

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/field_text.h"
 #include "common/schema.h"
 #include "google/protobuf/descriptor.h"
 
@@ -53,6 +54,20 @@ struct FieldFilter {
   std::string field;
   std::string value;
 };
+
+// The checks every backend makes of a call before it builds its query; messages name fields and
+// types, never values.
+// The key converted to the key field's type; kInvalidArgument "key: ..." otherwise.
+absl::StatusOr<FieldValue> ParseKey(const Binding& binding, absl::string_view key);
+// A filter's field and its value converted to the field's type; kInvalidArgument "filter: ..."
+// naming an unknown field or the type expected.
+struct ParsedFilter {
+  const FieldBinding* field = nullptr;
+  FieldValue value;
+};
+absl::StatusOr<ParsedFilter> ParseFilter(const Binding& binding, const FieldFilter& filter);
+// The rows a Search page holds for a requested `page_size`; kInvalidArgument when negative.
+absl::StatusOr<size_t> PageRows(int page_size);
 
 struct SearchPage {
   // Serialized messages of the binding's type, in key order.

@@ -444,13 +444,10 @@ absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::s
                                                  absl::Time deadline) {
   NDX_ASSIGN_OR_RETURN(std::vector<const FieldBinding*> selected, binding.SelectFields(fields));
   const FieldBinding& key_field = binding.key();
-  absl::StatusOr<FieldValue> key_value = ParseFieldText(*key_field.field, key);
-  if (!key_value.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("key: ", key_value.status().message()));
-  }
+  NDX_ASSIGN_OR_RETURN(FieldValue key_value, ParseKey(binding, key));
   std::vector<SqlParam> params;
   std::string where;
-  AppendEquals(Quote(key_field.column), *key_value, &where, &params);
+  AppendEquals(Quote(key_field.column), key_value, &where, &params);
   // Two rows at most: one is the answer, a second one means the key column is not unique.
   std::string sql = absl::StrCat("SELECT ", ColumnList(selected), " FROM ", Quote(binding.table),
                                  " WHERE ", where, " LIMIT 2");
@@ -492,30 +489,16 @@ absl::StatusOr<SearchPage> SqliteBackend::Search(const Binding& binding,
                                                  const std::vector<std::string>& fields,
                                                  int page_size, const std::string& page_token,
                                                  absl::Time deadline) {
-  if (page_size < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("page_size is ", page_size,
-                                                   "; give 0 for the default (", kDefaultPageSize,
-                                                   ") or 1 to ", kMaxPageSize));
-  }
-  const size_t limit = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  NDX_ASSIGN_OR_RETURN(const size_t limit, PageRows(page_size));
   NDX_ASSIGN_OR_RETURN(std::vector<const FieldBinding*> selected, binding.SelectFields(fields));
 
   const std::string key_column = Quote(binding.key().column);
   std::vector<SqlParam> params;
   std::string where = absl::StrCat(key_column, " IS NOT NULL");
   for (const FieldFilter& filter : filters) {
-    const FieldBinding* field = binding.FindField(filter.field);
-    if (field == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("filter: dataset ", binding.dataset, " (", binding.message->full_name(),
-                       ") has no field \"", absl::CHexEscape(filter.field), "\""));
-    }
-    absl::StatusOr<FieldValue> value = ParseFieldText(*field->field, filter.value);
-    if (!value.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("filter: ", value.status().message()));
-    }
+    NDX_ASSIGN_OR_RETURN(ParsedFilter parsed, ParseFilter(binding, filter));
     absl::StrAppend(&where, " AND ");
-    AppendEquals(Quote(field->column), *value, &where, &params);
+    AppendEquals(Quote(parsed.field->column), parsed.value, &where, &params);
   }
   if (!page_token.empty()) {
     NDX_ASSIGN_OR_RETURN(std::string position, DecodePageToken(binding, filters, page_token));

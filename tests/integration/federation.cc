@@ -168,18 +168,7 @@ absl::Status Federation::WritePopulationDatabase() {
     sqlite3_close(db);
     return absl::InternalError("cannot create population.db");
   }
-  const char* sql = R"sql(
-    CREATE TABLE residents (citizen_id TEXT PRIMARY KEY, full_name TEXT, birth_date TEXT,
-                            province TEXT, address TEXT, household_size INTEGER);
-    INSERT INTO residents VALUES ('001090000001', 'Nguyen Van An', '1990-04-12', 'hanoi',
-                                  '12 Hang Bac, Hoan Kiem', 4);
-    INSERT INTO residents VALUES ('001090000002', 'Tran Thi Binh', '1985-11-30', 'hanoi',
-                                  '3 Ly Thuong Kiet', 2);
-    INSERT INTO residents VALUES ('079090000003', 'Le Van Cuong', '2001-01-05', 'hcmc',
-                                  '45 Nguyen Hue, District 1', 1);
-    INSERT INTO residents VALUES ('001090000004', 'Pham Thi Dung', '1979-07-21', 'hanoi',
-                                  '8 Tran Hung Dao', 5);
-  )sql";
+  const char* sql = kPopulationSql;
   char* error = nullptr;
   int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
   std::string message = error != nullptr ? error : "";
@@ -199,8 +188,8 @@ absl::Status Federation::StartPopulationAdapter(const std::string& extra_config)
       "\"\n", "tls { ca_file: \"", tls.ca_file, "\" cert_file: \"", tls.cert_file,
       "\" key_file: \"", tls.key_file, "\" }\n", "allowed_gateways: \"core\"\n",
       "datasets {\n  dataset: \"", kResidents, "\"\n  proto_file: \"resident.proto\"\n",
-      "  message_type: \"population.v1.Resident\"\n  key_field: \"citizen_id\"\n",
-      "  sqlite { path: \"population.db\" }\n  table: \"residents\"\n}\n", extra_config);
+      "  message_type: \"population.v1.Resident\"\n  key_field: \"citizen_id\"\n", "  ",
+      population_backend_, "\n  table: \"residents\"\n}\n", extra_config);
   std::string config_path = dir_.Join("adapter.textproto");
   NDX_RETURN_IF_ERROR(WriteFileAtomically(config_path, config, 0644));
   std::string port_file = dir_.Join(absl::StrCat("adapter.port.", ++adapter_starts_));

@@ -29,6 +29,20 @@ inline constexpr char kCivilNode[] = "moj/civil-status";
 inline constexpr char kOperatorNode[] = "ndx/ops";
 inline constexpr char kAuditorNode[] = "ndx/audit";
 
+// The population register's residents table, in SQL that SQLite and PostgreSQL both run.
+inline constexpr char kPopulationSql[] = R"sql(
+  CREATE TABLE residents (citizen_id TEXT PRIMARY KEY, full_name TEXT, birth_date TEXT,
+                          province TEXT, address TEXT, household_size INTEGER);
+  INSERT INTO residents VALUES ('001090000001', 'Nguyen Van An', '1990-04-12', 'hanoi',
+                                '12 Hang Bac, Hoan Kiem', 4);
+  INSERT INTO residents VALUES ('001090000002', 'Tran Thi Binh', '1985-11-30', 'hanoi',
+                                '3 Ly Thuong Kiet', 2);
+  INSERT INTO residents VALUES ('079090000003', 'Le Van Cuong', '2001-01-05', 'hcmc',
+                                '45 Nguyen Hue, District 1', 1);
+  INSERT INTO residents VALUES ('001090000004', 'Pham Thi Dung', '1979-07-21', 'hanoi',
+                                '8 Tran Hung Dao', 5);
+)sql";
+
 // A small platform on 127.0.0.1 for one test: a fresh PKI (trust domain "ndx.test"), a real
 // ndx-gateway process, and a real ndx-adapter process serving mops/residents from SQLite. Every
 // process is stopped by the destructor. Not thread-safe.
@@ -72,6 +86,10 @@ class Federation {
   // Starts the population adapter (port kept across restarts when possible).
   // `extra_config` is appended to the adapter's text-proto config.
   absl::Status StartPopulationAdapter(const std::string& extra_config = "");
+  // Where the population adapter reads mops/residents from: by default its own SQLite file;
+  // `backend` is a DatasetBinding backend in text format (postgresql { connection: "..." }) whose
+  // database holds the residents table of kPopulationSql.
+  void UsePopulationBackend(std::string backend) { population_backend_ = std::move(backend); }
   void StopPopulationAdapter() { adapter_.reset(); }
   std::string population_endpoint() const;
 
@@ -114,6 +132,7 @@ class Federation {
   int adapter_port_ = 0;
   int gateway_starts_ = 0;
   int adapter_starts_ = 0;
+  std::string population_backend_ = "sqlite { path: \"population.db\" }";
 };
 
 // A deadline `timeout` from now for a client call.

@@ -1,0 +1,595 @@
+#include "adapters/postgresql_backend.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <variant>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "adapters/field_value.h"
+#include "adapters/page_token.h"
+#include "common/field_text.h"
+#include "common/status_macros.h"
+
+namespace ndx::adapters {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+
+struct ResultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// A statement parameter: text, or raw bytes for a bytea column.
+struct Param {
+  std::string value;
+  bool binary = false;
+};
+
+// Past this many distinct statements a connection deallocates them and starts over (the SQL
+// depends only on the config and on which fields and filters a call names).
+constexpr size_t kMaxPreparedStatements = 128;
+
+std::string Quote(absl::string_view identifier) {
+  return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}), "\"");
+}
+
+// The kind of a column type (pg_type.typname); nullopt for a type no field is read from.
+std::optional<PgColumnKind> KindOfType(absl::string_view type) {
+  static const auto* kinds = new absl::flat_hash_map<absl::string_view, PgColumnKind>{
+      {"int2", PgColumnKind::kInteger},        {"int4", PgColumnKind::kInteger},
+      {"int8", PgColumnKind::kInteger},        {"float4", PgColumnKind::kFloat},
+      {"float8", PgColumnKind::kFloat},        {"numeric", PgColumnKind::kNumeric},
+      {"bool", PgColumnKind::kBool},           {"text", PgColumnKind::kText},
+      {"varchar", PgColumnKind::kText},        {"bpchar", PgColumnKind::kText},
+      {"name", PgColumnKind::kText},           {"citext", PgColumnKind::kText},
+      {"uuid", PgColumnKind::kUuid},           {"date", PgColumnKind::kDate},
+      {"timestamp", PgColumnKind::kTimestamp}, {"timestamptz", PgColumnKind::kTimestampTz},
+      {"bytea", PgColumnKind::kBytea},
+  };
+  auto it = kinds->find(type);
+  if (it == kinds->end()) return std::nullopt;
+  return it->second;
+}
+
+bool IsTimestampField(const FieldDescriptor& field) {
+  return field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+}
+
+// Whether a field of this type can be read from a column of this kind.
+bool CanRead(const FieldDescriptor& field, PgColumnKind kind) {
+  using K = PgColumnKind;
+  if (IsTimestampField(field)) {
+    return kind == K::kTimestampTz || kind == K::kTimestamp || kind == K::kDate ||
+           kind == K::kInteger || kind == K::kFloat || kind == K::kNumeric || kind == K::kText;
+  }
+  switch (field.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64:
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return kind == K::kInteger || kind == K::kNumeric;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return kind == K::kInteger || kind == K::kFloat || kind == K::kNumeric;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return kind == K::kBool || kind == K::kInteger;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return kind == K::kInteger || kind == K::kText;
+    case FieldDescriptor::CPPTYPE_STRING:
+      if (field.type() == FieldDescriptor::TYPE_BYTES) return kind == K::kBytea;
+      return kind != K::kBytea && kind != K::kBool;
+    default:
+      return false;
+  }
+}
+
+constexpr char kRfc3339Utc[] = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'";
+
+// The SQL expression that reads `column` in the text form SetFieldFromSql takes for `field`.
+std::string SelectExpression(const FieldDescriptor& field, const std::string& column,
+                             PgColumnKind kind) {
+  using K = PgColumnKind;
+  if (IsTimestampField(field)) {
+    switch (kind) {
+      case K::kTimestampTz:
+        return absl::StrCat("to_char(", column, " AT TIME ZONE 'UTC', ", kRfc3339Utc, ")");
+      case K::kTimestamp:
+      case K::kDate:
+        return absl::StrCat("to_char(", column, "::timestamp, ", kRfc3339Utc, ")");
+      case K::kFloat:
+      case K::kNumeric:
+        return absl::StrCat("to_char(to_timestamp(", column, ") AT TIME ZONE 'UTC', ", kRfc3339Utc,
+                            ")");
+      default:
+        return column;
+    }
+  }
+  if (kind == K::kBool) return absl::StrCat(column, "::int");
+  return column;
+}
+
+// Appends to `sql` the condition "column equals value", with the value as parameters.
+void AppendEquals(const std::string& column, PgColumnKind kind, const FieldValue& value,
+                  std::string* sql, std::vector<Param>* params) {
+  auto param = [params](std::string text, bool binary = false) {
+    params->push_back({std::move(text), binary});
+    return absl::StrCat("$", params->size());
+  };
+  using K = PgColumnKind;
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    absl::StrAppend(sql, column, " = ", param(absl::StrCat(*i)));
+  } else if (const auto* u = std::get_if<uint64_t>(&value)) {
+    absl::StrAppend(sql, column, " = ", param(absl::StrCat(*u)), "::numeric");
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    absl::StrAppend(sql, column, " = ", param(absl::StrCat(*d)), "::float8");
+  } else if (const auto* b = std::get_if<bool>(&value)) {
+    absl::StrAppend(sql, column, " = ",
+                    param(kind == K::kBool ? (*b ? "true" : "false") : (*b ? "1" : "0")));
+  } else if (const auto* s = std::get_if<std::string>(&value)) {
+    absl::StrAppend(sql, column, " = ", param(*s));
+  } else if (const auto* bytes = std::get_if<BytesValue>(&value)) {
+    absl::StrAppend(sql, column, " = ", param(bytes->bytes, /*binary=*/true));
+  } else if (const auto* e = std::get_if<EnumValue>(&value)) {
+    // Enums are stored as numbers or as names, as the column's type says.
+    absl::StrAppend(
+        sql, column, " = ",
+        param(kind == K::kText && !e->name.empty() ? e->name : absl::StrCat(e->number)));
+  } else {
+    const absl::Time time = std::get<absl::Time>(value);
+    const std::string text = absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone());
+    switch (kind) {
+      case K::kTimestampTz:
+        absl::StrAppend(sql, column, " = ", param(text), "::timestamptz");
+        break;
+      case K::kTimestamp:
+      case K::kDate:
+        absl::StrAppend(sql, column, "::timestamp = (", param(text),
+                        "::timestamptz AT TIME ZONE 'UTC')");
+        break;
+      case K::kText:
+        absl::StrAppend(sql, column, " = ", param(text));
+        break;
+      default:
+        absl::StrAppend(sql, column, " = extract(epoch FROM ", param(text), "::timestamptz)");
+        break;
+    }
+  }
+}
+
+// The bytes of a bytea column's text output ("\x" and hex digits, bytea_output = hex).
+bool DecodeBytea(absl::string_view text, std::string* out) {
+  if (!absl::ConsumePrefix(&text, "\\x") || text.size() % 2 != 0) return false;
+  for (char c : text) {
+    if (!absl::ascii_isxdigit(c)) return false;
+  }
+  *out = absl::HexStringToBytes(text);
+  return true;
+}
+
+// The message of an error result: SQLSTATE and what was being done, never PostgreSQL's own text
+// (which quotes values: 'invalid input syntax for type uuid: "..."').
+absl::Status QueryError(const PGresult* result, absl::string_view what) {
+  const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string code = sqlstate != nullptr ? sqlstate : "";
+  const std::string message = absl::StrCat(what, " (SQLSTATE ", code.empty() ? "none" : code, ")");
+  if (code == "57014") {
+    return absl::DeadlineExceededError(
+        absl::StrCat(message, ": the statement ran past statement_timeout or its deadline"));
+  }
+  if (absl::StartsWith(code, "08")) return absl::UnavailableError(message);
+  if (absl::StartsWith(code, "53")) return absl::ResourceExhaustedError(message);
+  if (absl::StartsWith(code, "22")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(message, ": a key or filter value does not fit its column's type"));
+  }
+  if (code == "42P01" || code == "42703" || code == "42883") {
+    return absl::FailedPreconditionError(
+        absl::StrCat(message, ": the table changed since the adapter started; restart it"));
+  }
+  return absl::InternalError(message);
+}
+
+}  // namespace
+
+// One session and its prepared statements. Used by one call at a time; not thread-safe.
+class PostgresqlConnection {
+ public:
+  static absl::StatusOr<std::unique_ptr<PostgresqlConnection>> Open(
+      const PostgresqlBackendOptions& options) {
+    PGconn* conn = PQconnectdb(options.connection.c_str());
+    std::unique_ptr<PostgresqlConnection> connection(new PostgresqlConnection(conn));
+    if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to PostgreSQL (", Describe(conn), "): ",
+                       absl::StripTrailingAsciiWhitespace(conn != nullptr ? PQerrorMessage(conn)
+                                                                          : "no memory")));
+    }
+    const std::string setup = absl::StrCat(
+        "SET default_transaction_read_only = on; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; "
+        "SET bytea_output = 'hex'; SET application_name = 'ndx-adapter'; SET statement_timeout = ",
+        absl::ToInt64Milliseconds(options.statement_timeout));
+    Result result(PQexec(conn, setup.c_str()));
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+      return QueryError(result.get(), absl::StrCat("cannot set up a session on ", Describe(conn)));
+    }
+    return connection;
+  }
+
+  ~PostgresqlConnection() { PQfinish(conn_); }
+
+  // "postgresql://host:port/dbname" of a connection.
+  static std::string Describe(PGconn* conn) {
+    if (conn == nullptr) return "postgresql://?";
+    return absl::StrCat("postgresql://", PQhost(conn) != nullptr ? PQhost(conn) : "", ":",
+                        PQport(conn) != nullptr ? PQport(conn) : "", "/",
+                        PQdb(conn) != nullptr ? PQdb(conn) : "");
+  }
+  std::string Describe() const { return Describe(conn_); }
+
+  // Runs `sql` (prepared once per connection) with `params`, waiting for its result until
+  // `deadline`, when it cancels the statement. A failed call leaves `broken()` set when the
+  // connection must not be reused.
+  absl::StatusOr<Result> Execute(const std::string& sql, const std::vector<Param>& params,
+                                 absl::Time deadline, absl::string_view what) {
+    NDX_ASSIGN_OR_RETURN(std::string name, Prepare(sql, deadline, what));
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    for (const Param& param : params) {
+      values.push_back(param.value.data());
+      lengths.push_back(static_cast<int>(param.value.size()));
+      formats.push_back(param.binary ? 1 : 0);
+    }
+    if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(params.size()), values.data(),
+                            lengths.data(), formats.data(), /*resultFormat=*/0) != 1) {
+      broken_ = true;
+      return absl::UnavailableError(
+          absl::StrCat(what, ": the connection to ", Describe(), " failed"));
+    }
+    return Await(deadline, PGRES_TUPLES_OK, what);
+  }
+
+  bool broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
+
+ private:
+  explicit PostgresqlConnection(PGconn* conn) : conn_(conn) {}
+
+  absl::StatusOr<std::string> Prepare(const std::string& sql, absl::Time deadline,
+                                      absl::string_view what) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return it->second;
+    if (statements_.size() >= kMaxPreparedStatements) {
+      Result result(PQexec(conn_, "DEALLOCATE ALL"));
+      statements_.clear();
+    }
+    std::string name = absl::StrCat("ndx_", next_statement_++);
+    if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) {
+      broken_ = true;
+      return absl::UnavailableError(
+          absl::StrCat(what, ": the connection to ", Describe(), " failed"));
+    }
+    NDX_RETURN_IF_ERROR(Await(deadline, PGRES_COMMAND_OK, what).status());
+    statements_.emplace(sql, name);
+    return name;
+  }
+
+  // The one result of the statement sent, read without blocking past `deadline`.
+  absl::StatusOr<Result> Await(absl::Time deadline, ExecStatusType expected,
+                               absl::string_view what) {
+    bool cancelled = false;
+    while (true) {
+      if (PQconsumeInput(conn_) != 1) {
+        broken_ = true;
+        return absl::UnavailableError(
+            absl::StrCat(what, ": the connection to ", Describe(), " was lost"));
+      }
+      if (PQisBusy(conn_) == 0) break;
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration() && !cancelled) {
+        Cancel();
+        cancelled = true;
+        // The server answers a cancel with an error result, which ends the wait below.
+        continue;
+      }
+      pollfd fd{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+      const int timeout_ms =
+          cancelled
+              ? 1000
+              : static_cast<int>(std::clamp<int64_t>(
+                    absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1, 1000));
+      if (::poll(&fd, 1, timeout_ms) < 0 && errno != EINTR) {
+        broken_ = true;
+        return absl::UnavailableError(absl::StrCat(what, ": cannot wait for ", Describe()));
+      }
+    }
+    Result result(PQgetResult(conn_));
+    // Drain: a statement ends with a null result, and the connection is reusable only then.
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    if (cancelled) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, ": the call's deadline passed; the statement was cancelled"));
+    }
+    if (PQresultStatus(result.get()) != expected) return QueryError(result.get(), what);
+    return result;
+  }
+
+  void Cancel() {
+    PGcancel* cancel = PQgetCancel(conn_);
+    char error[256];
+    if (cancel == nullptr || PQcancel(cancel, error, sizeof(error)) != 1) broken_ = true;
+    PQfreeCancel(cancel);
+  }
+
+  PGconn* const conn_;
+  absl::flat_hash_map<std::string, std::string> statements_;
+  int next_statement_ = 0;
+  bool broken_ = false;
+};
+
+namespace {
+
+// Gives a connection back to the pool, or closes it when it broke.
+absl::Status Finish(ConnectionPool<PostgresqlConnection>::Lease& lease, absl::Status status) {
+  if (lease->broken()) lease.Discard();
+  return status;
+}
+
+// The message of one row: `selected[i]` is read from result column `first_column + i`.
+absl::StatusOr<std::string> BuildRecord(const Binding& binding,
+                                        const std::vector<const FieldBinding*>& selected,
+                                        const PGresult* result, int row, int first_column) {
+  std::unique_ptr<google::protobuf::Message> message = binding.schema->NewMessage(binding.message);
+  for (size_t i = 0; i < selected.size(); ++i) {
+    const int column = first_column + static_cast<int>(i);
+    if (PQgetisnull(result, row, column)) continue;
+    const absl::string_view text(PQgetvalue(result, row, column),
+                                 static_cast<size_t>(PQgetlength(result, row, column)));
+    const FieldDescriptor& field = *selected[i]->field;
+    absl::Status status;
+    if (field.type() == FieldDescriptor::TYPE_BYTES) {
+      std::string bytes;
+      status = DecodeBytea(text, &bytes)
+                   ? SetFieldFromSql(field, SqlBlob{bytes}, message.get())
+                   : absl::InternalError("the column's bytea text is not in hex output form");
+    } else {
+      status = SetFieldFromSql(field, SqlText{text}, message.get());
+    }
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("dataset ", binding.dataset, ": column \"",
+                                                      selected[i]->column, "\" of table \"",
+                                                      binding.table, "\": ", status.message()));
+    }
+  }
+  std::string record;
+  if (!message->SerializePartialToString(&record)) {
+    return absl::InternalError(
+        absl::StrCat("dataset ", binding.dataset, ": cannot serialize a record"));
+  }
+  return record;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostgresqlBackend>> PostgresqlBackend::Open(
+    const PostgresqlBackendOptions& options) {
+  if (options.max_connections < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("postgresql max_connections is ",
+                                                   options.max_connections, "; give 1 or more"));
+  }
+  NDX_ASSIGN_OR_RETURN(std::unique_ptr<PostgresqlConnection> connection,
+                       PostgresqlConnection::Open(options));
+  std::unique_ptr<PostgresqlBackend> backend(
+      new PostgresqlBackend(connection->Describe(), options));
+  backend->pool_.Add(std::move(connection));
+  return backend;
+}
+
+PostgresqlBackend::PostgresqlBackend(std::string name, const PostgresqlBackendOptions& options)
+    : name_(std::move(name)), pool_(name_, options.max_connections, options.wait, [options] {
+        return PostgresqlConnection::Open(options);
+      }) {}
+
+PostgresqlBackend::~PostgresqlBackend() = default;
+
+absl::Status PostgresqlBackend::CheckBinding(const Binding& binding) {
+  NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(absl::InfiniteFuture()));
+  const std::string what =
+      absl::StrCat("dataset ", binding.dataset, ": cannot read the columns of \"", binding.table,
+                   "\" in ", name_);
+  absl::StatusOr<Result> columns = lease->Execute(
+      "SELECT a.attname, t.typname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+      "JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
+      "AND NOT a.attisdropped ORDER BY a.attnum",
+      {{Quote(binding.table)}}, absl::InfiniteFuture(), what);
+  if (!columns.ok()) return Finish(lease, columns.status());
+  const PGresult* result = columns->get();
+  if (PQntuples(result) == 0) {
+    absl::StatusOr<Result> tables = lease->Execute(
+        "SELECT c.relname FROM pg_class c WHERE c.relnamespace = ANY (current_schemas(false)::"
+        "regnamespace[]) AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY c.relname",
+        {}, absl::InfiniteFuture(), what);
+    std::vector<std::string> names;
+    if (tables.ok()) {
+      for (int row = 0; row < PQntuples(tables->get()); ++row) {
+        names.emplace_back(PQgetvalue(tables->get(), row, 0));
+      }
+    }
+    return Finish(
+        lease, absl::InvalidArgumentError(absl::StrCat(
+                   "dataset ", binding.dataset, ": table \"", binding.table,
+                   "\" does not exist in ", name_,
+                   names.empty()
+                       ? " (the search path has no tables or views)"
+                       : absl::StrCat(" (tables and views: ", absl::StrJoin(names, ", "), ")"))));
+  }
+  struct Column {
+    std::string type;
+    std::string declared;
+  };
+  absl::flat_hash_map<std::string, Column> by_name;
+  std::vector<std::string> names;
+  for (int row = 0; row < PQntuples(result); ++row) {
+    by_name[PQgetvalue(result, row, 0)] = {PQgetvalue(result, row, 1), PQgetvalue(result, row, 2)};
+    names.emplace_back(PQgetvalue(result, row, 0));
+  }
+  auto kinds = std::make_shared<ColumnKinds>();
+  std::vector<std::string> missing;
+  for (const FieldBinding& field : binding.fields) {
+    auto it = by_name.find(field.column);
+    if (it == by_name.end()) {
+      missing.push_back(
+          absl::StrCat("field \"", field.field->name(), "\" -> column \"", field.column, "\""));
+      continue;
+    }
+    std::optional<PgColumnKind> kind = KindOfType(it->second.type);
+    if (!kind.has_value() || !CanRead(*field.field, *kind)) {
+      return Finish(lease,
+                    absl::InvalidArgumentError(absl::StrCat(
+                        "dataset ", binding.dataset, ": column \"", field.column, "\" of table \"",
+                        binding.table, "\" in ", name_, " is of type ", it->second.declared,
+                        ", which field \"", field.field->name(), "\" (", ExpectedType(*field.field),
+                        ") cannot be read from; change the field's type or map it to "
+                        "another column")));
+    }
+    (*kinds)[field.field->number()] = *kind;
+  }
+  if (!missing.empty()) {
+    return Finish(lease, absl::InvalidArgumentError(absl::StrCat(
+                             "dataset ", binding.dataset, ": table \"", binding.table, "\" in ",
+                             name_, " has no column for ", absl::StrJoin(missing, ", "),
+                             " (its columns: ", absl::StrJoin(names, ", "),
+                             "); add the column or map the field with columns { key: \"<field>\" "
+                             "value: \"<column>\" }")));
+  }
+  absl::MutexLock lock(&mutex_);
+  kinds_[binding.dataset] = std::move(kinds);
+  return Finish(lease, absl::OkStatus());
+}
+
+absl::StatusOr<std::shared_ptr<const PostgresqlBackend::ColumnKinds>> PostgresqlBackend::KindsOf(
+    const Binding& binding) const {
+  absl::ReaderMutexLock lock(&mutex_);
+  auto it = kinds_.find(binding.dataset);
+  if (it == kinds_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("dataset ", binding.dataset, " was not checked against ", name_));
+  }
+  return it->second;
+}
+
+namespace {
+
+std::string SelectList(const std::vector<const FieldBinding*>& selected,
+                       const absl::flat_hash_map<int, PgColumnKind>& kinds) {
+  return absl::StrJoin(selected, ", ", [&](std::string* out, const FieldBinding* binding) {
+    absl::StrAppend(out, SelectExpression(*binding->field, Quote(binding->column),
+                                          kinds.at(binding->field->number())));
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PostgresqlBackend::Fetch(const Binding& binding, absl::string_view key,
+                                                     const std::vector<std::string>& fields,
+                                                     absl::Time deadline) {
+  NDX_ASSIGN_OR_RETURN(std::shared_ptr<const ColumnKinds> kinds, KindsOf(binding));
+  NDX_ASSIGN_OR_RETURN(std::vector<const FieldBinding*> selected, binding.SelectFields(fields));
+  const FieldBinding& key_field = binding.key();
+  NDX_ASSIGN_OR_RETURN(FieldValue key_value, ParseKey(binding, key));
+  std::vector<Param> params;
+  std::string where;
+  AppendEquals(Quote(key_field.column), kinds->at(key_field.field->number()), key_value, &where,
+               &params);
+  // Two rows at most: one is the answer, a second one means the key column is not unique.
+  const std::string sql = absl::StrCat("SELECT ", SelectList(selected, *kinds), " FROM ",
+                                       Quote(binding.table), " WHERE ", where, " LIMIT 2");
+  const std::string what =
+      absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
+
+  NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
+  absl::StatusOr<Result> result = lease->Execute(sql, params, deadline, what);
+  if (!result.ok()) return Finish(lease, result.status());
+  const int rows = PQntuples(result->get());
+  if (rows == 0) {
+    // The key is a citizen's identifier: the message names its field, never its value.
+    return absl::NotFoundError(absl::StrCat("dataset ", binding.dataset,
+                                            " has no record with this ", key_field.field->name()));
+  }
+  if (rows > 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("dataset ", binding.dataset, ": table \"", binding.table,
+                     "\" has several rows with the requested key in column \"", key_field.column,
+                     "\"; the key column must be unique"));
+  }
+  return BuildRecord(binding, selected, result->get(), 0, 0);
+}
+
+absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
+                                                     const std::vector<FieldFilter>& filters,
+                                                     const std::vector<std::string>& fields,
+                                                     int page_size, const std::string& page_token,
+                                                     absl::Time deadline) {
+  NDX_ASSIGN_OR_RETURN(std::shared_ptr<const ColumnKinds> kinds, KindsOf(binding));
+  NDX_ASSIGN_OR_RETURN(const size_t limit, PageRows(page_size));
+  NDX_ASSIGN_OR_RETURN(std::vector<const FieldBinding*> selected, binding.SelectFields(fields));
+  const FieldBinding& key_field = binding.key();
+  const PgColumnKind key_kind = kinds->at(key_field.field->number());
+  const std::string key_column = Quote(key_field.column);
+  std::vector<Param> params;
+  std::string where = absl::StrCat(key_column, " IS NOT NULL");
+  for (const FieldFilter& filter : filters) {
+    NDX_ASSIGN_OR_RETURN(ParsedFilter parsed, ParseFilter(binding, filter));
+    absl::StrAppend(&where, " AND ");
+    AppendEquals(Quote(parsed.field->column), kinds->at(parsed.field->field->number()),
+                 parsed.value, &where, &params);
+  }
+  if (!page_token.empty()) {
+    NDX_ASSIGN_OR_RETURN(std::string position, DecodePageToken(binding, filters, page_token));
+    params.push_back({std::move(position), key_kind == PgColumnKind::kBytea});
+    absl::StrAppend(&where, " AND ", key_column, " > $", params.size());
+  }
+  // One row past the page tells whether there is a next page, so the last page has no token.
+  params.push_back({absl::StrCat(limit + 1)});
+  const std::string sql = absl::StrCat("SELECT ", key_column, ", ", SelectList(selected, *kinds),
+                                       " FROM ", Quote(binding.table), " WHERE ", where,
+                                       " ORDER BY ", key_column, " LIMIT $", params.size());
+  const std::string what =
+      absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
+
+  NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
+  absl::StatusOr<Result> result = lease->Execute(sql, params, deadline, what);
+  if (!result.ok()) return Finish(lease, result.status());
+  SearchPage page;
+  const int rows = PQntuples(result->get());
+  for (int row = 0; row < rows; ++row) {
+    if (page.records.size() == limit) {
+      // The key as stored: text, or for bytea the raw bytes, bound back as they came.
+      const absl::string_view last(PQgetvalue(result->get(), row - 1, 0),
+                                   static_cast<size_t>(PQgetlength(result->get(), row - 1, 0)));
+      std::string position(last);
+      if (key_kind == PgColumnKind::kBytea && !DecodeBytea(last, &position)) {
+        return absl::InternalError(
+            absl::StrCat("dataset ", binding.dataset, ": the key column's bytea text is not hex"));
+      }
+      page.next_page_token = EncodePageToken(binding, filters, position);
+      break;
+    }
+    NDX_ASSIGN_OR_RETURN(std::string record, BuildRecord(binding, selected, result->get(), row, 1));
+    page.records.push_back(std::move(record));
+  }
+  return page;
+}
+
+}  // namespace ndx::adapters
