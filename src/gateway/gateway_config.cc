@@ -58,6 +58,13 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
   if (audit->durability() == v1::DURABILITY_UNSPECIFIED) {
     audit->set_durability(v1::DURABILITY_POWER_LOSS);
   }
+  // Text format takes any number for an open enum: a number that names no durability is a typo,
+  // not a choice.
+  if (!v1::Durability_IsValid(audit->durability())) {
+    return Invalid(origin, absl::StrCat("audit.durability ", audit->durability(),
+                                        " is not a durability; give DURABILITY_POWER_LOSS or "
+                                        "DURABILITY_PROCESS_CRASH"));
+  }
   if (audit->signing_key_file().empty()) {
     audit->set_signing_key_file(audit->dir() + "/checkpoint.key");
   }

@@ -72,6 +72,11 @@ TEST(GatewayConfigTest, NamesTheSettingToFix) {
     EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("audit.origin")));
   }
+  config.mutable_audit()->clear_origin();
+  // Found by fuzz/config_fuzzer: a number that names no durability.
+  config.mutable_audit()->set_durability(static_cast<v1::Durability>(30));
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("audit.durability 30")));
 }
 
 }  // namespace
