@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,7 +104,8 @@ std::string PostgresServer::Unavailable() {
   return "";
 }
 
-absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
+absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
+    const std::optional<Tls>& tls) {
   if (std::string why = Unavailable(); !why.empty()) return absl::FailedPreconditionError(why);
   std::unique_ptr<PostgresServer> server(new PostgresServer());
   const passwd* user = ::getpwnam("postgres");
@@ -125,11 +127,35 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
     return absl::InternalError(absl::StrCat("initdb failed; see ", log));
   }
   server->port_ = FreePort();
-  absl::StatusOr<pid_t> postgres =
-      SpawnAsPostgres({bin + "/postgres", "-D", data, "-p", absl::StrCat(server->port_), "-k", dir,
-                       "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-                       "shared_buffers=16MB", "-c", "max_connections=40"},
-                      log, /*own_group=*/true);
+  std::vector<std::string> argv = {bin + "/postgres",
+                                   "-D",
+                                   data,
+                                   "-p",
+                                   absl::StrCat(server->port_),
+                                   "-k",
+                                   dir,
+                                   "-c",
+                                   "listen_addresses=127.0.0.1",
+                                   "-c",
+                                   "fsync=off",
+                                   "-c",
+                                   "shared_buffers=16MB",
+                                   "-c",
+                                   "max_connections=40"};
+  if (tls.has_value()) {
+    for (const auto& [from, to] : {std::pair{tls->cert_file, dir + "/server.pem"},
+                                   std::pair{tls->key_file, dir + "/server.key"}}) {
+      std::error_code error;
+      std::filesystem::copy_file(from, to, error);
+      if (error || ::chown(to.c_str(), user->pw_uid, user->pw_gid) != 0 ||
+          ::chmod(to.c_str(), 0600) != 0) {
+        return absl::InternalError(absl::StrCat("cannot give ", from, " to postgres"));
+      }
+    }
+    argv.insert(argv.end(), {"-c", "ssl=on", "-c", "ssl_cert_file=" + dir + "/server.pem", "-c",
+                             "ssl_key_file=" + dir + "/server.key"});
+  }
+  absl::StatusOr<pid_t> postgres = SpawnAsPostgres(argv, log, /*own_group=*/true);
   if (!postgres.ok()) return postgres.status();
   server->pid_ = *postgres;
   const absl::Time give_up = absl::Now() + absl::Seconds(30);

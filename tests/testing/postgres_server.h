@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -24,7 +25,13 @@ class PostgresServer {
   // root or postgres); empty when it can.
   static std::string Unavailable();
 
-  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start();
+  // With `tls`, the server also accepts TLS with this certificate and key (copied into its
+  // directory, as PostgreSQL wants them owned by its user).
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+  };
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start(const std::optional<Tls>& tls = {});
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;

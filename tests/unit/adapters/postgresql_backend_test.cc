@@ -16,6 +16,7 @@
 #include "testing/postgres_server.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 
 namespace ndx::adapters {
 namespace {
@@ -320,6 +321,44 @@ TEST_F(PostgresqlBackendTest, ConcurrentCallsStayWithinThePool) {
       "registry");
   ASSERT_THAT(sessions, IsOk());
   EXPECT_THAT(*sessions, ::testing::AnyOf("1", "2"));
+}
+
+TEST_F(PostgresqlBackendTest, ReadsOverTlsWhenTheConnectionStringAsksForIt) {
+  ndx::testing::TestPki pki;
+  const crypto::TlsFilePaths database = pki.Node("mops/population-db");
+  absl::StatusOr<std::unique_ptr<PostgresServer>> server =
+      PostgresServer::Start(PostgresServer::Tls{database.cert_file, database.key_file});
+  ASSERT_THAT(server, IsOk());
+  ASSERT_THAT(
+      (*server)->Exec("CREATE TABLE people (citizen_id text PRIMARY KEY, full_name text, "
+                      "household_size integer); INSERT INTO people VALUES ('001', 'An', 4)"),
+      IsOk());
+  std::ofstream(dir_.Join("thin.proto")) << R"(syntax = "proto3";
+package reg.v1;
+message Person { string citizen_id = 1; string full_name = 2; int32 household_size = 3; }
+)";
+  auto config_with = [&](const std::string& tls_settings) {
+    v1::AdapterConfig config = Config();
+    v1::DatasetBinding* binding = config.mutable_datasets(0);
+    binding->set_proto_file("thin.proto");
+    binding->mutable_postgresql()->set_connection(
+        absl::StrCat((*server)->ConnectionString(), " ", tls_settings));
+    return LoadAdapterConfig(config, dir_.Join("adapter.textproto"));
+  };
+  absl::StatusOr<LoadedAdapterConfig> loaded =
+      config_with(absl::StrCat("sslmode=verify-ca sslrootcert=", database.ca_file));
+  ASSERT_THAT(loaded, IsOk());
+  const ServedDataset& people = loaded->datasets.at("reg/people");
+  EXPECT_THAT(people.backend->Fetch(*people.binding, "001", {}, kNoDeadline), IsOk());
+  absl::StatusOr<std::string> encrypted = (*server)->Query(
+      "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE "
+      "application_name = 'ndx-adapter'");
+  ASSERT_THAT(encrypted, IsOk());
+  EXPECT_EQ(*encrypted, "t");
+  // A server whose certificate another CA signed is refused at start.
+  ndx::testing::TestPki other;
+  EXPECT_THAT(config_with(absl::StrCat("sslmode=verify-ca sslrootcert=", other.ca_file())),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot connect to PostgreSQL")));
 }
 
 }  // namespace
