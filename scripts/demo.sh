@@ -4,8 +4,8 @@
 # for the child; a death declared online becomes a registered death, a cancelled residence and a
 # funeral allowance. Nobody retypes anything and nothing is copied to a central store:
 #   - a development PKI (trust domain ndx.gov.vn) made with ndxctl;
-#   - the gateway "core"; four agencies, each with an adapter in front of its own SQLite
-#     database: hanoi/portal (hanoi/applications), moj/civil-status (moj/births, moj/deaths),
+#   - the gateway "core"; four agencies, each with an adapter in front of its own database
+#     (SQLite; the population register in PostgreSQL when the machine can run it): hanoi/portal (hanoi/applications), moj/civil-status (moj/births, moj/deaths),
 #     mops/population (mops/residents), vss/social-insurance (vss/insurance-cards,
 #     vss/funeral-allowances); the platform operator ndx/ops and the auditor ndx/audit;
 #   - nodes, datasets and grants registered through the gateway, each by whoever may do it;
@@ -45,9 +45,10 @@ stop_all() {
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do wait "${pids[i]}" 2>/dev/null || true; done
   pids=()
 }
+pg_dir=""
 cleanup() {
   stop_all
-  rm -rf "$work"
+  rm -rf "$work" ${pg_dir:+"$pg_dir"}
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -67,11 +68,56 @@ ndx() {
   "$bin/ndxctl" --profile "profiles/$who.textproto" "$@"
 }
 
-# q DB SQL...: the demo's own look into an agency's database, as the agency's staff would.
+# q [-header -column] DB SQL: the demo's own look into an agency's database, as the agency's
+# staff would; population.db means the population register wherever it is (PostgreSQL or SQLite).
 q() {
+  local options=()
+  while [[ "$1" == -* ]]; do
+    options+=("$1")
+    shift
+  done
   local db=$1
   shift
-  sqlite3 -cmd ".timeout 5000" "$db" "$@"
+  if [[ "$db" == population.db && -n "$population_pg" ]]; then
+    # Unaligned rows as sqlite3 prints them, or a table for -header -column.
+    local format=(-A -t -F '|')
+    ((${#options[@]} == 0)) || format=()
+    psql -X -q -v ON_ERROR_STOP=1 "${format[@]}" "$population_pg" -c "$1"
+  else
+    sqlite3 -cmd ".timeout 5000" "${options[@]}" "$db" "$@"
+  fi
+}
+
+# The population register runs on PostgreSQL when this machine can run Debian's server: as its
+# postgres user (it refuses root), which only root can switch to. Its only listener is a Unix
+# socket in its own directory, so it needs no port; it dies with the demo (--pdeathsig).
+population_pg=""
+start_population_postgresql() {
+  local pg_bin
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [[ -n "$pg_bin" && -x "$pg_bin/postgres" && $(id -u) -eq 0 ]] || return 1
+  id postgres >/dev/null 2>&1 && command -v psql >/dev/null || return 1
+  pg_dir=$(mktemp -d -t ndx-demo.pg.XXXXXX)
+  chown postgres: "$pg_dir"
+  local as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups)
+  "${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 \
+    --locale=C --no-sync >postgresql.log 2>&1 || return 1
+  (cd "$pg_dir" && exec "${as_postgres[@]}" --pdeathsig KILL "$pg_bin/postgres" -D "$pg_dir/data" \
+    -k "$pg_dir" -c listen_addresses= -c fsync=off) >>postgresql.log 2>&1 &
+  pids+=($!)
+  local i
+  for i in $(seq 1 100); do
+    psql -X -q -h "$pg_dir" -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1 && break
+    ((i < 100)) || { cat postgresql.log >&2; return 1; }
+    sleep 0.1
+  done
+  psql -X -q -h "$pg_dir" -U postgres -d postgres -c 'CREATE DATABASE population' >/dev/null
+  population_pg="host=$pg_dir dbname=population user=postgres"
+  psql -X -q -v ON_ERROR_STOP=1 "$population_pg" -f population.sql >/dev/null
+  # The adapter reads from it, and the population register's reactions write to it.
+  sed -i "s|sqlite { path: \"population.db\" }|postgresql { connection: \"$population_pg\" }|" \
+    population.textproto
+  export NDX_POPULATION_DATABASE=$population_pg
 }
 
 # start NAME BINARY CONFIG: starts a server in the background, waits for its port file, and sets
@@ -207,14 +253,21 @@ for node in ndx/ops ndx/audit hanoi/portal moj/civil-status mops/population \
   "$bin/ndxctl" pki issue --ca-dir pki/ca --out-dir "pki/${node//\//-}" --node "$node" | indent
 done
 
-step "The agencies' databases (SQLite, fictional people)"
-for db in portal civil-status population social-insurance; do
+step "The agencies' databases (fictional people)"
+for db in portal civil-status social-insurance; do
   sqlite3 "$db.db" <"$db.sql"
 done
+if start_population_postgresql; then
+  echo "the population register is in PostgreSQL ($population_pg), the others in SQLite"
+else
+  sqlite3 population.db <population.sql
+  echo "the population register is in SQLite like the others (PostgreSQL needs root and Debian's" \
+    "postgresql package)"
+fi
 echo "portal.db: $(q portal.db 'SELECT count(*) FROM applications') applications"
 echo "civil-status.db: $(q civil-status.db 'SELECT count(*) FROM births') births," \
   "$(q civil-status.db 'SELECT count(*) FROM deaths') deaths"
-echo "population.db: $(q population.db 'SELECT count(*) FROM residents') residents"
+echo "population register: $(q population.db 'SELECT count(*) FROM residents') residents"
 echo "social-insurance.db: $(q social-insurance.db 'SELECT count(*) FROM insurance_cards')" \
   "health-insurance cards, $(q social-insurance.db 'SELECT count(*) FROM members') members"
 
@@ -525,6 +578,9 @@ step "The auditor verifies the audit log against its signed checkpoint"
 ndx audit audit verify --key registry/audit/verifier.key --state audit-state.json --full | indent
 ndx audit audit checkpoint --sign-now | indent
 
+# Read before the stop, while the population register's server still runs.
+q population.db 'SELECT citizen_id FROM residents' >citizen-ids.txt
+
 step "Stopping"
 stop_all
 
@@ -532,7 +588,6 @@ step "No citizen identifier outside the agencies' own databases"
 # Every identifier the registers hold, and the one they do not, looked for in everything the
 # platform wrote: the gateway's data directory (registry, audit log, events), its decision log
 # and log, and the adapters' logs. The agencies' databases and their reactions' logs are theirs.
-q population.db 'SELECT citizen_id FROM residents' >citizen-ids.txt
 echo "$unknown_citizen" >>citizen-ids.txt
 platform_files=(registry decisions.jsonl gateway.log portal.log civil-status.log population.log
   social-insurance.log)

@@ -8,7 +8,8 @@
 #     --exec reactions/population.sh
 # in the demo's directory, as mops/population (NDX_PROFILE). A newborn gets a permanent residence
 # at its mother's; a deceased person's permanent residence is cancelled. Both change its own
-# database (population.db), then it publishes mops/residents residence.registered or
+# database (population.db, or the PostgreSQL database $NDX_POPULATION_DATABASE names), then it
+# publishes mops/residents residence.registered or
 # residence.cancelled, keyed by the citizen id.
 # An event may come twice: a change already made is published again, not made again. A case it
 # cannot settle by itself is left to an officer (the event is acknowledged); any other failure
@@ -17,7 +18,7 @@ set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/agency.sh"
 
-readonly db=population.db
+readonly db=${NDX_POPULATION_DATABASE:-population.db}
 
 # left_to_officer MESSAGE: acknowledges an event this program does not settle.
 left_to_officer() {
@@ -47,7 +48,7 @@ register_newborn() {
   sql "INSERT INTO residents (citizen_id, full_name, birth_date, sex, province, address,
            residence_status, residence_registered_on)
        SELECT $(quote "$citizen_id"), $(quote "$name"), $(quote "$birth_date"),
-              $(quote "$(field child_sex)"), province, address, 'active', date('now', 'localtime')
+              $(quote "$(field child_sex)"), province, address, 'active', $(quote "$(date +%F)")
        FROM residents WHERE citizen_id = $(quote "$mother");"
   action="$name ($citizen_id, born $birth_date) registered as a permanent resident at $at_mother"
 }
@@ -70,7 +71,7 @@ cancel_residence() {
     return
   fi
   sql "UPDATE residents SET residence_status = 'cancelled',
-           residence_cancelled_on = date('now', 'localtime'),
+           residence_cancelled_on = $(quote "$(date +%F)"),
            cancellation_reference = $(quote "$death_id")
        WHERE citizen_id = $(quote "$citizen_id") AND residence_status = 'active';"
   action="permanent residence of $name ($citizen_id) cancelled: died $(field death_date), $death_id"
