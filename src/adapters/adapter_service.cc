@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "crypto/tls.h"
 
@@ -17,13 +18,19 @@ namespace {
 // Request fields come from the network: escaped before they reach a log line.
 std::string Printable(const std::string& text) { return absl::CHexEscape(text); }
 
-void LogCall(absl::string_view method, const v1::RequestContext& context,
-             const std::string& dataset, const absl::Status& status, absl::Time start) {
-  spdlog::debug("{} request_id={} caller={} purpose={} dataset={} status={} latency_us={}",
-                std::string(method), Printable(context.request_id()), Printable(context.caller()),
-                Printable(context.purpose()), Printable(dataset),
-                absl::StatusCodeToString(status.code()),
-                absl::ToInt64Microseconds(absl::Now() - start));
+void LogAdapterCall(absl::string_view method, const v1::RequestContext& context,
+                    const std::string& dataset, const absl::Status& status, absl::Time start) {
+  const std::string request_id = Printable(context.request_id());
+  const std::string caller = Printable(context.caller());
+  const std::string printable_dataset = Printable(dataset);
+  LogCall(spdlog::level::debug,
+          {.request_id = request_id,
+           .caller = caller,
+           .method = method,
+           .dataset = printable_dataset,
+           .code = status.code(),
+           .latency = absl::Now() - start},
+          absl::StrCat("purpose=", Printable(context.purpose())));
 }
 
 }  // namespace
@@ -153,7 +160,7 @@ grpc::Status AdapterService::Fetch(grpc::ServerContext* context, const v1::Fetch
     status = DoFetch(*context, *request, response);
     ExitCall();
   }
-  LogCall("Fetch", request->context(), request->dataset(), status, start);
+  LogAdapterCall("Fetch", request->context(), request->dataset(), status, start);
   return ToGrpcStatus(status);
 }
 
@@ -165,7 +172,7 @@ grpc::Status AdapterService::Search(grpc::ServerContext* context, const v1::Sear
     status = DoSearch(*context, *request, response);
     ExitCall();
   }
-  LogCall("Search", request->context(), request->dataset(), status, start);
+  LogAdapterCall("Search", request->context(), request->dataset(), status, start);
   return ToGrpcStatus(status);
 }
 

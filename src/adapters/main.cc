@@ -9,6 +9,7 @@
 
 #include "adapters/adapter_config.h"
 #include "adapters/adapter_server.h"
+#include "common/logging.h"
 #include "common/process.h"
 
 namespace {
@@ -38,12 +39,18 @@ int main(int argc, char** argv) {
                  "once listening, write the bound port and a newline to this file");
   app.add_option("--log_level", log_level, "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  std::string log_format = "text";
+  app.add_option("--log_format", log_format,
+                 "text, or json: JSON lines, one object per event (request id, caller, method, "
+                 "code and latency on the lines about a call)")
+      ->check(CLI::IsMember({"text", "json"}));
   // CLI11 reports through exceptions; they stop here.
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitBadConfig;
   }
+  ndx::SetLogFormat(*ndx::ParseLogFormat(log_format));
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   ndx::StopSignals stop_signals;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/files.h"
+#include "common/logging.h"
 
 namespace ndx {
 
@@ -19,9 +20,8 @@ void InitProcess(const char* program_name) {
   // in the process after they are freed. A fixed threshold keeps them mmapped: returned at once.
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  auto logger = spdlog::stderr_logger_mt(program_name);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %L %n: %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
+  spdlog::set_default_logger(spdlog::stderr_logger_mt(program_name));
+  SetLogFormat(LogFormat::kText);
 }
 
 StopSignals::StopSignals() {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/logging.h"
 #include "gateway/request_id.h"
 
 namespace ndx::gateway {
@@ -36,12 +37,15 @@ void AuditedCall::Finish(absl::Status status, absl::AnyInvocable<void(absl::Stat
   record_.reason = std::string(status.message());
   record_.latency = clock_.Now() - record_.time;
   // Status messages name datasets, fields, grants and nodes, never a key or value: they may be
-  // logged.
-  if (!status.ok()) {
-    spdlog::info("refused {} {} by {}{}{}: {}", record_.operation, record_.request_id,
-                 record_.caller, record_.dataset.empty() ? "" : " on ", record_.dataset,
-                 status.ToString());
-  }
+  // logged. Refusals at info; every answer at debug, an access log.
+  LogCall(status.ok() ? spdlog::level::debug : spdlog::level::info,
+          {.request_id = record_.request_id,
+           .caller = record_.caller,
+           .method = record_.operation,
+           .dataset = record_.dataset,
+           .code = status.code(),
+           .latency = record_.latency},
+          status.ok() ? "answered" : absl::StrCat("refused: ", status.message()));
   std::string operation = record_.operation;
   std::string request_id = record_.request_id;
   sink_.Append(

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstring>
 
+#include "common/logging.h"
 #include "common/process.h"
 #include "gateway/gateway_config.h"
 #include "gateway/gateway_server.h"
@@ -22,12 +23,18 @@ int main(int argc, char** argv) {
                  "Write the bound port here once serving (for listen_address port 0)");
   app.add_option("--log_level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  std::string log_format = "text";
+  app.add_option("--log_format", log_format,
+                 "text, or json: JSON lines, one object per event (request id, caller, method, "
+                 "code and latency on the lines about a call)")
+      ->check(CLI::IsMember({"text", "json"}));
   // CLI11 reports through exceptions; they stop here. A usage error exits 2, like a bad config.
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  ndx::SetLogFormat(*ndx::ParseLogFormat(log_format));
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   ndx::StopSignals stop_signals;

@@ -3,7 +3,10 @@
 #include <grpcpp/client_context.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "integration/federation.h"
 #include "integration/resident_record.h"
 #include "testing/status_matchers.h"
@@ -14,6 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 constexpr char kPurpose[] = "health-insurance-enrolment";
@@ -296,6 +300,47 @@ TEST_F(ExchangeTest, StoppedAdapterGivesUnavailableBeforeTheDeadline) {
   } while (!status.ok() && absl::Now() < give_up &&
            (absl::SleepFor(absl::Milliseconds(100)), true));
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(ExchangeTest, JsonLogLinesDescribeEachCallWithoutItsKey) {
+  federation_.SetGatewayFlags({"--log_format", "json", "--log_level", "debug"});
+  ASSERT_THAT(federation_.StartGateway(), IsOk());
+  ASSERT_THAT(
+      federation_.Grant(kInsuranceNode, kResidents, {"citizen_id", "full_name"}, {kPurpose}),
+      IsOk());
+  v1::GetResponse answered;
+  ASSERT_TRUE(Get(federation_, kInsuranceNode, "001090000001", kPurpose, {}, &answered).ok());
+  ASSERT_EQ(Get(federation_, kInsuranceNode, "001090000002", "another-purpose").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  federation_.StopGateway();
+
+  // Every line the JSON-format start wrote is one object; the two calls have theirs.
+  const std::string log = federation_.GatewayLog();
+  const std::string json_part = log.substr(log.find("\n{") + 1);
+  int answered_lines = 0;
+  int refused_lines = 0;
+  for (absl::string_view line : absl::StrSplit(json_part, '\n', absl::SkipEmpty())) {
+    const nlohmann::json event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(event.is_discarded()) << line;
+    EXPECT_TRUE(event.contains("time") && event.contains("level") && event.contains("message"))
+        << line;
+    if (event.value("method", "") != "Get") continue;
+    EXPECT_EQ(event["caller"], kInsuranceNode);
+    EXPECT_EQ(event["dataset"], kResidents);
+    EXPECT_EQ(event["request_id"].get<std::string>().size(), 32u);
+    EXPECT_TRUE(event["latency_us"].is_number_integer());
+    if (event["code"] == "OK") {
+      EXPECT_EQ(event["request_id"], answered.request_id());
+      ++answered_lines;
+    } else {
+      EXPECT_EQ(event["code"], "PERMISSION_DENIED");
+      ++refused_lines;
+    }
+  }
+  EXPECT_EQ(answered_lines, 1);
+  EXPECT_EQ(refused_lines, 1);
+  EXPECT_THAT(log, Not(HasSubstr("001090000001")));
+  EXPECT_THAT(log, Not(HasSubstr("001090000002")));
 }
 
 }  // namespace

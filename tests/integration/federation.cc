@@ -140,16 +140,22 @@ absl::StatusOr<std::string> Federation::WriteGatewayConfig(absl::Duration adapte
   return config_path;
 }
 
+std::vector<std::string> Federation::GatewayArgs(const std::string& config_path,
+                                                 const std::string& port_file) const {
+  std::vector<std::string> args = {"--config", config_path, "--port_file", port_file};
+  args.insert(args.end(), gateway_flags_.begin(), gateway_flags_.end());
+  return args;
+}
+
 absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_message_bytes,
                                       const std::string& extra_config) {
   gateway_.reset();
   NDX_ASSIGN_OR_RETURN(std::string config_path,
                        WriteGatewayConfig(adapter_timeout, max_message_bytes, extra_config));
   std::string port_file = dir_.Join(absl::StrCat("gateway.port.", ++gateway_starts_));
-  NDX_ASSIGN_OR_RETURN(
-      ChildProcess process,
-      ChildProcess::Start(NDX_GATEWAY_BIN, {"--config", config_path, "--port_file", port_file},
-                          dir_.Join("gateway.log")));
+  NDX_ASSIGN_OR_RETURN(ChildProcess process,
+                       ChildProcess::Start(NDX_GATEWAY_BIN, GatewayArgs(config_path, port_file),
+                                           dir_.Join("gateway.log")));
   gateway_.emplace(std::move(process));
   absl::StatusOr<int> port = WaitForPortFile(port_file, absl::Seconds(20), &*gateway_);
   if (!port.ok()) {

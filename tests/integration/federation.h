@@ -54,6 +54,8 @@ class Federation {
   // `extra_config` is appended to the gateway's text-proto config.
   absl::Status StartGateway(absl::Duration adapter_timeout = absl::Seconds(2),
                             int max_message_bytes = 0, const std::string& extra_config = "");
+  // Command-line flags the gateway gets from its next start on (--log_format json).
+  void SetGatewayFlags(std::vector<std::string> flags) { gateway_flags_ = std::move(flags); }
   // Writes the config StartGateway would start the gateway with and returns its path, for a test
   // that starts the gateway in its own process (then UseGatewayAt).
   absl::StatusOr<std::string> WriteGatewayConfig(absl::Duration adapter_timeout = absl::Seconds(2),
@@ -123,6 +125,8 @@ class Federation {
 
  private:
   absl::Status WritePopulationDatabase();
+  std::vector<std::string> GatewayArgs(const std::string& config_path,
+                                       const std::string& port_file) const;
 
   TempDir dir_;
   TestPki pki_;
@@ -132,6 +136,7 @@ class Federation {
   int adapter_port_ = 0;
   int gateway_starts_ = 0;
   int adapter_starts_ = 0;
+  std::vector<std::string> gateway_flags_;
   std::string population_backend_ = "sqlite { path: \"population.db\" }";
 };
 
