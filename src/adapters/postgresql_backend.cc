@@ -208,7 +208,12 @@ class PostgresqlConnection {
  public:
   static absl::StatusOr<std::unique_ptr<PostgresqlConnection>> Open(
       const PostgresqlBackendOptions& options) {
-    PGconn* conn = PQconnectdb(options.connection.c_str());
+    // connect_timeout first, so that one in the connection string (expanded after it) wins:
+    // without any, libpq waits for the operating system's TCP timeout, minutes, while the call
+    // that grows the pool waits with it.
+    const char* const keywords[] = {"connect_timeout", "dbname", nullptr};
+    const char* const values[] = {"5", options.connection.c_str(), nullptr};
+    PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
     std::unique_ptr<PostgresqlConnection> connection(new PostgresqlConnection(conn));
     if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
       return absl::UnavailableError(
