@@ -41,6 +41,9 @@ struct Param {
 // depends only on the config and on which fields and filters a call names).
 constexpr size_t kMaxPreparedStatements = 128;
 
+// How long a cancelled statement may take to end before its connection is given up.
+constexpr absl::Duration kCancelGrace = absl::Seconds(1);
+
 std::string Quote(absl::string_view identifier) {
   return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}), "\"");
 }
@@ -308,10 +311,16 @@ class PostgresqlConnection {
         // The server answers a cancel with an error result, which ends the wait below.
         continue;
       }
+      if (cancelled && left < -kCancelGrace) {
+        // No answer to the cancel: the connection is left mid-statement and closed.
+        broken_ = true;
+        return absl::DeadlineExceededError(absl::StrCat(
+            what, ": the call's deadline passed and the server did not answer the cancel"));
+      }
       pollfd fd{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
       const int timeout_ms =
           cancelled
-              ? 1000
+              ? 100
               : static_cast<int>(std::clamp<int64_t>(
                     absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1, 1000));
       if (::poll(&fd, 1, timeout_ms) < 0 && errno != EINTR) {
