@@ -29,6 +29,11 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
+# libFuzzer reads -max_total_time=0 as "no limit".
+if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
+  echo "fuzz.sh: --seconds takes a whole number of seconds, 1 or more" >&2
+  exit 2
+fi
 if ((${#targets[@]} == 0)); then
   for dir in fuzz/corpus/*/; do targets+=("$(basename "$dir")"); done
 fi
