@@ -191,7 +191,10 @@ absl::Status QueryError(const PGresult* result, absl::string_view what) {
     return absl::DeadlineExceededError(
         absl::StrCat(message, ": the statement ran past statement_timeout or its deadline"));
   }
-  if (absl::StartsWith(code, "08")) return absl::UnavailableError(message);
+  // Connection exceptions; the server shutting down or terminating the session.
+  if (absl::StartsWith(code, "08") || absl::StartsWith(code, "57P")) {
+    return absl::UnavailableError(message);
+  }
   if (absl::StartsWith(code, "53")) return absl::ResourceExhaustedError(message);
   if (absl::StartsWith(code, "22")) {
     return absl::InvalidArgumentError(
@@ -358,6 +361,23 @@ namespace {
 absl::Status Finish(ConnectionPool<PostgresqlConnection>::Lease& lease, absl::Status status) {
   if (lease->broken()) lease.Discard();
   return status;
+}
+
+// Execute on a pooled connection. A read is idempotent, so when the connection turns out to be
+// lost (the server restarted or ended the session while it sat in the pool) it is replaced and
+// the read tried once more, instead of failing one call per pooled connection.
+absl::StatusOr<Result> Run(ConnectionPool<PostgresqlConnection>& pool, const std::string& sql,
+                           const std::vector<Param>& params, absl::Time deadline,
+                           absl::string_view what) {
+  for (int attempt = 1;; ++attempt) {
+    NDX_ASSIGN_OR_RETURN(ConnectionPool<PostgresqlConnection>::Lease lease, pool.Acquire(deadline));
+    absl::StatusOr<Result> result = lease->Execute(sql, params, deadline, what);
+    if (result.ok()) return result;
+    const bool lost =
+        lease->broken() && result.status().code() != absl::StatusCode::kDeadlineExceeded;
+    absl::Status status = Finish(lease, result.status());
+    if (!lost || attempt == 2) return status;
+  }
 }
 
 // The message of one row: `selected[i]` is read from result column `first_column + i`.
@@ -532,10 +552,8 @@ absl::StatusOr<std::string> PostgresqlBackend::Fetch(const Binding& binding, abs
   const std::string what =
       absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
 
-  NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
-  absl::StatusOr<Result> result = lease->Execute(sql, params, deadline, what);
-  if (!result.ok()) return Finish(lease, result.status());
-  const int rows = PQntuples(result->get());
+  NDX_ASSIGN_OR_RETURN(Result result, Run(pool_, sql, params, deadline, what));
+  const int rows = PQntuples(result.get());
   if (rows == 0) {
     // The key is a citizen's identifier: the message names its field, never its value.
     return absl::NotFoundError(absl::StrCat("dataset ", binding.dataset,
@@ -547,7 +565,7 @@ absl::StatusOr<std::string> PostgresqlBackend::Fetch(const Binding& binding, abs
                      "\" has several rows with the requested key in column \"", key_field.column,
                      "\"; the key column must be unique"));
   }
-  return BuildRecord(binding, selected, result->get(), 0, 0);
+  return BuildRecord(binding, selected, result.get(), 0, 0);
 }
 
 absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
@@ -582,16 +600,14 @@ absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
   const std::string what =
       absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
 
-  NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
-  absl::StatusOr<Result> result = lease->Execute(sql, params, deadline, what);
-  if (!result.ok()) return Finish(lease, result.status());
+  NDX_ASSIGN_OR_RETURN(Result result, Run(pool_, sql, params, deadline, what));
   SearchPage page;
-  const int rows = PQntuples(result->get());
+  const int rows = PQntuples(result.get());
   for (int row = 0; row < rows; ++row) {
     if (page.records.size() == limit) {
       // The key as stored: text, or for bytea the raw bytes, bound back as they came.
-      const absl::string_view last(PQgetvalue(result->get(), row - 1, 0),
-                                   static_cast<size_t>(PQgetlength(result->get(), row - 1, 0)));
+      const absl::string_view last(PQgetvalue(result.get(), row - 1, 0),
+                                   static_cast<size_t>(PQgetlength(result.get(), row - 1, 0)));
       std::string position(last);
       if (key_kind == PgColumnKind::kBytea && !DecodeBytea(last, &position)) {
         return absl::InternalError(
@@ -600,7 +616,7 @@ absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
       page.next_page_token = EncodePageToken(binding, filters, position);
       break;
     }
-    NDX_ASSIGN_OR_RETURN(std::string record, BuildRecord(binding, selected, result->get(), row, 1));
+    NDX_ASSIGN_OR_RETURN(std::string record, BuildRecord(binding, selected, result.get(), row, 1));
     page.records.push_back(std::move(record));
   }
   return page;

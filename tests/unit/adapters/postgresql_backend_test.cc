@@ -297,6 +297,22 @@ TEST_F(PostgresqlBackendTest, TheDeadlineCancelsAStatementStillRunning) {
       StatusIs(absl::StatusCode::kDeadlineExceeded));
 }
 
+TEST_F(PostgresqlBackendTest, ASessionTheServerEndedIsReplacedWithoutFailingTheRead) {
+  absl::StatusOr<LoadedAdapterConfig> loaded = Load("people", "max_connections: 2");
+  ASSERT_THAT(loaded, IsOk());
+  const ServedDataset& people = loaded->datasets.at("reg/people");
+  ASSERT_THAT(people.backend->Fetch(*people.binding, "001", {}, kNoDeadline), IsOk());
+  // As a restart or an administrator would: every session of the adapter ends.
+  ASSERT_THAT(server_->Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                            "application_name = 'ndx-adapter'",
+                            "registry"),
+              IsOk());
+  EXPECT_THAT(people.backend->Fetch(*people.binding, "001", {}, kNoDeadline), IsOk());
+  EXPECT_THAT(
+      people.backend->Search(*people.binding, {{"household_size", "3"}}, {}, 5, "", kNoDeadline),
+      IsOk());
+}
+
 TEST_F(PostgresqlBackendTest, StatementTimeoutBacksUpTheDeadline) {
   absl::StatusOr<LoadedAdapterConfig> loaded = Load("slow_people", "statement_timeout_ms: 200");
   ASSERT_THAT(loaded, IsOk());
