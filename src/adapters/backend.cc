@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace ndx::adapters {
 
@@ -67,6 +68,35 @@ absl::StatusOr<size_t> PageRows(int page_size) {
                                                    ") or 1 to ", kMaxPageSize));
   }
   return static_cast<size_t>(page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize));
+}
+
+std::string QuoteIdentifier(absl::string_view identifier) {
+  return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}), "\"");
+}
+
+absl::StatusOr<std::string> BuildRecord(
+    const Binding& binding, const std::vector<const FieldBinding*>& selected,
+    absl::FunctionRef<absl::StatusOr<std::optional<SqlValue>>(size_t)> value_of) {
+  std::unique_ptr<google::protobuf::Message> message = binding.schema->NewMessage(binding.message);
+  for (size_t i = 0; i < selected.size(); ++i) {
+    absl::StatusOr<std::optional<SqlValue>> value = value_of(i);
+    absl::Status status = value.status();
+    if (status.ok() && value->has_value()) {
+      status = SetFieldFromSql(*selected[i]->field, **value, message.get());
+    }
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("dataset ", binding.dataset, ": column \"",
+                                                      selected[i]->column, "\" of table \"",
+                                                      binding.table, "\": ", status.message()));
+    }
+  }
+  std::string record;
+  // Partial: a proto2 schema's required fields may legitimately be NULL in the database.
+  if (!message->SerializePartialToString(&record)) {
+    return absl::InternalError(
+        absl::StrCat("dataset ", binding.dataset, ": cannot serialize a record"));
+  }
+  return record;
 }
 
 }  // namespace ndx::adapters

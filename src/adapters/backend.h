@@ -2,12 +2,15 @@
 #define NDX_ADAPTERS_BACKEND_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "adapters/field_value.h"
 #include "common/field_text.h"
 #include "common/schema.h"
 #include "google/protobuf/descriptor.h"
@@ -68,6 +71,18 @@ struct ParsedFilter {
 absl::StatusOr<ParsedFilter> ParseFilter(const Binding& binding, const FieldFilter& filter);
 // The rows a Search page holds for a requested `page_size`; kInvalidArgument when negative.
 absl::StatusOr<size_t> PageRows(int page_size);
+
+// An SQL identifier (table, column) double-quoted. Identifiers are validated at load
+// ([A-Za-z_][A-Za-z0-9_]*); doubling quotes keeps this safe even for one that skipped validation.
+std::string QuoteIdentifier(absl::string_view identifier);
+
+// The serialized message of one row, the same for every backend: `value_of(i)` gives the stored
+// value of `selected[i]` (nullopt for NULL, which leaves the field unset), or the backend's error
+// reading it. A value that does not fit its field is an error naming the dataset, the column and
+// the table. The SqlValue may point into storage of value_of's, valid until its next call.
+absl::StatusOr<std::string> BuildRecord(
+    const Binding& binding, const std::vector<const FieldBinding*>& selected,
+    absl::FunctionRef<absl::StatusOr<std::optional<SqlValue>>(size_t)> value_of);
 
 struct SearchPage {
   // Serialized messages of the binding's type, in key order.

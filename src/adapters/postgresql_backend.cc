@@ -14,7 +14,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "adapters/field_value.h"
 #include "adapters/page_token.h"
@@ -43,10 +42,6 @@ constexpr size_t kMaxPreparedStatements = 128;
 
 // How long a cancelled statement may take to end before its connection is given up.
 constexpr absl::Duration kCancelGrace = absl::Seconds(1);
-
-std::string Quote(absl::string_view identifier) {
-  return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}), "\"");
-}
 
 // The kind of a column type (pg_type.typname); nullopt for a type no field is read from.
 std::optional<PgColumnKind> KindOfType(absl::string_view type) {
@@ -381,37 +376,21 @@ absl::StatusOr<Result> Run(ConnectionPool<PostgresqlConnection>& pool, const std
 }
 
 // The message of one row: `selected[i]` is read from result column `first_column + i`.
-absl::StatusOr<std::string> BuildRecord(const Binding& binding,
-                                        const std::vector<const FieldBinding*>& selected,
-                                        const PGresult* result, int row, int first_column) {
-  std::unique_ptr<google::protobuf::Message> message = binding.schema->NewMessage(binding.message);
-  for (size_t i = 0; i < selected.size(); ++i) {
+absl::StatusOr<std::string> RowRecord(const Binding& binding,
+                                      const std::vector<const FieldBinding*>& selected,
+                                      const PGresult* result, int row, int first_column) {
+  std::string bytes;
+  return BuildRecord(binding, selected, [&](size_t i) -> absl::StatusOr<std::optional<SqlValue>> {
     const int column = first_column + static_cast<int>(i);
-    if (PQgetisnull(result, row, column)) continue;
+    if (PQgetisnull(result, row, column)) return std::nullopt;
     const absl::string_view text(PQgetvalue(result, row, column),
                                  static_cast<size_t>(PQgetlength(result, row, column)));
-    const FieldDescriptor& field = *selected[i]->field;
-    absl::Status status;
-    if (field.type() == FieldDescriptor::TYPE_BYTES) {
-      std::string bytes;
-      status = DecodeBytea(text, &bytes)
-                   ? SetFieldFromSql(field, SqlBlob{bytes}, message.get())
-                   : absl::InternalError("the column's bytea text is not in hex output form");
-    } else {
-      status = SetFieldFromSql(field, SqlText{text}, message.get());
+    if (selected[i]->field->type() != FieldDescriptor::TYPE_BYTES) return SqlText{text};
+    if (!DecodeBytea(text, &bytes)) {
+      return absl::InternalError("the column's bytea text is not in hex output form");
     }
-    if (!status.ok()) {
-      return absl::Status(status.code(), absl::StrCat("dataset ", binding.dataset, ": column \"",
-                                                      selected[i]->column, "\" of table \"",
-                                                      binding.table, "\": ", status.message()));
-    }
-  }
-  std::string record;
-  if (!message->SerializePartialToString(&record)) {
-    return absl::InternalError(
-        absl::StrCat("dataset ", binding.dataset, ": cannot serialize a record"));
-  }
-  return record;
+    return SqlBlob{bytes};
+  });
 }
 
 }  // namespace
@@ -446,7 +425,7 @@ absl::Status PostgresqlBackend::CheckBinding(const Binding& binding) {
       "SELECT a.attname, t.typname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
       "JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
       "AND NOT a.attisdropped ORDER BY a.attnum",
-      {{Quote(binding.table)}}, absl::InfiniteFuture(), what);
+      {{QuoteIdentifier(binding.table)}}, absl::InfiniteFuture(), what);
   if (!columns.ok()) return Finish(lease, columns.status());
   const PGresult* result = columns->get();
   if (PQntuples(result) == 0) {
@@ -528,7 +507,7 @@ namespace {
 std::string SelectList(const std::vector<const FieldBinding*>& selected,
                        const absl::flat_hash_map<int, PgColumnKind>& kinds) {
   return absl::StrJoin(selected, ", ", [&](std::string* out, const FieldBinding* binding) {
-    absl::StrAppend(out, SelectExpression(*binding->field, Quote(binding->column),
+    absl::StrAppend(out, SelectExpression(*binding->field, QuoteIdentifier(binding->column),
                                           kinds.at(binding->field->number())));
   });
 }
@@ -544,11 +523,12 @@ absl::StatusOr<std::string> PostgresqlBackend::Fetch(const Binding& binding, abs
   NDX_ASSIGN_OR_RETURN(FieldValue key_value, ParseKey(binding, key));
   std::vector<Param> params;
   std::string where;
-  AppendEquals(Quote(key_field.column), kinds->at(key_field.field->number()), key_value, &where,
-               &params);
+  AppendEquals(QuoteIdentifier(key_field.column), kinds->at(key_field.field->number()), key_value,
+               &where, &params);
   // Two rows at most: one is the answer, a second one means the key column is not unique.
-  const std::string sql = absl::StrCat("SELECT ", SelectList(selected, *kinds), " FROM ",
-                                       Quote(binding.table), " WHERE ", where, " LIMIT 2");
+  const std::string sql =
+      absl::StrCat("SELECT ", SelectList(selected, *kinds), " FROM ",
+                   QuoteIdentifier(binding.table), " WHERE ", where, " LIMIT 2");
   const std::string what =
       absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
 
@@ -565,7 +545,7 @@ absl::StatusOr<std::string> PostgresqlBackend::Fetch(const Binding& binding, abs
                      "\" has several rows with the requested key in column \"", key_field.column,
                      "\"; the key column must be unique"));
   }
-  return BuildRecord(binding, selected, result.get(), 0, 0);
+  return RowRecord(binding, selected, result.get(), 0, 0);
 }
 
 absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
@@ -578,13 +558,13 @@ absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
   NDX_ASSIGN_OR_RETURN(std::vector<const FieldBinding*> selected, binding.SelectFields(fields));
   const FieldBinding& key_field = binding.key();
   const PgColumnKind key_kind = kinds->at(key_field.field->number());
-  const std::string key_column = Quote(key_field.column);
+  const std::string key_column = QuoteIdentifier(key_field.column);
   std::vector<Param> params;
   std::string where = absl::StrCat(key_column, " IS NOT NULL");
   for (const FieldFilter& filter : filters) {
     NDX_ASSIGN_OR_RETURN(ParsedFilter parsed, ParseFilter(binding, filter));
     absl::StrAppend(&where, " AND ");
-    AppendEquals(Quote(parsed.field->column), kinds->at(parsed.field->field->number()),
+    AppendEquals(QuoteIdentifier(parsed.field->column), kinds->at(parsed.field->field->number()),
                  parsed.value, &where, &params);
   }
   if (!page_token.empty()) {
@@ -595,7 +575,7 @@ absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
   // One row past the page tells whether there is a next page, so the last page has no token.
   params.push_back({absl::StrCat(limit + 1)});
   const std::string sql = absl::StrCat("SELECT ", key_column, ", ", SelectList(selected, *kinds),
-                                       " FROM ", Quote(binding.table), " WHERE ", where,
+                                       " FROM ", QuoteIdentifier(binding.table), " WHERE ", where,
                                        " ORDER BY ", key_column, " LIMIT $", params.size());
   const std::string what =
       absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
@@ -616,7 +596,7 @@ absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
       page.next_page_token = EncodePageToken(binding, filters, position);
       break;
     }
-    NDX_ASSIGN_OR_RETURN(std::string record, BuildRecord(binding, selected, result.get(), row, 1));
+    NDX_ASSIGN_OR_RETURN(std::string record, RowRecord(binding, selected, result.get(), row, 1));
     page.records.push_back(std::move(record));
   }
   return page;

@@ -13,7 +13,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "adapters/field_value.h"
 #include "adapters/page_token.h"
 #include "common/field_text.h"
@@ -56,15 +55,9 @@ absl::Status SqliteError(int rc, sqlite3* db, absl::string_view what) {
   }
 }
 
-// Identifiers were validated at load ([A-Za-z_][A-Za-z0-9_]*); doubling quotes keeps this safe
-// even for a caller that skipped validation.
-std::string Quote(absl::string_view identifier) {
-  return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}), "\"");
-}
-
 std::string ColumnList(const std::vector<const FieldBinding*>& selected) {
   return absl::StrJoin(selected, ", ", [](std::string* out, const FieldBinding* binding) {
-    absl::StrAppend(out, Quote(binding->column));
+    absl::StrAppend(out, QuoteIdentifier(binding->column));
   });
 }
 
@@ -413,28 +406,14 @@ absl::Status SqliteBackend::CheckBinding(const Binding& binding) {
 namespace {
 
 // The message of one row: `selected[i]` is read from result column `first_column + i`.
-absl::StatusOr<std::string> BuildRecord(const Binding& binding,
-                                        const std::vector<const FieldBinding*>& selected,
-                                        sqlite3_stmt* stmt, int first_column) {
-  std::unique_ptr<google::protobuf::Message> message = binding.schema->NewMessage(binding.message);
-  for (size_t i = 0; i < selected.size(); ++i) {
-    int column = first_column + static_cast<int>(i);
-    if (sqlite3_column_type(stmt, column) == SQLITE_NULL) continue;
-    absl::Status status =
-        SetFieldFromSql(*selected[i]->field, ColumnValue(stmt, column), message.get());
-    if (!status.ok()) {
-      return absl::Status(status.code(), absl::StrCat("dataset ", binding.dataset, ": column \"",
-                                                      selected[i]->column, "\" of table \"",
-                                                      binding.table, "\": ", status.message()));
-    }
-  }
-  std::string record;
-  // Partial: a proto2 schema's required fields may legitimately be NULL in the database.
-  if (!message->SerializePartialToString(&record)) {
-    return absl::InternalError(
-        absl::StrCat("dataset ", binding.dataset, ": cannot serialize a record"));
-  }
-  return record;
+absl::StatusOr<std::string> RowRecord(const Binding& binding,
+                                      const std::vector<const FieldBinding*>& selected,
+                                      sqlite3_stmt* stmt, int first_column) {
+  return BuildRecord(binding, selected, [&](size_t i) -> absl::StatusOr<std::optional<SqlValue>> {
+    const int column = first_column + static_cast<int>(i);
+    if (sqlite3_column_type(stmt, column) == SQLITE_NULL) return std::nullopt;
+    return ColumnValue(stmt, column);
+  });
 }
 
 }  // namespace
@@ -447,10 +426,10 @@ absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::s
   NDX_ASSIGN_OR_RETURN(FieldValue key_value, ParseKey(binding, key));
   std::vector<SqlParam> params;
   std::string where;
-  AppendEquals(Quote(key_field.column), key_value, &where, &params);
+  AppendEquals(QuoteIdentifier(key_field.column), key_value, &where, &params);
   // Two rows at most: one is the answer, a second one means the key column is not unique.
-  std::string sql = absl::StrCat("SELECT ", ColumnList(selected), " FROM ", Quote(binding.table),
-                                 " WHERE ", where, " LIMIT 2");
+  std::string sql = absl::StrCat("SELECT ", ColumnList(selected), " FROM ",
+                                 QuoteIdentifier(binding.table), " WHERE ", where, " LIMIT 2");
 
   NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
   NDX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, lease->Prepare(sql));
@@ -468,7 +447,7 @@ absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::s
         rc, lease->db(),
         absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\""));
   }
-  NDX_ASSIGN_OR_RETURN(std::string record, BuildRecord(binding, selected, stmt, 0));
+  NDX_ASSIGN_OR_RETURN(std::string record, RowRecord(binding, selected, stmt, 0));
   rc = sqlite3_step(stmt);
   if (rc == SQLITE_ROW) {
     return absl::FailedPreconditionError(
@@ -492,13 +471,13 @@ absl::StatusOr<SearchPage> SqliteBackend::Search(const Binding& binding,
   NDX_ASSIGN_OR_RETURN(const size_t limit, PageRows(page_size));
   NDX_ASSIGN_OR_RETURN(std::vector<const FieldBinding*> selected, binding.SelectFields(fields));
 
-  const std::string key_column = Quote(binding.key().column);
+  const std::string key_column = QuoteIdentifier(binding.key().column);
   std::vector<SqlParam> params;
   std::string where = absl::StrCat(key_column, " IS NOT NULL");
   for (const FieldFilter& filter : filters) {
     NDX_ASSIGN_OR_RETURN(ParsedFilter parsed, ParseFilter(binding, filter));
     absl::StrAppend(&where, " AND ");
-    AppendEquals(Quote(parsed.field->column), parsed.value, &where, &params);
+    AppendEquals(QuoteIdentifier(parsed.field->column), parsed.value, &where, &params);
   }
   if (!page_token.empty()) {
     NDX_ASSIGN_OR_RETURN(std::string position, DecodePageToken(binding, filters, page_token));
@@ -509,8 +488,8 @@ absl::StatusOr<SearchPage> SqliteBackend::Search(const Binding& binding,
   // One row past the page tells whether there is a next page, so the last page has no token.
   params.push_back(static_cast<int64_t>(limit + 1));
   std::string sql = absl::StrCat("SELECT ", key_column, ", ", ColumnList(selected), " FROM ",
-                                 Quote(binding.table), " WHERE ", where, " ORDER BY ", key_column,
-                                 " LIMIT ?", params.size());
+                                 QuoteIdentifier(binding.table), " WHERE ", where, " ORDER BY ",
+                                 key_column, " LIMIT ?", params.size());
 
   NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
   NDX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, lease->Prepare(sql));
@@ -532,7 +511,7 @@ absl::StatusOr<SearchPage> SqliteBackend::Search(const Binding& binding,
       break;
     }
     last_position = EncodePosition(stmt, 0);
-    NDX_ASSIGN_OR_RETURN(std::string record, BuildRecord(binding, selected, stmt, 1));
+    NDX_ASSIGN_OR_RETURN(std::string record, RowRecord(binding, selected, stmt, 1));
     page.records.push_back(std::move(record));
   }
   return page;

@@ -188,16 +188,7 @@ std::string PostgresServer::ConnectionString(const std::string& database) const 
 }
 
 absl::Status PostgresServer::Exec(const std::string& sql, const std::string& database) const {
-  std::unique_ptr<PGconn, ConnectionDeleter> conn(PQconnectdb(ConnectionString(database).c_str()));
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return absl::UnavailableError(PQerrorMessage(conn.get()));
-  }
-  std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn.get(), sql.c_str()));
-  const ExecStatusType status = PQresultStatus(result.get());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return absl::InternalError(absl::StrCat(sql, ": ", PQerrorMessage(conn.get())));
-  }
-  return absl::OkStatus();
+  return Query(sql, database).status();
 }
 
 absl::StatusOr<std::string> PostgresServer::Query(const std::string& sql,
@@ -207,9 +198,12 @@ absl::StatusOr<std::string> PostgresServer::Query(const std::string& sql,
     return absl::UnavailableError(PQerrorMessage(conn.get()));
   }
   std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn.get(), sql.c_str()));
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) < 1) {
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     return absl::InternalError(absl::StrCat(sql, ": ", PQerrorMessage(conn.get())));
   }
+  // A statement that returns no row (CREATE, INSERT) reads as "".
+  if (PQntuples(result.get()) < 1 || PQnfields(result.get()) < 1) return std::string();
   return std::string(PQgetvalue(result.get(), 0, 0));
 }
 

@@ -41,7 +41,7 @@ class PostgresServer {
   std::string ConnectionString(const std::string& database = "postgres") const;
   // Runs `sql` (several statements allowed) in `database`.
   absl::Status Exec(const std::string& sql, const std::string& database = "postgres") const;
-  // The first column of the first row of `sql`, as text.
+  // The first column of the first row of `sql`, as text ("" when it returns no row).
   absl::StatusOr<std::string> Query(const std::string& sql,
                                     const std::string& database = "postgres") const;
 
