@@ -9,7 +9,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libprotoc-dev protobuf-compiler
   librocksdb-dev libspdlog-dev libgtest-dev libgmock-dev libsqlite3-dev sqlite3 jq
   libcli11-dev nlohmann-json3-dev libssl-dev libabsl-dev openssl ca-certificates clang-format
-  libbenchmark-dev procps libpq-dev postgresql
+  libbenchmark-dev procps libpq-dev postgresql libcpp-httplib-dev prometheus-cpp-dev curl
+  prometheus  # for promtool, which checks deploy/prometheus/
 )
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)
