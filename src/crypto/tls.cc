@@ -16,15 +16,10 @@
 #include "common/status_macros.h"
 #include "crypto/openssl_util.h"
 #include "crypto/pki.h"
+#include "crypto/tls_internal.h"
 
 namespace ndx::crypto {
-namespace {
-
-struct TlsPems {
-  std::string ca;
-  std::string cert;
-  std::string key;
-};
+namespace internal {
 
 // Reads the three files and checks what a bad deployment gets wrong: a key others can read, a
 // certificate that is not the key's, a CA file without a certificate.
@@ -118,6 +113,29 @@ std::string FingerprintOf(const char* pem) {
   return info.ok() ? info->sha256_fingerprint : "unknown";
 }
 
+// Refuses to present a certificate that the peers would refuse, so that a bad certificate is
+// reported where it is installed and not as a handshake failure somewhere else.
+absl::Status CheckOwnCertificate(const TlsPems& pems, const std::string& cert_file, PeerRole role,
+                                 absl::string_view trust_domain) {
+  absl::StatusOr<SpiffeId> id = CheckLeafCertificate(pems.cert, role, trust_domain);
+  if (id.ok()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(cert_file, " would be refused by its peers: ", id.status().message()));
+}
+
+}  // namespace internal
+
+using internal::CertificateName;
+using internal::CheckLeaf;
+using internal::CheckOwnCertificate;
+using internal::CheckPresented;
+using internal::FingerprintOf;
+using internal::LoadTlsFiles;
+using internal::Refused;
+using internal::TlsPems;
+
+namespace {
+
 // Enforces the client leaf rules of one trust domain on every client of a server. Runs after
 // gRPC has verified the client's chain against the CA; synchronous, so Cancel has nothing to
 // cancel. Thread-safe: immutable, called concurrently from handshakes.
@@ -183,16 +201,6 @@ class ServerLeafVerifier : public grpc::experimental::ExternalCertificateVerifie
  private:
   const std::optional<SpiffeId> expected_;
 };
-
-// Refuses to present a certificate that the peers would refuse, so that a bad certificate is
-// reported where it is installed and not as a handshake failure somewhere else.
-absl::Status CheckOwnCertificate(const TlsPems& pems, const std::string& cert_file, PeerRole role,
-                                 absl::string_view trust_domain) {
-  absl::StatusOr<SpiffeId> id = CheckLeafCertificate(pems.cert, role, trust_domain);
-  if (id.ok()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat(cert_file, " would be refused by its peers: ", id.status().message()));
-}
 
 absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("cannot identify the peer: ", why));
