@@ -30,7 +30,8 @@ class AuditedCall final : public registry::ChangeRecorder {
  public:
   AuditedCall(grpc::ServerContextBase& context, audit::AuditSink& sink, const Clock& clock,
               std::string operation, uint64_t registry_revision);
-  // A call of the gateway's own, not from the network (the registry writes of its start-up).
+  // A call without a gRPC server context: the gateway's own (the registry writes of its start-up),
+  // or one that another transport answers with the request id (the REST/JSON face).
   AuditedCall(audit::AuditSink& sink, const Clock& clock, std::string operation,
               uint64_t registry_revision);
 

@@ -11,10 +11,6 @@ absl::StatusOr<std::string> CallerNodeId(const grpc::ServerContextBase& context,
   if (auth == nullptr) return absl::UnauthenticatedError("the call carries no TLS peer");
   absl::StatusOr<crypto::SpiffeId> peer = crypto::PeerIdentity(*auth);
   if (!peer.ok()) return peer.status();
-  if (peer->trust_domain() != policy.trust_domain) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "identity ", peer->ToString(), " is not of trust domain ", policy.trust_domain));
-  }
   // The handshake checked the certificate against the CRL of its time; a connection outlives
   // a revocation, so every call is checked against the CRL in force.
   if (policy.revocation != nullptr) {
@@ -25,11 +21,19 @@ absl::StatusOr<std::string> CallerNodeId(const grpc::ServerContextBase& context,
           absl::StrCat("the certificate of ", peer->ToString(), " has been revoked"));
     }
   }
-  if (!peer->is_node()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(peer->ToString(), " is not a node identity; only nodes call this API"));
+  return NodeIdOf(*peer, policy);
+}
+
+absl::StatusOr<std::string> NodeIdOf(const crypto::SpiffeId& peer, const CallerPolicy& policy) {
+  if (peer.trust_domain() != policy.trust_domain) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "identity ", peer.ToString(), " is not of trust domain ", policy.trust_domain));
   }
-  return peer->name();
+  if (!peer.is_node()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(peer.ToString(), " is not a node identity; only nodes call this API"));
+  }
+  return peer.name();
 }
 
 }  // namespace ndx::gateway

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "crypto/revocation.h"
+#include "crypto/spiffe_id.h"
 
 namespace ndx::gateway {
 
@@ -24,6 +25,11 @@ struct CallerPolicy {
 // revoked; kPermissionDenied for a gateway identity, which may not call node APIs.
 absl::StatusOr<std::string> CallerNodeId(const grpc::ServerContextBase& context,
                                          const CallerPolicy& policy);
+
+// The node id of `peer`, an identity whose certificate the transport has verified and checked
+// against the CRL (the REST/JSON face's TLS layer): kUnauthenticated for another trust domain,
+// kPermissionDenied for an identity that is not a node.
+absl::StatusOr<std::string> NodeIdOf(const crypto::SpiffeId& peer, const CallerPolicy& policy);
 
 }  // namespace ndx::gateway
 

@@ -67,26 +67,23 @@ absl::Status AdapterFailure(const grpc::Status& status, const registry::Decision
 // (start on a gRPC thread, then the adapter's completion on another).
 class ReadCall {
  public:
-  ReadCall(const ExchangeService* service, grpc::CallbackServerContext* context,
-           std::string operation)
+  ReadCall(const ExchangeService* service, ReadOrigin origin, ReadDone done, std::string operation)
       : service_(service),
-        context_(context),
-        reactor_(context->DefaultReactor()),
-        call_(*context, *service->audit_, *service->clock_, std::move(operation), 0) {
+        origin_(std::move(origin)),
+        done_(std::move(done)),
+        call_(*service->audit_, *service->clock_, std::move(operation), 0) {
     service_->in_flight_.fetch_add(1, std::memory_order_acq_rel);
   }
   virtual ~ReadCall() { service_->in_flight_.fetch_sub(1, std::memory_order_acq_rel); }
 
   // REQUIRES: called once; `this` may be deleted before it returns.
-  grpc::ServerUnaryReactor* Start() {
-    grpc::ServerUnaryReactor* reactor = reactor_;
+  void Start() {
     absl::Status status = Authorize();
     if (!status.ok()) {
       Fail(std::move(status));
     } else {
       Forward();
     }
-    return reactor;
   }
 
  protected:
@@ -163,7 +160,7 @@ class ReadCall {
   // Fills `client` with the adapter call's deadline: the caller's own, or the gateway's limit
   // when that comes first.
   void SetAdapterDeadline(grpc::ClientContext* client) {
-    auto caller_deadline = context_->deadline();
+    auto caller_deadline = origin_.deadline;
     auto limit = std::chrono::system_clock::now() +
                  absl::ToChronoMicroseconds(service_->options_.adapter_timeout);
     deadline_is_gateway_limit_ = limit < caller_deadline;
@@ -187,10 +184,9 @@ class ReadCall {
 
  private:
   absl::Status Authorize() {
-    absl::StatusOr<std::string> caller = CallerNodeId(*context_, service_->options_.callers);
-    if (!caller.ok()) return caller.status();
+    if (!origin_.caller.ok()) return origin_.caller.status();
     audit::AuditRecord& record = call_.record();
-    record.caller = *caller;
+    record.caller = *origin_.caller;
     registry::ReadRequest request = AsReadRequest();
     record.dataset = std::string(request.dataset);
     record.purpose = std::string(request.purpose);
@@ -212,15 +208,17 @@ class ReadCall {
 
   // The single place where a read's outcome goes: audited, then answered (AuditedCall).
   void Complete(absl::Status status) {
-    call_.Finish(std::move(status), [this](absl::Status answer) {
-      reactor_->Finish(ToGrpcStatus(answer));
-      delete this;
-    });
+    // Finish hands the record, request id included, to the audit sink.
+    call_.Finish(std::move(status),
+                 [this, request_id = call_.record().request_id](absl::Status answer) {
+                   std::move(done_)(std::move(answer), request_id);
+                   delete this;
+                 });
   }
 
   const ExchangeService* const service_;
-  grpc::CallbackServerContext* const context_;
-  grpc::ServerUnaryReactor* const reactor_;
+  const ReadOrigin origin_;
+  ReadDone done_;
   AuditedCall call_;
   // Keeps the pointers of decision_ valid.
   std::shared_ptr<const registry::Snapshot> snapshot_;
@@ -232,9 +230,9 @@ namespace {
 
 class GetCall final : public ReadCall {
  public:
-  GetCall(const ExchangeService* service, grpc::CallbackServerContext* context,
+  GetCall(const ExchangeService* service, ReadOrigin origin, ReadDone done,
           const v1::GetRequest* request, v1::GetResponse* response)
-      : ReadCall(service, context, "Get"),
+      : ReadCall(service, std::move(origin), std::move(done), "Get"),
         request_(request),
         response_(response),
         requested_fields_(request->fields().begin(), request->fields().end()) {}
@@ -301,10 +299,10 @@ class GetCall final : public ReadCall {
 
 class QueryCall final : public ReadCall {
  public:
-  QueryCall(const ExchangeService* service, grpc::CallbackServerContext* context,
+  QueryCall(const ExchangeService* service, ReadOrigin origin, ReadDone done,
             const v1::QueryRequest* request, v1::QueryResponse* response, int default_page_size,
             int max_page_size)
-      : ReadCall(service, context, "Query"),
+      : ReadCall(service, std::move(origin), std::move(done), "Query"),
         request_(request),
         response_(response),
         default_page_size_(default_page_size),
@@ -410,20 +408,47 @@ class QueryCall final : public ReadCall {
   v1::SearchResponse found_;
 };
 
+// The gRPC answer of a read: the request id as initial metadata (sent with the status), then the
+// status.
+ReadDone AnswerGrpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor) {
+  return [context, reactor](absl::Status status, const std::string& request_id) {
+    context->AddInitialMetadata("ndx-request-id", request_id);
+    reactor->Finish(ToGrpcStatus(status));
+  };
+}
+
 }  // namespace
+
+ReadOrigin ExchangeService::OriginOf(const grpc::CallbackServerContext& context) const {
+  return {.caller = CallerNodeId(context, options_.callers), .deadline = context.deadline()};
+}
+
+void ExchangeService::StartGet(ReadOrigin origin, const v1::GetRequest* request,
+                               v1::GetResponse* response, ReadDone done) {
+  (new GetCall(this, std::move(origin), std::move(done), request, response))->Start();
+}
+
+void ExchangeService::StartQuery(ReadOrigin origin, const v1::QueryRequest* request,
+                                 v1::QueryResponse* response, ReadDone done) {
+  (new QueryCall(this, std::move(origin), std::move(done), request, response,
+                 options_.default_page_size, options_.max_page_size))
+      ->Start();
+}
 
 grpc::ServerUnaryReactor* ExchangeService::Get(grpc::CallbackServerContext* context,
                                                const v1::GetRequest* request,
                                                v1::GetResponse* response) {
-  return (new GetCall(this, context, request, response))->Start();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  StartGet(OriginOf(*context), request, response, AnswerGrpc(context, reactor));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ExchangeService::Query(grpc::CallbackServerContext* context,
                                                  const v1::QueryRequest* request,
                                                  v1::QueryResponse* response) {
-  return (new QueryCall(this, context, request, response, options_.default_page_size,
-                        options_.max_page_size))
-      ->Start();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  StartQuery(OriginOf(*context), request, response, AnswerGrpc(context, reactor));
+  return reactor;
 }
 
 }  // namespace ndx::gateway

@@ -2,8 +2,11 @@
 #define NDX_GATEWAY_EXCHANGE_SERVICE_H_
 
 #include <atomic>
+#include <chrono>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "audit/audit_sink.h"
 #include "common/clock.h"
@@ -22,6 +25,18 @@ struct ExchangeOptions {
   int default_page_size = 100;
   int max_page_size = 1000;
 };
+
+// Who asked for a read, as the transport established it, and until when they wait.
+struct ReadOrigin {
+  // The caller's node id, or why it has none (kUnauthenticated, kPermissionDenied): the refusal
+  // is then audited and answered like any other.
+  absl::StatusOr<std::string> caller;
+  std::chrono::system_clock::time_point deadline;
+};
+
+// Receives a read's outcome once, on any thread, after its audit record was appended; the
+// response is filled when the status is OK. The request id is the one in the audit record.
+using ReadDone = absl::AnyInvocable<void(absl::Status status, const std::string& request_id) &&>;
 
 // The consumer-facing read API. Each call: identify the caller from its certificate, validate,
 // authorize against the current registry snapshot, forward to the owner's adapter without
@@ -45,6 +60,17 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
                                   const v1::QueryRequest* request,
                                   v1::QueryResponse* response) override;
+
+  // The same reads for a transport other than this gRPC service (the REST/JSON face): the same
+  // validation, authorization, adapter call, projection and audit. `request` and `response` must
+  // live until `done` runs.
+  void StartGet(ReadOrigin origin, const v1::GetRequest* request, v1::GetResponse* response,
+                ReadDone done);
+  void StartQuery(ReadOrigin origin, const v1::QueryRequest* request, v1::QueryResponse* response,
+                  ReadDone done);
+
+  // The caller of a gRPC call, by the policy of the options.
+  ReadOrigin OriginOf(const grpc::CallbackServerContext& context) const;
 
   // Reads started and not yet answered, for draining at shutdown.
   int in_flight() const { return in_flight_.load(std::memory_order_acquire); }

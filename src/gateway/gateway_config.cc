@@ -1,6 +1,7 @@
 #include "gateway/gateway_config.h"
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/checkpoint.h"
 #include "common/files.h"
@@ -17,6 +18,9 @@ constexpr uint32_t kDefaultMaxPageSize = 1000;
 constexpr uint64_t kDefaultEventRetentionSeconds = 7 * 24 * 3600;
 constexpr uint32_t kDefaultEventExpiryIntervalSeconds = 60;
 constexpr uint32_t kDefaultPageTokenLifetimeSeconds = 3600;
+constexpr uint32_t kDefaultJsonApiThreads = 16;
+constexpr uint32_t kMaxJsonApiThreads = 1024;
+constexpr uint32_t kDefaultJsonApiIdleTimeoutSeconds = 30;
 
 absl::Status Invalid(const std::string& origin, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
@@ -92,6 +96,25 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
     events->set_retention_seconds(kDefaultEventRetentionSeconds);
   if (events->expiry_interval_seconds() == 0) {
     events->set_expiry_interval_seconds(kDefaultEventExpiryIntervalSeconds);
+  }
+  if (config->has_json_api()) {
+    v1::JsonApiConfig* json_api = config->mutable_json_api();
+    if (json_api->threads() == 0) json_api->set_threads(kDefaultJsonApiThreads);
+    if (json_api->threads() > kMaxJsonApiThreads) {
+      return Invalid(origin, absl::StrCat("json_api.threads is larger than ", kMaxJsonApiThreads));
+    }
+    if (json_api->idle_timeout_seconds() == 0) {
+      json_api->set_idle_timeout_seconds(kDefaultJsonApiIdleTimeoutSeconds);
+    }
+    if (json_api->listen_address().empty()) {
+      return Invalid(origin,
+                     "json_api.listen_address is required when json_api is set, e.g. "
+                     "\"127.0.0.1:8444\"; leave json_api out for no REST/JSON face");
+    }
+    if (json_api->listen_address() == config->listen_address() &&
+        !absl::EndsWith(json_api->listen_address(), ":0")) {
+      return Invalid(origin, "json_api.listen_address must differ from listen_address");
+    }
   }
   return absl::OkStatus();
 }

@@ -246,6 +246,22 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
         absl::StrCat("cannot listen on ", config.listen_address(),
                      ": the address is in use or not local (see the log above)"));
   }
+  if (config.has_json_api()) {
+    const v1::JsonApiConfig& json_api = config.json_api();
+    NDX_ASSIGN_OR_RETURN(
+        gateway->json_api_,
+        JsonApi::Start(
+            http::ServerOptions{.listen_address = json_api.listen_address(),
+                                .tls = tls,
+                                .trust_domain = config.trust_domain(),
+                                .revocation = gateway->revocation_.get(),
+                                .threads = static_cast<int>(json_api.threads()),
+                                .max_body_bytes = config.max_message_bytes(),
+                                .idle_timeout = absl::Seconds(json_api.idle_timeout_seconds())},
+            callers, gateway->exchange_.get(), gateway->registry_.get()));
+    spdlog::info("REST/JSON API listening on {} (port {})", json_api.listen_address(),
+                 gateway->json_api_->port());
+  }
   spdlog::info("registry at {} (revision {}), trust domain {}", config.data_dir(),
                gateway->registry_->snapshot()->revision(), config.trust_domain());
   return gateway;
@@ -259,6 +275,8 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   // out the whole deadline while any client keeps an idle connection open, which every consumer
   // with a pooled channel does.
   server_->GetHealthCheckService()->Shutdown();
+  // Its requests wait for their reads, so this also lets them finish.
+  if (json_api_ != nullptr) json_api_->Stop();
   absl::Time give_up = absl::Now() + grace;
   while (exchange_->in_flight() > 0 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(5));

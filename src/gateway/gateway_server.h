@@ -18,6 +18,7 @@
 #include "gateway/audit_service.h"
 #include "gateway/events_service.h"
 #include "gateway/exchange_service.h"
+#include "gateway/json_api.h"
 #include "gateway/page_tokens.h"
 #include "gateway/registry_service.h"
 #include "ndx/v1/config.pb.h"
@@ -42,6 +43,8 @@ class GatewayServer {
 
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
+  // The REST/JSON face's port; 0 when it is off.
+  int json_api_port() const { return json_api_ == nullptr ? 0 : json_api_->port(); }
 
   // Stops accepting calls and waits up to `grace` for calls in flight before cancelling them.
   void Shutdown(absl::Duration grace);
@@ -72,6 +75,8 @@ class GatewayServer {
   std::unique_ptr<EventsService> events_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // Declared after the services it calls, so that it stops first.
+  std::unique_ptr<JsonApi> json_api_;
   // Logs, at start and daily, the certificates that expire within 30 days.
   std::unique_ptr<crypto::CertificateExpiryMonitor> expiry_;
 };

@@ -17,10 +17,13 @@ int main(int argc, char** argv) {
       "forwards them to the owners' adapters and audits every decision."};
   std::string config_path;
   std::string port_file;
+  std::string json_api_port_file;
   std::string log_level = "info";
   app.add_option("--config", config_path, "GatewayConfig in protobuf text format")->required();
   app.add_option("--port_file", port_file,
                  "Write the bound port here once serving (for listen_address port 0)");
+  app.add_option("--json_api_port_file", json_api_port_file,
+                 "Write the REST/JSON API's bound port here once serving (json_api port 0)");
   app.add_option("--log_level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   std::string log_format = "text";
@@ -53,6 +56,13 @@ int main(int argc, char** argv) {
                (*gateway)->port());
   if (!port_file.empty()) {
     absl::Status written = ndx::WritePortFile(port_file, (*gateway)->port());
+    if (!written.ok()) {
+      spdlog::critical("{}", written.ToString());
+      return 1;
+    }
+  }
+  if (!json_api_port_file.empty()) {
+    absl::Status written = ndx::WritePortFile(json_api_port_file, (*gateway)->json_api_port());
     if (!written.ok()) {
       spdlog::critical("{}", written.ToString());
       return 1;

@@ -82,6 +82,8 @@ crypto::TlsFilePaths TestPki::Node(const std::string& node_id) {
 crypto::TlsFilePaths TestPki::Gateway(const std::string& name) {
   crypto::LeafOptions options;
   options.identity = crypto::SpiffeId::Gateway(kTrustDomain, name);
+  // For the clients of its HTTPS listeners (curl), which check the host they connect to.
+  options.ip_addresses = {"127.0.0.1"};
   return Issue(Label("gateway", name), ca_dir_, options);
 }
 

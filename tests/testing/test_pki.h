@@ -54,7 +54,7 @@ class TestPki {
 
   // spiffe://ndx.test/node/<node_id>, node_id as "agency/system".
   crypto::TlsFilePaths Node(const std::string& node_id);
-  // spiffe://ndx.test/gateway/<name>.
+  // spiffe://ndx.test/gateway/<name>, with the IP SAN 127.0.0.1 for HTTPS clients.
   crypto::TlsFilePaths Gateway(const std::string& name);
   // Like Node, but its validity ended a day ago.
   crypto::TlsFilePaths ExpiredNode(const std::string& node_id);

@@ -77,6 +77,25 @@ TEST(GatewayConfigTest, NamesTheSettingToFix) {
   config.mutable_audit()->set_durability(static_cast<v1::Durability>(30));
   EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("audit.durability 30")));
+  config.mutable_audit()->clear_durability();
+  ASSERT_THAT(FinishGatewayConfig("g.textproto", &config), IsOk());
+  EXPECT_FALSE(config.has_json_api());  // the REST/JSON face is off unless configured
+
+  config.mutable_json_api();
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("json_api.listen_address")));
+  config.set_listen_address("127.0.0.1:8443");
+  config.mutable_json_api()->set_listen_address("127.0.0.1:8443");
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must differ")));
+  config.mutable_json_api()->set_listen_address("127.0.0.1:8444");
+  config.mutable_json_api()->set_threads(5000);
+  EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("json_api.threads")));
+  config.mutable_json_api()->clear_threads();
+  ASSERT_THAT(FinishGatewayConfig("g.textproto", &config), IsOk());
+  EXPECT_EQ(config.json_api().threads(), 16u);
+  EXPECT_EQ(config.json_api().idle_timeout_seconds(), 30u);
 }
 
 }  // namespace

@@ -40,7 +40,9 @@ class MtlsServerTest : public ::testing::Test {
                                                {"groups", request.path_groups},
                                                {"body", request.body},
                                                {"header", request.header("X-Test")}};
-                        return Response{.status = 200, .body = body.dump()};
+                        Response response;
+                        response.body = body.dump();
+                        return response;
                       }});
     absl::StatusOr<std::unique_ptr<MtlsServer>> server =
         MtlsServer::Start(std::move(options), std::move(routes));
