@@ -54,15 +54,16 @@ int main(int argc, char** argv) {
   }
   spdlog::info("ndx-gateway listening on {} (port {})", config->listen_address(),
                (*gateway)->port());
-  if (!port_file.empty()) {
-    absl::Status written = ndx::WritePortFile(port_file, (*gateway)->port());
+  // Before --port_file, which tells that everything is serving.
+  if (!json_api_port_file.empty()) {
+    absl::Status written = ndx::WritePortFile(json_api_port_file, (*gateway)->json_api_port());
     if (!written.ok()) {
       spdlog::critical("{}", written.ToString());
       return 1;
     }
   }
-  if (!json_api_port_file.empty()) {
-    absl::Status written = ndx::WritePortFile(json_api_port_file, (*gateway)->json_api_port());
+  if (!port_file.empty()) {
+    absl::Status written = ndx::WritePortFile(port_file, (*gateway)->port());
     if (!written.ok()) {
       spdlog::critical("{}", written.ToString());
       return 1;
