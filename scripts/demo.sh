@@ -120,11 +120,12 @@ start_population_postgresql() {
   export NDX_POPULATION_DATABASE=$population_pg
 }
 
-# start NAME BINARY CONFIG: starts a server in the background, waits for its port file, and sets
-# the variable port_NAME to the port it listens on.
+# start NAME BINARY CONFIG [FLAG...]: starts a server in the background, waits for its port file,
+# and sets the variable port_NAME to the port it listens on.
 start() {
   local name=$1 binary=$2 config=$3
-  "$bin/$binary" --config "$config" --port_file "$name.port" >"$name.log" 2>&1 &
+  shift 3
+  "$bin/$binary" --config "$config" --port_file "$name.port" "$@" >"$name.log" 2>&1 &
   pids+=($!)
   local pid=$!
   for _ in $(seq 1 150); do
@@ -272,7 +273,8 @@ echo "social-insurance.db: $(q social-insurance.db 'SELECT count(*) FROM insuran
   "health-insurance cards, $(q social-insurance.db 'SELECT count(*) FROM members') members"
 
 step "Gateway and adapters"
-start gateway ndx-gateway gateway.textproto
+start gateway ndx-gateway gateway.textproto --json_api_port_file json-api.port
+echo "its REST/JSON face is listening on 127.0.0.1:$(cat json-api.port)"
 for agency in portal civil-status population social-insurance; do
   start "$agency" ndx-adapter "$agency.textproto"
 done
@@ -540,6 +542,24 @@ refused 17 vss "vss/social-insurance publishes an event on moj/births, which it 
 unknown_citizen=001099999999
 refused 15 vss "vss/social-insurance reads mops/residents $unknown_citizen, which is not registered" \
   get mops/residents "$unknown_citizen" --purpose child-health-insurance
+
+step "A system without gRPC reads the same way over HTTPS and JSON (curl)"
+# The same identity (mops/population's certificate), authorization, projection and audit.
+rest_get() {
+  curl -sS --cacert pki/ca/ca.pem --cert pki/mops-population/tls.pem \
+    --key pki/mops-population/tls.key -H 'Content-Type: application/json' -d "$2" \
+    "https://127.0.0.1:$(cat json-api.port)/v1/datasets/$1:get"
+}
+rest_answer=$(rest_get moj/births \
+  "{\"key\": \"$birth_id\", \"purpose\": \"permanent-residence-registration\"}")
+jq -c . <<<"$rest_answer" | indent
+[[ $(jq -r '.request_id // empty' <<<"$rest_answer") != "" ]] ||
+  fail "the REST/JSON read of moj/births $birth_id was not answered"
+rest_refusal=$(rest_get moj/births \
+  "{\"key\": \"$birth_id\", \"purpose\": \"child-health-insurance\"}")
+jq -c . <<<"$rest_refusal" | indent
+[[ $(jq -r '.code' <<<"$rest_refusal") == 7 ]] ||
+  fail "a REST/JSON read for a purpose its grant lacks was not refused with PERMISSION_DENIED"
 
 step "The gateway's decision log (decisions.jsonl): $(wc -l <decisions.jsonl) decisions; the refused ones"
 jq -c 'select(.decision == "deny") | {caller, operation, dataset, purpose, code, reason}
