@@ -13,7 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "crypto/pki.h"
 #include "crypto/tls.h"
+#include "fake_agency_api.h"
 #include "google/protobuf/text_format.h"
 #include "ndx/v1/adapter.grpc.pb.h"
 #include "test_data.h"
@@ -25,10 +27,12 @@ extern char** environ;
 namespace ndx::adapters {
 namespace {
 
+using ::ndx::adapters::testing::FakeAgencyApi;
 using ::ndx::adapters::testing::PopulationData;
 using ::ndx::testing::IsOk;
 using ::ndx::testing::TestPki;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // ndx-adapter with `args`, its stderr sent to `stderr_path`.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& stderr_path) {
@@ -130,6 +134,93 @@ TEST(AdapterBinaryTest, ServesUntilSigterm) {
   EXPECT_THAT(log,
               HasSubstr("ndx-adapter listening on 127.0.0.1:" + port->substr(0, port->size() - 1)));
   EXPECT_THAT(log, HasSubstr("request_id=req-binary"));
+}
+
+// pop/people served from a fake agency HTTP/JSON API through the real binary: the gateway's
+// Fetch and Search reach the API over HTTPS, and the adapter's debug log holds no key, filter
+// value, record value or URL.
+TEST(AdapterBinaryTest, ServesARestDatasetAndKeepsCitizensDataOutOfItsLog) {
+  TestPki pki;
+  PopulationData data;  // for person.proto (pop.v1.Person) and the config's frame
+  crypto::LeafOptions server;
+  server.identity = crypto::SpiffeId::Node(TestPki::kTrustDomain, "pop/api");
+  server.ip_addresses = {"127.0.0.1"};
+  ASSERT_THAT(crypto::IssueCertificate(pki.ca_dir(), data.dir() + "/api", "tls", server), IsOk());
+  FakeAgencyApi::Options api_options;
+  api_options.server = {pki.ca_file(), data.dir() + "/api/tls.pem", data.dir() + "/api/tls.key"};
+  FakeAgencyApi api(api_options);
+
+  crypto::TlsFilePaths tls = pki.Node("pop/registry");
+  v1::AdapterConfig config = data.Config();
+  config.mutable_tls()->set_ca_file(tls.ca_file);
+  config.mutable_tls()->set_cert_file(tls.cert_file);
+  config.mutable_tls()->set_key_file(tls.key_file);
+  config.clear_datasets();
+  v1::DatasetBinding* people = config.add_datasets();
+  people->set_dataset("pop/people");
+  people->set_proto_file("person.proto");
+  people->set_message_type("pop.v1.Person");
+  people->set_key_field("citizen_id");
+  people->mutable_rest()->set_base_url(api.Url("/people"));
+  people->mutable_rest()->set_ca_file(pki.ca_file());
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+  ASSERT_THAT(WriteFileAtomically(data.config_path(), text, 0644), IsOk());
+
+  const std::string port_file = data.dir() + "/port";
+  const std::string stderr_path = data.dir() + "/stderr.txt";
+  pid_t pid =
+      Spawn({"--config", data.config_path(), "--port_file", port_file, "--log_level", "debug"},
+            stderr_path);
+  absl::StatusOr<std::string> port;
+  for (int i = 0; i < 1500 && !(port = ReadFile(port_file)).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_THAT(port, IsOk()) << *ReadFile(stderr_path);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      crypto::MakeChannelCredentials(pki.Gateway("core"), std::nullopt);
+  ASSERT_THAT(credentials, IsOk());
+  auto stub = v1::Adapter::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port->substr(0, port->size() - 1)), *credentials));
+
+  grpc::ClientContext fetch_context;
+  fetch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::FetchRequest fetch;
+  fetch.set_dataset("pop/people");
+  fetch.set_key("p117");
+  fetch.add_fields("full_name");
+  v1::FetchResponse fetched;
+  grpc::Status status = stub->Fetch(&fetch_context, fetch, &fetched);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NE(fetched.record().find("Person 17"), std::string::npos);
+
+  grpc::ClientContext missing_context;
+  missing_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  fetch.set_key("p999");
+  status = stub->Fetch(&missing_context, fetch, &fetched);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext search_context;
+  search_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::SearchRequest search;
+  search.set_dataset("pop/people");
+  v1::Filter* filter = search.add_filters();
+  filter->set_field("province");
+  filter->set_value("DN");
+  search.set_page_size(10);
+  v1::SearchResponse found;
+  status = stub->Search(&search_context, search, &found);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(found.records_size(), 10);
+  EXPECT_FALSE(found.next_page_token().empty());
+
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(pid, std::chrono::seconds(30)), 0);
+  const std::string log = *ReadFile(stderr_path);
+  EXPECT_THAT(log, HasSubstr("Fetch request_id="));
+  for (const char* secret : {"p117", "p999", "Person 17", "/people/"}) {
+    EXPECT_THAT(log, Not(HasSubstr(secret))) << log;
+  }
 }
 
 }  // namespace
