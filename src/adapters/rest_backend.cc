@@ -4,12 +4,15 @@
 #include <google/protobuf/util/type_resolver.h>
 #include <google/protobuf/util/type_resolver_util.h>
 #include <httplib.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
@@ -480,6 +483,44 @@ absl::Status HttpStatusError(const Binding& binding, absl::string_view origin, i
 
 }  // namespace
 
+namespace {
+
+// Keeps a SIGPIPE raised by this thread from ending the adapter, whose disposition of SIGPIPE is
+// the default one (terminate). httplib's client, and OpenSSL under it, write without
+// MSG_NOSIGNAL, so a write to a connection the API reset (a load balancer dropping an idle
+// connection, or the TLS close_notify after a failed read) raises it. SIGPIPE is blocked in this
+// thread for the guard's life, and one it raised is taken off before unblocking; the process's
+// disposition, which other code may rely on, is left alone. A SIGPIPE pending before the guard
+// is someone else's and is left pending.
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    sigemptyset(&sigpipe_);
+    sigaddset(&sigpipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &sigpipe_, &previous_);
+  }
+  ~ScopedSigpipeBlock() {
+    if (!was_pending_) {
+      const timespec now = {0, 0};
+      while (sigtimedwait(&sigpipe_, nullptr, &now) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+
+ private:
+  sigset_t sigpipe_;
+  sigset_t previous_;
+  bool was_pending_ = false;
+};
+
+}  // namespace
+
 // One keep-alive HTTPS client of the API. Used by one call at a time; not thread-safe.
 class RestConnection {
  public:
@@ -534,6 +575,7 @@ class RestConnection {
 
   // GET `target`, every timeout set to what is left until `until`.
   Outcome Get(const std::string& target, absl::Time until, size_t max_body) {
+    const ScopedSigpipeBlock no_sigpipe;
     Outcome outcome;
     outcome.reused = client_->is_socket_open() != 0;
     // Whole milliseconds rounded up, plus one: httplib waits in milliseconds, and a wait cut

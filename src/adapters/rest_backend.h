@@ -82,7 +82,9 @@ struct RestBackendOptions {
 // connection costs a TCP and TLS handshake and loading the CA file, about 5 ms on loopback
 // against 0.1 ms for a request on an open one: pooling is worth it. A pooled connection the API
 // closed while idle fails on its next use; that request is sent once more on a new connection
-// (a GET is idempotent). Thread-safe.
+// (a GET is idempotent). SIGPIPE is blocked in the calling thread while a request runs, since
+// httplib's client writes without MSG_NOSIGNAL and the adapter keeps SIGPIPE's default action.
+// Thread-safe.
 class RestBackend final : public Backend {
  public:
   // Checks the options and the files (base_url https, the CA file holds a certificate, the

@@ -165,6 +165,14 @@ void FakeAgencyApi::Serve(int port) {
   server.Get(R"(/redirect(/.*)?)", [](const httplib::Request&, httplib::Response& response) {
     response.set_redirect("https://example.org/people/001");
   });
+  server.Get(R"(/abort(/.*)?)", [](const httplib::Request&, httplib::Response& response) {
+    // Promises 1 KiB, sends a few bytes, then gives up: the server closes the connection.
+    response.set_content_provider(1024, "application/json",
+                                  [](size_t offset, size_t, httplib::DataSink& sink) {
+                                    if (offset == 0) sink.write("{\"citizen_id\": ", 15);
+                                    return offset == 0;
+                                  });
+  });
   server.Get(R"(/big(/.*)?)", [](const httplib::Request&, httplib::Response& response) {
     SendJson(response, Json{{"citizen_id", "001"}, {"full_name", std::string(64 << 10, 'x')}});
   });

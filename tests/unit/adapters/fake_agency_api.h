@@ -36,6 +36,7 @@ namespace ndx::adapters::testing {
 //   /garbage/...        200 with a body that is not JSON
 //   /redirect/...       302 to another host
 //   /big/...            200 with a 64 KiB record
+//   /abort/...          200 promising 1 KiB, then the connection ends after a few bytes
 // With `bearer_token`, a request without "Authorization: Bearer <token>" gets 401; with
 // `client_ca_file`, the TLS handshake requires a client certificate chaining to it.
 // Thread-safe.
