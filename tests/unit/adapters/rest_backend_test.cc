@@ -363,6 +363,13 @@ TEST_F(RestBackendTest, SearchDropsRecordsThatDoNotMatchAFilter) {
               StatusIs(absl::StatusCode::kInternal, HasSubstr("for page_size 1")));
 }
 
+TEST_F(RestBackendTest, MissingQueryFormIsTheOwnersConfiguration) {
+  EXPECT_THAT(
+      Search(People("/people", "search_path: \"/nowhere\""), {{"province", "DN"}}),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr("HTTP 404"), HasSubstr("rest.search_path"), Not(HasSubstr("DN")))));
+}
+
 TEST_F(RestBackendTest, SearchRecordOfTheWrongTypeIsInternal) {
   EXPECT_THAT(Search(People(), {{"full_name", "Broken"}}),
               StatusIs(absl::StatusCode::kInternal,
@@ -543,6 +550,21 @@ TEST_F(RestBackendTest, BadSettingsAreRefusedAtLoad) {
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)))
         << c.rest << " " << c.extra;
   }
+}
+
+TEST_F(RestBackendTest, ClientCertificateThatDoesNotLoadIsRefusedAtLoad) {
+  const crypto::TlsFilePaths mine = pki_.Node("pop/registry");
+  const crypto::TlsFilePaths other = pki_.Node("pop/other");
+  EXPECT_THAT(Load(RestDataset("pop/people", "Person", "citizen_id",
+                               Rest(api_, "/people",
+                                    absl::StrCat("cert_file: \"", mine.cert_file, "\" key_file: \"",
+                                                 other.key_file, "\"")))),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("rest.cert_file")));
+  EXPECT_THAT(Load(RestDataset("pop/people", "Person", "citizen_id",
+                               Rest(api_, "/people",
+                                    absl::StrCat("cert_file: \"", mine.key_file, "\" key_file: \"",
+                                                 mine.key_file, "\"")))),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("rest.cert_file")));
 }
 
 TEST_F(RestBackendTest, SchemaTheContractCannotServeIsRefusedAtLoad) {
