@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/postgresql_backend.h"
+#include "adapters/rest_backend.h"
 #include "adapters/sqlite_backend.h"
 #include "common/field_text.h"
 #include "common/files.h"
@@ -92,13 +93,41 @@ absl::StatusOr<std::shared_ptr<Backend>> OpenBackend(
       }
       return backend;
     }
+    case v1::DatasetBinding::kRest: {
+      const v1::RestBackend& settings = binding.rest();
+      RestBackendOptions options;
+      options.base_url = settings.base_url();
+      options.ca_file = ResolvePath(settings.ca_file(), config_path);
+      options.cert_file = ResolvePath(settings.cert_file(), config_path);
+      options.key_file = ResolvePath(settings.key_file(), config_path);
+      options.bearer_token_file = ResolvePath(settings.bearer_token_file(), config_path);
+      options.search_path = settings.search_path();
+      if (settings.max_connections() != 0) {
+        options.max_connections = static_cast<int>(std::min(settings.max_connections(), 1024u));
+      }
+      if (settings.timeout_ms() != 0) options.timeout = absl::Milliseconds(settings.timeout_ms());
+      // One pool per API: bindings naming the same base_url share its connections, and so must
+      // agree on how to reach it.
+      std::shared_ptr<Backend>& backend = (*backends)[absl::StrCat("rest:", settings.base_url())];
+      if (backend == nullptr) {
+        absl::StatusOr<std::unique_ptr<RestBackend>> opened = RestBackend::Open(options);
+        if (!opened.ok()) return Prefixed(opened.status(), absl::StrCat("dataset ", dataset, ": "));
+        backend = std::move(*opened);
+      } else if (static_cast<const RestBackend&>(*backend).options() != options) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "dataset ", dataset,
+            ": another dataset uses the same rest.base_url with other settings; bindings of one "
+            "base_url share its connections, so give them the same rest settings"));
+      }
+      return backend;
+    }
     case v1::DatasetBinding::BACKEND_NOT_SET:
       break;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("dataset ", dataset,
-                   " has no backend; give sqlite { path: \"...\" } or postgresql { connection: "
-                   "\"...\" }"));
+                   " has no backend; give sqlite { path: \"...\" }, postgresql { connection: "
+                   "\"...\" } or rest { base_url: \"https://...\" ca_file: \"...\" }"));
 }
 
 }  // namespace
@@ -124,7 +153,20 @@ absl::StatusOr<Binding> LoadBinding(const v1::DatasetBinding& config,
     return Invalid(prefix, "message_type is empty; give the full name, e.g. \"civil.v1.Birth\"");
   }
   if (config.key_field().empty()) return Invalid(prefix, "key_field is empty");
-  NDX_RETURN_IF_ERROR(CheckIdentifier(prefix, "table", config.table()));
+  // A rest backend reads the agency's API, whose JSON members are matched to fields by name:
+  // table and columns mean nothing there, and are refused rather than silently ignored.
+  const bool rest = config.backend_case() == v1::DatasetBinding::kRest;
+  if (rest && !config.table().empty()) {
+    return Invalid(prefix,
+                   "table does not apply to a rest backend (records come from the agency's API, "
+                   "not a table); remove it");
+  }
+  if (rest && !config.columns().empty()) {
+    return Invalid(prefix,
+                   "columns does not apply to a rest backend (JSON members are matched to fields "
+                   "by the field's name or its lowerCamelCase JSON name); remove it");
+  }
+  if (!rest) NDX_RETURN_IF_ERROR(CheckIdentifier(prefix, "table", config.table()));
 
   const std::string proto_path = ResolvePath(config.proto_file(), config_path);
   absl::StatusOr<std::string> source = ReadFile(proto_path);
@@ -183,8 +225,11 @@ absl::StatusOr<Binding> LoadBinding(const v1::DatasetBinding& config,
     FieldBinding field_binding{field,
                                mapped != config.columns().end() ? mapped->second : field->name()};
     // A field read from the column of its own name needs that name to be an identifier too.
-    NDX_RETURN_IF_ERROR(CheckIdentifier(
-        prefix, absl::StrCat("the column of field \"", field->name(), "\""), field_binding.column));
+    if (!rest) {
+      NDX_RETURN_IF_ERROR(
+          CheckIdentifier(prefix, absl::StrCat("the column of field \"", field->name(), "\""),
+                          field_binding.column));
+    }
     if (field == key) binding.key_index = static_cast<int>(binding.fields.size());
     binding.fields.push_back(std::move(field_binding));
   }

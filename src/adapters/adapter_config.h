@@ -44,14 +44,16 @@ bool IsValidSqlIdentifier(absl::string_view identifier);
 
 // Loads one DatasetBinding (without opening its database): reads and compiles the .proto file
 // (a relative path is resolved against `config_path`), finds the message type and the key field,
-// checks identifiers, the columns map and that every field can be read from a column.
+// checks identifiers, the columns map and that every field can be read from a column. A rest
+// binding must leave table and columns empty (its JSON members are matched to fields by name).
 // kInvalidArgument (or the file's own error) whose message names the dataset and what to fix.
 absl::StatusOr<Binding> LoadBinding(const v1::DatasetBinding& binding,
                                     const std::string& config_path);
 
 // Checks and loads a whole config; `config_path` is the file it came from (relative paths are
 // resolved against it). Each database is opened read-only and checked to have the tables and
-// columns of its bindings.
+// columns of its bindings; each REST API's settings and files are checked (the API itself is not
+// contacted). Bindings naming the same database, or the same REST base_url, share its backend.
 absl::StatusOr<LoadedAdapterConfig> LoadAdapterConfig(const v1::AdapterConfig& config,
                                                       const std::string& config_path);
 

@@ -13,7 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "crypto/pki.h"
 #include "crypto/tls.h"
+#include "fake_agency_api.h"
 #include "google/protobuf/text_format.h"
 #include "ndx/v1/adapter.grpc.pb.h"
 #include "test_data.h"
@@ -25,10 +27,12 @@ extern char** environ;
 namespace ndx::adapters {
 namespace {
 
+using ::ndx::adapters::testing::FakeAgencyApi;
 using ::ndx::adapters::testing::PopulationData;
 using ::ndx::testing::IsOk;
 using ::ndx::testing::TestPki;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // ndx-adapter with `args`, its stderr sent to `stderr_path`.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& stderr_path) {
@@ -130,6 +134,158 @@ TEST(AdapterBinaryTest, ServesUntilSigterm) {
   EXPECT_THAT(log,
               HasSubstr("ndx-adapter listening on 127.0.0.1:" + port->substr(0, port->size() - 1)));
   EXPECT_THAT(log, HasSubstr("request_id=req-binary"));
+}
+
+// ndx-adapter serving pop/people from a fake agency HTTP/JSON API, and a gateway's stub to it.
+// Killed on destruction if a test left it running.
+class RestAdapter {
+ public:
+  // A FakeAgencyApi with a certificate of `pki` naming 127.0.0.1.
+  static FakeAgencyApi::Options ApiOptions(TestPki& pki, const PopulationData& data) {
+    crypto::LeafOptions server;
+    server.identity = crypto::SpiffeId::Node(TestPki::kTrustDomain, "pop/api");
+    server.ip_addresses = {"127.0.0.1"};
+    EXPECT_THAT(crypto::IssueCertificate(pki.ca_dir(), data.dir() + "/api", "tls", server), IsOk());
+    FakeAgencyApi::Options options;
+    options.server = {pki.ca_file(), data.dir() + "/api/tls.pem", data.dir() + "/api/tls.key"};
+    return options;
+  }
+
+  // Starts the adapter with pop/people at api.Url(path); check started() after.
+  RestAdapter(TestPki& pki, const PopulationData& data, const FakeAgencyApi& api,
+              const std::string& path = "/people")
+      : stderr_path_(data.dir() + "/stderr.txt") {
+    crypto::TlsFilePaths tls = pki.Node("pop/registry");
+    v1::AdapterConfig config = data.Config();
+    config.mutable_tls()->set_ca_file(tls.ca_file);
+    config.mutable_tls()->set_cert_file(tls.cert_file);
+    config.mutable_tls()->set_key_file(tls.key_file);
+    config.clear_datasets();
+    v1::DatasetBinding* people = config.add_datasets();
+    people->set_dataset("pop/people");
+    people->set_proto_file("person.proto");
+    people->set_message_type("pop.v1.Person");
+    people->set_key_field("citizen_id");
+    people->mutable_rest()->set_base_url(api.Url(path));
+    people->mutable_rest()->set_ca_file(pki.ca_file());
+    std::string text;
+    EXPECT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+    EXPECT_THAT(WriteFileAtomically(data.config_path(), text, 0644), IsOk());
+
+    const std::string port_file = data.dir() + "/port";
+    pid_ = Spawn({"--config", data.config_path(), "--port_file", port_file, "--log_level", "debug"},
+                 stderr_path_);
+    absl::StatusOr<std::string> port;
+    for (int i = 0; i < 1500 && !(port = ReadFile(port_file)).ok(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        crypto::MakeChannelCredentials(pki.Gateway("core"), std::nullopt);
+    if (!port.ok() || port->empty() || !credentials.ok()) {
+      ADD_FAILURE() << "the adapter did not start: " << log();
+      return;
+    }
+    stub_ = v1::Adapter::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port->substr(0, port->size() - 1)), *credentials));
+  }
+
+  ~RestAdapter() {
+    // A test that stopped half-way leaves the process running: WaitExit with no time kills it.
+    if (pid_ > 0) WaitExit(pid_, std::chrono::seconds(0));
+  }
+
+  bool started() const { return stub_ != nullptr; }
+
+  grpc::Status Fetch(const std::string& key, v1::FetchResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::FetchRequest request;
+    request.set_dataset("pop/people");
+    request.set_key(key);
+    request.add_fields("full_name");
+    return stub_->Fetch(&context, request, response);
+  }
+  grpc::Status Search(const std::string& province, v1::SearchResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::SearchRequest request;
+    request.set_dataset("pop/people");
+    v1::Filter* filter = request.add_filters();
+    filter->set_field("province");
+    filter->set_value(province);
+    request.set_page_size(10);
+    return stub_->Search(&context, request, response);
+  }
+
+  // SIGTERM, then the exit code (-1 if it did not exit normally).
+  int Stop() {
+    if (kill(pid_, SIGTERM) != 0) return -1;
+    const int code = WaitExit(pid_, std::chrono::seconds(30));
+    pid_ = -1;
+    return code;
+  }
+
+  std::string log() const {
+    absl::StatusOr<std::string> text = ReadFile(stderr_path_);
+    return text.ok() ? *text : "";
+  }
+
+ private:
+  const std::string stderr_path_;
+  pid_t pid_ = -1;
+  std::unique_ptr<v1::Adapter::Stub> stub_;
+};
+
+// pop/people served from a fake agency HTTP/JSON API through the real binary: the gateway's
+// Fetch and Search reach the API over HTTPS, and the adapter's debug log holds no key, filter
+// value, record value or URL.
+TEST(AdapterBinaryTest, ServesARestDatasetAndKeepsCitizensDataOutOfItsLog) {
+  TestPki pki;
+  PopulationData data;  // for person.proto (pop.v1.Person) and the config's frame
+  FakeAgencyApi api(RestAdapter::ApiOptions(pki, data));
+  RestAdapter adapter(pki, data, api);
+  ASSERT_TRUE(adapter.started());
+
+  v1::FetchResponse fetched;
+  grpc::Status status = adapter.Fetch("p117", &fetched);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NE(fetched.record().find("Person 17"), std::string::npos);
+  // The API restarts: the adapter's kept-alive connection is dead and replaced.
+  api.Restart();
+  status = adapter.Fetch("p117", &fetched);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(adapter.Fetch("p999", &fetched).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  v1::SearchResponse found;
+  status = adapter.Search("DN", &found);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(found.records_size(), 10);
+  EXPECT_FALSE(found.next_page_token().empty());
+
+  EXPECT_EQ(adapter.Stop(), 0);
+  const std::string log = adapter.log();
+  EXPECT_THAT(log, HasSubstr("Fetch request_id="));
+  for (const char* secret : {"p117", "p999", "Person 17", "/people/"}) {
+    EXPECT_THAT(log, Not(HasSubstr(secret))) << log;
+  }
+}
+
+// An API that gives up half-way through its answers: the calls are UNAVAILABLE and the adapter
+// lives on. (The connection's end is where a write could raise SIGPIPE, whose default action
+// would end the adapter: it runs no HTTP server, whose constructor would ignore SIGPIPE for the
+// whole process. RestConnection blocks it while a request runs.)
+TEST(AdapterBinaryTest, RestAdapterSurvivesAnApiThatAbortsItsAnswers) {
+  TestPki pki;
+  PopulationData data;
+  FakeAgencyApi api(RestAdapter::ApiOptions(pki, data));
+  RestAdapter adapter(pki, data, api, "/abort");
+  ASSERT_TRUE(adapter.started());
+  for (int i = 0; i < 5; ++i) {
+    v1::FetchResponse fetched;
+    const grpc::Status status = adapter.Fetch("p117", &fetched);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  }
+  EXPECT_EQ(adapter.Stop(), 0) << adapter.log();
 }
 
 }  // namespace
