@@ -3,9 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/stat.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
 #include "crypto/revocation.h"
@@ -159,6 +163,48 @@ TEST_F(MtlsServerTest, RefusesACertificateRevokedAfterItsConnectionOpened) {
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 401);
   EXPECT_EQ(nlohmann::json::parse(after->body)["code"], 16);
+}
+
+// The URI SAN of the certificate the server at `port` presents to a new connection, read with
+// the openssl command, a client independent of ours.
+std::string PresentedIdentity(int port, const crypto::TlsFilePaths& client) {
+  std::string command = "openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " -cert " +
+                        client.cert_file + " -key " + client.key_file +
+                        " </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName";
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[256];
+  while (pipe != nullptr && fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
+  if (pipe != nullptr) pclose(pipe);
+  return output;
+}
+
+TEST_F(MtlsServerTest, PresentsRenewedFilesToNewConnectionsWithoutARestart) {
+  std::unique_ptr<MtlsServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  const crypto::TlsFilePaths client = pki_.Node("moh/insurance");
+  EXPECT_THAT(PresentedIdentity(server->port(), client),
+              HasSubstr("URI:spiffe://ndx.test/gateway/core"));
+  // Another identity's files replace the server's, as a renewal rewrites them.
+  const crypto::TlsFilePaths served = pki_.Gateway("core");
+  const crypto::TlsFilePaths renewed = pki_.Gateway("spare");
+  namespace fs = std::filesystem;
+  fs::copy_file(renewed.cert_file, served.cert_file, fs::copy_options::overwrite_existing);
+  fs::copy_file(renewed.key_file, served.key_file, fs::copy_options::overwrite_existing);
+  ASSERT_EQ(chmod(served.key_file.c_str(), 0600), 0);
+  // Files are looked at again at most once a second; poll until the server took them.
+  std::string presented;
+  for (int i = 0; i < 50; ++i) {
+    presented = PresentedIdentity(server->port(), client);
+    if (absl::StrContains(presented, "gateway/spare")) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(presented, HasSubstr("URI:spiffe://ndx.test/gateway/spare"));
+  // And it still serves.
+  httplib::Result result =
+      Client(server->port(), client)->Post("/v1/echo/a/b:get", "{}", "application/json");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200);
 }
 
 TEST(MtlsServerStartTest, RefusesABadAddressAndABadPattern) {
