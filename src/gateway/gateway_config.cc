@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "metrics/metrics_config.h"
 
 namespace ndx::gateway {
 namespace {
@@ -93,6 +94,8 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
   if (events->expiry_interval_seconds() == 0) {
     events->set_expiry_interval_seconds(kDefaultEventExpiryIntervalSeconds);
   }
+  absl::Status metrics_ok = metrics::CheckMetricsConfig(config->metrics());
+  if (!metrics_ok.ok()) return Invalid(origin, metrics_ok.message());
   return absl::OkStatus();
 }
 

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "GatewayConfig in protobuf text format")->required();
   app.add_option("--port_file", port_file,
                  "Write the bound port here once serving (for listen_address port 0)");
+  std::string metrics_port_file;
+  app.add_option("--metrics_port_file", metrics_port_file,
+                 "Write the metrics listener's port here once serving (metrics.listen_address)");
   app.add_option("--log_level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   std::string log_format = "text";
@@ -53,6 +56,17 @@ int main(int argc, char** argv) {
                (*gateway)->port());
   if (!port_file.empty()) {
     absl::Status written = ndx::WritePortFile(port_file, (*gateway)->port());
+    if (!written.ok()) {
+      spdlog::critical("{}", written.ToString());
+      return 1;
+    }
+  }
+  if (!metrics_port_file.empty()) {
+    if ((*gateway)->metrics_port() == 0) {
+      spdlog::critical("--metrics_port_file: the config sets no metrics.listen_address");
+      return 2;
+    }
+    absl::Status written = ndx::WritePortFile(metrics_port_file, (*gateway)->metrics_port());
     if (!written.ok()) {
       spdlog::critical("{}", written.ToString());
       return 1;
