@@ -52,9 +52,10 @@ class TestPki {
   TestPki(const TestPki&) = delete;
   TestPki& operator=(const TestPki&) = delete;
 
-  // spiffe://ndx.test/node/<node_id>, node_id as "agency/system".
+  // spiffe://ndx.test/node/<node_id>, node_id as "agency/system"; also the IP SAN 127.0.0.1,
+  // where the tests' servers listen (an HTTPS client such as curl checks it).
   crypto::TlsFilePaths Node(const std::string& node_id);
-  // spiffe://ndx.test/gateway/<name>.
+  // spiffe://ndx.test/gateway/<name>; also the IP SAN 127.0.0.1.
   crypto::TlsFilePaths Gateway(const std::string& name);
   // Like Node, but its validity ended a day ago.
   crypto::TlsFilePaths ExpiredNode(const std::string& node_id);
