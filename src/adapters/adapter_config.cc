@@ -15,6 +15,7 @@
 #include "common/ids.h"
 #include "common/schema.h"
 #include "common/status_macros.h"
+#include "metrics/metrics_config.h"
 
 namespace ndx::adapters {
 namespace {
@@ -266,6 +267,9 @@ absl::StatusOr<LoadedAdapterConfig> LoadAdapterConfig(const v1::AdapterConfig& c
   if (!trust_domain_ok.ok()) return Prefixed(trust_domain_ok, prefix);
   loaded.trust_domain = config.trust_domain();
   if (!config.crl_file().empty()) loaded.crl_file = ResolvePath(config.crl_file(), config_path);
+  absl::Status metrics_ok = metrics::CheckMetricsConfig(config.metrics());
+  if (!metrics_ok.ok()) return Prefixed(metrics_ok, prefix);
+  loaded.metrics = config.metrics();
   for (const std::string& gateway : config.allowed_gateways()) {
     if (!IsValidSegment(gateway)) {
       return Invalid(prefix, absl::StrCat("allowed_gateways has \"", absl::CHexEscape(gateway),

@@ -34,6 +34,8 @@ struct LoadedAdapterConfig {
   // Gateway names allowed to call; never empty.
   std::vector<std::string> allowed_gateways;
   int max_message_bytes = kDefaultMaxMessageBytes;
+  // Checked by metrics::CheckMetricsConfig; no metrics when its listen_address is empty.
+  v1::MetricsConfig metrics;
   // By dataset id.
   absl::flat_hash_map<std::string, ServedDataset> datasets;
 };

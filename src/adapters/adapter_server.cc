@@ -21,7 +21,13 @@ absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
   NDX_ASSIGN_OR_RETURN(
       std::shared_ptr<grpc::ServerCredentials> credentials,
       crypto::MakeServerCredentials(config.tls, config.trust_domain, revocation.get()));
-  auto service = std::make_unique<AdapterService>(config);
+  std::unique_ptr<AdapterMetrics> adapter_metrics;
+  if (!config.metrics.listen_address().empty()) {
+    std::vector<std::string> datasets;
+    for (const auto& [id, served] : config.datasets) datasets.push_back(id);
+    adapter_metrics = std::make_unique<AdapterMetrics>(datasets);
+  }
+  auto service = std::make_unique<AdapterService>(config, adapter_metrics.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
@@ -38,13 +44,26 @@ absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address,
                                                " (address in use, not local, or not host:port)"));
   }
-  return std::unique_ptr<AdapterServer>(new AdapterServer(std::move(revocation), std::move(service),
-                                                          std::move(server), port, config.tls));
+  std::unique_ptr<AdapterServer> adapter(
+      new AdapterServer(std::move(revocation), std::move(adapter_metrics), std::move(service),
+                        std::move(server), port, config.tls));
+  if (adapter->metrics_ != nullptr) {
+    adapter->certificate_metrics_ = std::make_unique<metrics::CertificateCollector>(config.tls);
+    NDX_ASSIGN_OR_RETURN(adapter->metrics_server_,
+                         metrics::MetricsServer::Start({.config = config.metrics,
+                                                        .tls = config.tls,
+                                                        .trust_domain = config.trust_domain,
+                                                        .revocation = adapter->revocation_.get()},
+                                                       {&adapter->metrics_->registry(),
+                                                        adapter->certificate_metrics_.get()}));
+  }
+  return adapter;
 }
 
 AdapterServer::~AdapterServer() { Shutdown(absl::ZeroDuration()); }
 
 void AdapterServer::Shutdown(absl::Duration grace) {
+  if (metrics_server_ != nullptr) metrics_server_->Stop();
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }

@@ -60,10 +60,11 @@ absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
   return absl::OkStatus();
 }
 
-AdapterService::AdapterService(const LoadedAdapterConfig& config)
+AdapterService::AdapterService(const LoadedAdapterConfig& config, const AdapterMetrics* metrics)
     : trust_domain_(config.trust_domain),
       allowed_gateways_(config.allowed_gateways),
-      datasets_(config.datasets) {}
+      datasets_(config.datasets),
+      metrics_(metrics) {}
 
 absl::Status AdapterService::Authorize(const grpc::ServerContext& context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
@@ -102,9 +103,15 @@ absl::Status AdapterService::DoFetch(const grpc::ServerContext& context,
   NDX_ASSIGN_OR_RETURN(const ServedDataset* served, FindDataset(request.dataset()));
   if (request.key().empty()) return absl::InvalidArgumentError("key is empty");
   std::vector<std::string> fields(request.fields().begin(), request.fields().end());
-  NDX_ASSIGN_OR_RETURN(std::string record, served->backend->Fetch(*served->binding, request.key(),
-                                                                  fields, CallDeadline(context)));
-  response->set_record(std::move(record));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::string> record =
+      served->backend->Fetch(*served->binding, request.key(), fields, CallDeadline(context));
+  if (metrics_ != nullptr) {
+    metrics_->ObserveBackend(AdapterMetrics::Method::kFetch, request.dataset(),
+                             absl::Now() - start);
+  }
+  if (!record.ok()) return record.status();
+  response->set_record(*std::move(record));
   return absl::OkStatus();
 }
 
@@ -118,9 +125,16 @@ absl::Status AdapterService::DoSearch(const grpc::ServerContext& context,
     filters.push_back({filter.field(), filter.value()});
   }
   std::vector<std::string> fields(request.fields().begin(), request.fields().end());
-  NDX_ASSIGN_OR_RETURN(SearchPage page, served->backend->Search(
-                                            *served->binding, filters, fields, request.page_size(),
-                                            request.page_token(), CallDeadline(context)));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<SearchPage> searched =
+      served->backend->Search(*served->binding, filters, fields, request.page_size(),
+                              request.page_token(), CallDeadline(context));
+  if (metrics_ != nullptr) {
+    metrics_->ObserveBackend(AdapterMetrics::Method::kSearch, request.dataset(),
+                             absl::Now() - start);
+  }
+  if (!searched.ok()) return searched.status();
+  SearchPage& page = *searched;
   for (std::string& record : page.records) response->add_records(std::move(record));
   response->set_next_page_token(std::move(page.next_page_token));
   return absl::OkStatus();
@@ -161,6 +175,10 @@ grpc::Status AdapterService::Fetch(grpc::ServerContext* context, const v1::Fetch
     ExitCall();
   }
   LogAdapterCall("Fetch", request->context(), request->dataset(), status, start);
+  if (metrics_ != nullptr) {
+    metrics_->ObserveCall(AdapterMetrics::Method::kFetch, request->dataset(), status.code(),
+                          absl::Now() - start);
+  }
   return ToGrpcStatus(status);
 }
 
@@ -173,6 +191,10 @@ grpc::Status AdapterService::Search(grpc::ServerContext* context, const v1::Sear
     ExitCall();
   }
   LogAdapterCall("Search", request->context(), request->dataset(), status, start);
+  if (metrics_ != nullptr) {
+    metrics_->ObserveCall(AdapterMetrics::Method::kSearch, request->dataset(), status.code(),
+                          absl::Now() - start);
+  }
   return ToGrpcStatus(status);
 }
 

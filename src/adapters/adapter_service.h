@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "adapters/adapter_config.h"
+#include "adapters/adapter_metrics.h"
 #include "crypto/spiffe_id.h"
 #include "ndx/v1/adapter.grpc.pb.h"
 
@@ -25,12 +26,15 @@ absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
 
 // The Adapter gRPC service: reads records of the configured datasets for the gateway, and only
 // for the gateway (the caller's identity comes from its mTLS certificate). Every call is logged
-// at debug level with the request id, the consumer the gateway acts for, and the dataset.
+// at debug level with the request id, the consumer the gateway acts for, and the dataset, and
+// counted and timed in `metrics` when there are metrics.
 // Thread-safe: immutable state, thread-safe backends, and atomics for draining (no lock on the
 // call path).
 class AdapterService final : public v1::Adapter::Service {
  public:
-  explicit AdapterService(const LoadedAdapterConfig& config);
+  // `metrics`, if any, must outlive the service.
+  explicit AdapterService(const LoadedAdapterConfig& config,
+                          const AdapterMetrics* metrics = nullptr);
 
   grpc::Status Fetch(grpc::ServerContext* context, const v1::FetchRequest* request,
                      v1::FetchResponse* response) override;
@@ -60,6 +64,7 @@ class AdapterService final : public v1::Adapter::Service {
   const absl::flat_hash_map<std::string, ServedDataset> datasets_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> draining_{false};
+  const AdapterMetrics* const metrics_;
 };
 
 }  // namespace ndx::adapters

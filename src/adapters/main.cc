@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "AdapterConfig in protobuf text format")->required();
   app.add_option("--port_file", port_file,
                  "once listening, write the bound port and a newline to this file");
+  std::string metrics_port_file;
+  app.add_option("--metrics_port_file", metrics_port_file,
+                 "once serving metrics (metrics.listen_address), write their port to this file");
   app.add_option("--log_level", log_level, "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   std::string log_format = "text";
@@ -69,6 +72,19 @@ int main(int argc, char** argv) {
     return server.status().code() == absl::StatusCode::kUnavailable ? kExitFailure : kExitBadConfig;
   }
   const int port = (*server)->port();
+  // --port_file last: its presence tells that everything is serving.
+  if (!metrics_port_file.empty()) {
+    absl::Status written =
+        (*server)->metrics_port() == 0
+            ? absl::FailedPreconditionError("the config sets no metrics.listen_address")
+            : ndx::WritePortFile(metrics_port_file, (*server)->metrics_port());
+    if (!written.ok()) {
+      std::fprintf(stderr, "ndx-adapter: --metrics_port_file: %s\n",
+                   std::string(written.message()).c_str());
+      (*server)->Shutdown(absl::ZeroDuration());
+      return kExitFailure;
+    }
+  }
   if (!port_file.empty()) {
     absl::Status written = ndx::WritePortFile(port_file, port);
     if (!written.ok()) {
@@ -77,6 +93,10 @@ int main(int argc, char** argv) {
       (*server)->Shutdown(absl::ZeroDuration());
       return kExitFailure;
     }
+  }
+  if ((*server)->metrics_port() != 0) {
+    spdlog::info("metrics at https://{}:{}/metrics", HostOf(config->metrics.listen_address()),
+                 (*server)->metrics_port());
   }
   for (const auto& [id, dataset] : config->datasets) {
     spdlog::info("serving dataset {} ({}) from table {}", id, dataset.binding->message->full_name(),

@@ -37,7 +37,48 @@ void AddWarning(absl::string_view what, const std::string& path, absl::Time now,
                                    absl::ToInt64Hours(left) % 24, " hours: renew it before"));
 }
 
+// Adds the certificates of the PEM file `path` (only its first one unless `all`).
+void AddLoaded(absl::string_view role, const std::string& path, bool all,
+               std::vector<absl::StatusOr<LoadedCertificate>>* loaded) {
+  if (path.empty()) return;
+  absl::StatusOr<std::string> pem = ReadFile(path);
+  if (!pem.ok()) {
+    loaded->push_back(pem.status());
+    return;
+  }
+  static constexpr char kBegin[] = "-----BEGIN CERTIFICATE-----";
+  size_t found = 0;
+  size_t at = pem->find(kBegin);
+  while (at != std::string::npos) {
+    const size_t next = pem->find(kBegin, at + sizeof(kBegin) - 1);
+    // InspectCertificate reads the first certificate of what it is given.
+    absl::StatusOr<CertificateInfo> info = InspectCertificate(pem->substr(at, next - at));
+    if (info.ok()) {
+      ++found;
+      loaded->push_back(LoadedCertificate{
+          .role = std::string(role),
+          .file = path,
+          .identity = role == "ca" || info->uris.empty() ? info->subject : info->uris.front(),
+          .fingerprint = info->sha256_fingerprint,
+          .not_after = info->not_after});
+      if (!all) return;
+    }
+    at = next;
+  }
+  if (found == 0) {
+    loaded->push_back(
+        absl::InvalidArgumentError(absl::StrCat(path, " holds no certificate that parses")));
+  }
+}
+
 }  // namespace
+
+std::vector<absl::StatusOr<LoadedCertificate>> LoadedCertificates(const TlsFilePaths& files) {
+  std::vector<absl::StatusOr<LoadedCertificate>> loaded;
+  AddLoaded("certificate", files.cert_file, /*all=*/false, &loaded);
+  AddLoaded("ca", files.ca_file, /*all=*/true, &loaded);
+  return loaded;
+}
 
 std::vector<std::string> ExpiryWarnings(const TlsFilePaths& files, absl::Time now,
                                         absl::Duration within) {

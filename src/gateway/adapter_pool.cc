@@ -4,6 +4,7 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/adapter_call_metrics.h"
 
 namespace ndx::gateway {
 
@@ -35,7 +36,15 @@ absl::StatusOr<ndx::v1::Adapter::Stub*> AdapterPool::Find(const std::string& end
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   // Channelz counts every call for a debugging service ndx does not serve.
   args.SetInt(GRPC_ARG_ENABLE_CHANNELZ, 0);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(endpoint, *credentials, args);
+  std::shared_ptr<grpc::Channel> channel;
+  if (metrics_ == nullptr) {
+    channel = grpc::CreateCustomChannel(endpoint, *credentials, args);
+  } else {
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> metered;
+    metered.push_back(MakeAdapterCallMetrics(*metrics_, owner_node_id));
+    channel = grpc::experimental::CreateCustomChannelWithInterceptors(endpoint, *credentials, args,
+                                                                      std::move(metered));
+  }
   auto next = std::make_shared<StubMap>(*stubs);
   auto stub = std::shared_ptr<ndx::v1::Adapter::Stub>(ndx::v1::Adapter::NewStub(channel));
   ndx::v1::Adapter::Stub* result = stub.get();

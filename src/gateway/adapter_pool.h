@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "crypto/spiffe_id.h"
 #include "crypto/tls.h"
+#include "gateway/gateway_metrics.h"
 #include "ndx/v1/adapter.grpc.pb.h"
 
 namespace ndx::gateway {
@@ -22,11 +23,15 @@ namespace ndx::gateway {
 // a miss takes a mutex to create the channel.
 class AdapterPool {
  public:
-  AdapterPool(crypto::TlsFilePaths gateway_tls, std::string trust_domain, int max_message_bytes)
+  // With `metrics`, every channel times and counts its calls (MakeAdapterCallMetrics); it must
+  // outlive the pool.
+  AdapterPool(crypto::TlsFilePaths gateway_tls, std::string trust_domain, int max_message_bytes,
+              GatewayMetrics* metrics = nullptr)
       : gateway_tls_(std::move(gateway_tls)),
         gateway_tls_watch_(crypto::WatchTlsFiles(gateway_tls_)),
         trust_domain_(std::move(trust_domain)),
-        max_message_bytes_(max_message_bytes) {}
+        max_message_bytes_(max_message_bytes),
+        metrics_(metrics) {}
 
   // The stub for the adapter of `owner_node_id` at `endpoint`.
   absl::StatusOr<ndx::v1::Adapter::Stub*> Find(const std::string& endpoint,
@@ -40,6 +45,7 @@ class AdapterPool {
   const std::shared_ptr<grpc::experimental::CertificateProviderInterface> gateway_tls_watch_;
   const std::string trust_domain_;
   const int max_message_bytes_;
+  GatewayMetrics* const metrics_;
   std::atomic<std::shared_ptr<const StubMap>> stubs_{std::make_shared<const StubMap>()};
   absl::Mutex create_mutex_;
 };

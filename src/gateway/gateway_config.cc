@@ -7,6 +7,7 @@
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "metrics/metrics_config.h"
 
 namespace ndx::gateway {
 namespace {
@@ -116,6 +117,8 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
       return Invalid(origin, "json_api.listen_address must differ from listen_address");
     }
   }
+  absl::Status metrics_ok = metrics::CheckMetricsConfig(config->metrics());
+  if (!metrics_ok.ok()) return Invalid(origin, metrics_ok.message());
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "audit/decision_log.h"
 #include "audit/tee_sink.h"
 #include "common/files.h"
@@ -19,6 +20,7 @@
 #include "crypto/signing.h"
 #include "crypto/tls.h"
 #include "gateway/audited_call.h"
+#include "gateway/metered_audit_sink.h"
 #include "registry/rocksdb_registry.h"
 
 namespace ndx::gateway {
@@ -171,6 +173,11 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
       std::make_unique<registry::RegistryAdmin>(gateway->registry_.get(), &Clock::Real());
   NDX_RETURN_IF_ERROR(gateway->OpenAudit(config));
   if (wrap != nullptr) gateway->audit_ = wrap(std::move(gateway->audit_));
+  if (!config.metrics().listen_address().empty()) {
+    gateway->metrics_ = std::make_unique<GatewayMetrics>();
+    gateway->audit_ =
+        std::make_unique<MeteredAuditSink>(std::move(gateway->audit_), gateway->metrics_.get());
+  }
   NDX_RETURN_IF_ERROR(gateway->BootstrapOperators(config));
   NDX_ASSIGN_OR_RETURN(
       std::string sealing_key,
@@ -199,7 +206,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   NDX_RETURN_IF_ERROR(crypto::MakeChannelCredentials(tls, std::nullopt).status());
   gateway->expiry_ = std::make_unique<crypto::CertificateExpiryMonitor>(tls);
   gateway->adapters_ = std::make_unique<AdapterPool>(tls, config.trust_domain(),
-                                                     static_cast<int>(config.max_message_bytes()));
+                                                     static_cast<int>(config.max_message_bytes()),
+                                                     gateway->metrics_.get());
   gateway->exchange_ = std::make_unique<ExchangeService>(
       ExchangeOptions{.callers = callers,
                       .adapter_timeout = absl::Milliseconds(config.adapter_timeout_ms()),
@@ -264,12 +272,36 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   }
   spdlog::info("registry at {} (revision {}), trust domain {}", config.data_dir(),
                gateway->registry_->snapshot()->revision(), config.trust_domain());
+  NDX_RETURN_IF_ERROR(gateway->StartMetrics(config, tls));
   return gateway;
+}
+
+absl::Status GatewayServer::StartMetrics(const v1::GatewayConfig& config,
+                                         const crypto::TlsFilePaths& tls) {
+  if (metrics_ == nullptr) return absl::OkStatus();
+  state_metrics_ = std::make_unique<GatewayStateCollector>(
+      GatewayState{.registry = registry_.get(),
+                   .audit_log = audit_log_,
+                   .audit_log_dir = config.audit().dir() + "/log",
+                   .checkpointer = checkpointer_.get(),
+                   .events = events_.get()});
+  certificate_metrics_ = std::make_unique<metrics::CertificateCollector>(tls);
+  NDX_ASSIGN_OR_RETURN(metrics_server_,
+                       metrics::MetricsServer::Start({.config = config.metrics(),
+                                                      .tls = tls,
+                                                      .trust_domain = config.trust_domain(),
+                                                      .revocation = revocation_.get()},
+                                                     {&metrics_->registry(), state_metrics_.get(),
+                                                      certificate_metrics_.get()}));
+  spdlog::info("metrics at https://{}/metrics (port {}), for {}", config.metrics().listen_address(),
+               metrics_server_->port(), absl::StrJoin(config.metrics().scrapers(), ", "));
+  return absl::OkStatus();
 }
 
 GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
 
 void GatewayServer::Shutdown(absl::Duration grace) {
+  if (metrics_server_ != nullptr) metrics_server_->Stop();
   if (server_ == nullptr) return;
   // Drain the reads in flight ourselves, then stop at once: gRPC 1.51's Shutdown(deadline) waits
   // out the whole deadline while any client keeps an idle connection open, which every consumer

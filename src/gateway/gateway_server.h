@@ -19,8 +19,12 @@
 #include "gateway/events_service.h"
 #include "gateway/exchange_service.h"
 #include "gateway/json_api.h"
+#include "gateway/gateway_metrics.h"
+#include "gateway/gateway_state_collector.h"
 #include "gateway/page_tokens.h"
 #include "gateway/registry_service.h"
+#include "metrics/certificate_collector.h"
+#include "metrics/metrics_server.h"
 #include "ndx/v1/config.pb.h"
 #include "registry/registry.h"
 #include "registry/registry_admin.h"
@@ -45,6 +49,8 @@ class GatewayServer {
   int port() const { return port_; }
   // The REST/JSON face's port; 0 when it is off.
   int json_api_port() const { return json_api_ == nullptr ? 0 : json_api_->port(); }
+  // The metrics listener's port; 0 when metrics are not configured.
+  int metrics_port() const { return metrics_server_ != nullptr ? metrics_server_->port() : 0; }
 
   // Stops accepting calls and waits up to `grace` for calls in flight before cancelling them.
   void Shutdown(absl::Duration grace);
@@ -56,10 +62,15 @@ class GatewayServer {
   absl::Status OpenAudit(const v1::GatewayConfig& config);
   // Gives the configured bootstrap operators their role, each change audited before it applies.
   absl::Status BootstrapOperators(const v1::GatewayConfig& config);
+  // Serves /metrics when the config asks for it.
+  absl::Status StartMetrics(const v1::GatewayConfig& config, const crypto::TlsFilePaths& tls);
 
   // The CRL in force, when the config names one; declared first so that it outlives the server, its
   // credentials and its services.
   std::unique_ptr<crypto::RevocationWatcher> revocation_;
+  // What calls update when metrics are configured; before the audit sink and the adapter pool that
+  // update it, so that it outlives them.
+  std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<registry::RegistryAdmin> admin_;
   // The sink owns the audit log; the checkpointer and the audit service read it.
@@ -79,6 +90,10 @@ class GatewayServer {
   std::unique_ptr<JsonApi> json_api_;
   // Logs, at start and daily, the certificates that expire within 30 days.
   std::unique_ptr<crypto::CertificateExpiryMonitor> expiry_;
+  // The metrics listener and what it reads at each scrape; last, so that it stops first.
+  std::unique_ptr<GatewayStateCollector> state_metrics_;
+  std::unique_ptr<metrics::CertificateCollector> certificate_metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
 };
 
 }  // namespace ndx::gateway

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
                  "Write the bound port here once serving (for listen_address port 0)");
   app.add_option("--json_api_port_file", json_api_port_file,
                  "Write the REST/JSON API's bound port here once serving (json_api port 0)");
+  std::string metrics_port_file;
+  app.add_option("--metrics_port_file", metrics_port_file,
+                 "Write the metrics listener's port here once serving (metrics.listen_address)");
   app.add_option("--log_level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   std::string log_format = "text";
@@ -54,16 +57,23 @@ int main(int argc, char** argv) {
   }
   spdlog::info("ndx-gateway listening on {} (port {})", config->listen_address(),
                (*gateway)->port());
-  // Before --port_file, which tells that everything is serving.
-  if (!json_api_port_file.empty()) {
-    absl::Status written = ndx::WritePortFile(json_api_port_file, (*gateway)->json_api_port());
-    if (!written.ok()) {
-      spdlog::critical("{}", written.ToString());
-      return 1;
+  // --port_file last: its presence tells that everything is serving.
+  const struct {
+    const std::string& file;
+    int port;
+    const char* missing;
+  } port_files[] = {
+      {json_api_port_file, (*gateway)->json_api_port(), "the config sets no json_api"},
+      {metrics_port_file, (*gateway)->metrics_port(), "the config sets no metrics.listen_address"},
+      {port_file, (*gateway)->port(), ""},
+  };
+  for (const auto& [file, port, missing] : port_files) {
+    if (file.empty()) continue;
+    if (port == 0) {
+      spdlog::critical("a port file was asked for but {}", missing);
+      return 2;
     }
-  }
-  if (!port_file.empty()) {
-    absl::Status written = ndx::WritePortFile(port_file, (*gateway)->port());
+    absl::Status written = ndx::WritePortFile(file, port);
     if (!written.ok()) {
       spdlog::critical("{}", written.ToString());
       return 1;

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -53,6 +54,8 @@ struct MtlsServer::Impl {
   std::thread thread;
   std::atomic<bool> listen_returned{false};
   int port = 0;
+  // Held through Stop, so that a second caller returns only once the server has stopped.
+  std::mutex stop_mutex;
   bool stopped = false;
 };
 
@@ -63,6 +66,7 @@ MtlsServer::~MtlsServer() { Stop(); }
 int MtlsServer::port() const { return impl_->port; }
 
 void MtlsServer::Stop() {
+  std::lock_guard<std::mutex> lock(impl_->stop_mutex);
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->server->stop();

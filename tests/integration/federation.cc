@@ -134,7 +134,7 @@ absl::StatusOr<std::string> Federation::WriteGatewayConfig(absl::Duration adapte
       "bootstrap_operators: \"", kOperatorNode, "\"\n",
       "adapter_timeout_ms: ", absl::ToInt64Milliseconds(adapter_timeout), "\n",
       max_message_bytes > 0 ? absl::StrCat("max_message_bytes: ", max_message_bytes, "\n") : "",
-      extra_config);
+      MetricsConfig(), extra_config);
   std::string config_path = dir_.Join("gateway.textproto");
   NDX_RETURN_IF_ERROR(WriteFileAtomically(config_path, config, 0644));
   return config_path;
@@ -147,15 +147,34 @@ std::vector<std::string> Federation::GatewayArgs(const std::string& config_path,
   return args;
 }
 
+std::string Federation::MetricsConfig() const {
+  if (metrics_scrapers_.empty()) return "";
+  std::string config = "metrics { listen_address: \"127.0.0.1:0\"";
+  for (const std::string& scraper : metrics_scrapers_) {
+    absl::StrAppend(&config, " scrapers: \"", scraper, "\"");
+  }
+  return config + " }\n";
+}
+
+absl::StatusOr<int> Federation::MetricsPort(const std::string& metrics_port_file,
+                                            ChildProcess* process) {
+  if (metrics_scrapers_.empty()) return 0;
+  return WaitForPortFile(metrics_port_file, absl::Seconds(20), process);
+}
+
 absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_message_bytes,
                                       const std::string& extra_config) {
   gateway_.reset();
   NDX_ASSIGN_OR_RETURN(std::string config_path,
                        WriteGatewayConfig(adapter_timeout, max_message_bytes, extra_config));
   std::string port_file = dir_.Join(absl::StrCat("gateway.port.", ++gateway_starts_));
+  std::vector<std::string> args = GatewayArgs(config_path, port_file);
+  const std::string metrics_port_file = port_file + ".metrics";
+  if (!metrics_scrapers_.empty()) {
+    args.insert(args.end(), {"--metrics_port_file", metrics_port_file});
+  }
   NDX_ASSIGN_OR_RETURN(ChildProcess process,
-                       ChildProcess::Start(NDX_GATEWAY_BIN, GatewayArgs(config_path, port_file),
-                                           dir_.Join("gateway.log")));
+                       ChildProcess::Start(NDX_GATEWAY_BIN, args, dir_.Join("gateway.log")));
   gateway_.emplace(std::move(process));
   absl::StatusOr<int> port = WaitForPortFile(port_file, absl::Seconds(20), &*gateway_);
   if (!port.ok()) {
@@ -163,6 +182,7 @@ absl::Status Federation::StartGateway(absl::Duration adapter_timeout, int max_me
         absl::StrCat("gateway did not start: ", ReadFile(dir_.Join("gateway.log")).value_or("")));
   }
   gateway_port_ = *port;
+  NDX_ASSIGN_OR_RETURN(gateway_metrics_port_, MetricsPort(metrics_port_file, &*gateway_));
   return absl::OkStatus();
 }
 
@@ -195,14 +215,17 @@ absl::Status Federation::StartPopulationAdapter(const std::string& extra_config)
       "\" key_file: \"", tls.key_file, "\" }\n", "allowed_gateways: \"core\"\n",
       "datasets {\n  dataset: \"", kResidents, "\"\n  proto_file: \"resident.proto\"\n",
       "  message_type: \"population.v1.Resident\"\n  key_field: \"citizen_id\"\n", "  ",
-      population_backend_, "\n  table: \"residents\"\n}\n", extra_config);
+      population_backend_, "\n  table: \"residents\"\n}\n", MetricsConfig(), extra_config);
   std::string config_path = dir_.Join("adapter.textproto");
   NDX_RETURN_IF_ERROR(WriteFileAtomically(config_path, config, 0644));
   std::string port_file = dir_.Join(absl::StrCat("adapter.port.", ++adapter_starts_));
-  NDX_ASSIGN_OR_RETURN(
-      ChildProcess process,
-      ChildProcess::Start(NDX_ADAPTER_BIN, {"--config", config_path, "--port_file", port_file},
-                          dir_.Join("adapter.log")));
+  std::vector<std::string> args = {"--config", config_path, "--port_file", port_file};
+  const std::string metrics_port_file = port_file + ".metrics";
+  if (!metrics_scrapers_.empty()) {
+    args.insert(args.end(), {"--metrics_port_file", metrics_port_file});
+  }
+  NDX_ASSIGN_OR_RETURN(ChildProcess process,
+                       ChildProcess::Start(NDX_ADAPTER_BIN, args, dir_.Join("adapter.log")));
   adapter_.emplace(std::move(process));
   absl::StatusOr<int> port = WaitForPortFile(port_file, absl::Seconds(20), &*adapter_);
   if (!port.ok()) {
@@ -210,6 +233,7 @@ absl::Status Federation::StartPopulationAdapter(const std::string& extra_config)
         absl::StrCat("adapter did not start: ", ReadFile(dir_.Join("adapter.log")).value_or("")));
   }
   adapter_port_ = *port;
+  NDX_ASSIGN_OR_RETURN(adapter_metrics_port_, MetricsPort(metrics_port_file, &*adapter_));
   return absl::OkStatus();
 }
 

@@ -56,6 +56,12 @@ class Federation {
                             int max_message_bytes = 0, const std::string& extra_config = "");
   // Command-line flags the gateway gets from its next start on (--log_format json).
   void SetGatewayFlags(std::vector<std::string> flags) { gateway_flags_ = std::move(flags); }
+  // From their next start on, the gateway and the population adapter serve Prometheus metrics
+  // on 127.0.0.1 (port 0) to the nodes `scrapers`; their ports are then gateway_metrics_port()
+  // and adapter_metrics_port().
+  void EnableMetrics(std::vector<std::string> scrapers) { metrics_scrapers_ = std::move(scrapers); }
+  int gateway_metrics_port() const { return gateway_metrics_port_; }
+  int adapter_metrics_port() const { return adapter_metrics_port_; }
   // Writes the config StartGateway would start the gateway with and returns its path, for a test
   // that starts the gateway in its own process (then UseGatewayAt).
   absl::StatusOr<std::string> WriteGatewayConfig(absl::Duration adapter_timeout = absl::Seconds(2),
@@ -127,6 +133,10 @@ class Federation {
   absl::Status WritePopulationDatabase();
   std::vector<std::string> GatewayArgs(const std::string& config_path,
                                        const std::string& port_file) const;
+  // The metrics block of a config (empty unless EnableMetrics), and the port a started process
+  // wrote to `metrics_port_file`.
+  std::string MetricsConfig() const;
+  absl::StatusOr<int> MetricsPort(const std::string& metrics_port_file, ChildProcess* process);
 
   TempDir dir_;
   TestPki pki_;
@@ -137,6 +147,9 @@ class Federation {
   int gateway_starts_ = 0;
   int adapter_starts_ = 0;
   std::vector<std::string> gateway_flags_;
+  std::vector<std::string> metrics_scrapers_;
+  int gateway_metrics_port_ = 0;
+  int adapter_metrics_port_ = 0;
   std::string population_backend_ = "sqlite { path: \"population.db\" }";
 };
 

@@ -39,9 +39,15 @@ std::string Label(const std::string& kind, const std::string& id) {
   return absl::StrCat(kind, ".", absl::StrReplaceAll(id, {{"/", "."}}));
 }
 
+// The tests' servers listen on 127.0.0.1: with the address in the certificate, as `ndxctl pki
+// issue --ip 127.0.0.1` puts it, an HTTPS client that checks it (curl scraping /metrics) accepts
+// the server. ndx's own checks read the URI SAN only.
+constexpr char kTestServerAddress[] = "127.0.0.1";
+
 crypto::LeafOptions NodeOptions(const std::string& trust_domain, const std::string& node_id) {
   crypto::LeafOptions options;
   options.identity = crypto::SpiffeId::Node(trust_domain, node_id);
+  options.ip_addresses = {kTestServerAddress};
   return options;
 }
 
@@ -83,7 +89,7 @@ crypto::TlsFilePaths TestPki::Gateway(const std::string& name) {
   crypto::LeafOptions options;
   options.identity = crypto::SpiffeId::Gateway(kTrustDomain, name);
   // For the clients of its HTTPS listeners (curl), which check the host they connect to.
-  options.ip_addresses = {"127.0.0.1"};
+  options.ip_addresses = {kTestServerAddress};
   return Issue(Label("gateway", name), ca_dir_, options);
 }
 

@@ -52,7 +52,8 @@ class TestPki {
   TestPki(const TestPki&) = delete;
   TestPki& operator=(const TestPki&) = delete;
 
-  // spiffe://ndx.test/node/<node_id>, node_id as "agency/system".
+  // spiffe://ndx.test/node/<node_id>, node_id as "agency/system"; also the IP SAN 127.0.0.1,
+  // where the tests' servers listen (an HTTPS client such as curl checks it).
   crypto::TlsFilePaths Node(const std::string& node_id);
   // spiffe://ndx.test/gateway/<name>, with the IP SAN 127.0.0.1 for HTTPS clients.
   crypto::TlsFilePaths Gateway(const std::string& name);

@@ -11,6 +11,7 @@ namespace {
 
 using ::ndx::testing::IsOk;
 using ::ndx::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 constexpr char kConfig[] = R"(
@@ -96,6 +97,42 @@ TEST(GatewayConfigTest, NamesTheSettingToFix) {
   ASSERT_THAT(FinishGatewayConfig("g.textproto", &config), IsOk());
   EXPECT_EQ(config.json_api().threads(), 16u);
   EXPECT_EQ(config.json_api().idle_timeout_seconds(), 30u);
+}
+
+TEST(GatewayConfigTest, MetricsAreOffUnlessConfiguredAndLoopbackUnlessAllowed) {
+  ndx::testing::TempDir dir;
+  std::string path = dir.Join("gateway.textproto");
+  ASSERT_THAT(WriteFileAtomically(path, kConfig, 0644), IsOk());
+  absl::StatusOr<v1::GatewayConfig> config = LoadGatewayConfig(path);
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->metrics().listen_address(), "");
+
+  ASSERT_THAT(WriteFileAtomically(path,
+                                  std::string(kConfig) +
+                                      "metrics { listen_address: \"127.0.0.1:9464\" scrapers: "
+                                      "\"ndx/prometheus\" }\n",
+                                  0644),
+              IsOk());
+  config = LoadGatewayConfig(path);
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->metrics().listen_address(), "127.0.0.1:9464");
+
+  ASSERT_THAT(WriteFileAtomically(path,
+                                  std::string(kConfig) +
+                                      "metrics { listen_address: \"0.0.0.0:9464\" scrapers: "
+                                      "\"ndx/prometheus\" }\n",
+                                  0644),
+              IsOk());
+  EXPECT_THAT(LoadGatewayConfig(path),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(path), HasSubstr("metrics.allow_non_loopback"))));
+
+  ASSERT_THAT(
+      WriteFileAtomically(
+          path, std::string(kConfig) + "metrics { listen_address: \"127.0.0.1:9464\" }\n", 0644),
+      IsOk());
+  EXPECT_THAT(LoadGatewayConfig(path),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metrics.scrapers is empty")));
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 #include "gateway/gateway_server.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sys/stat.h>
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/gateway_config.h"
+#include "testing/prometheus_text.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
@@ -100,6 +102,58 @@ TEST_F(GatewayServerKeysTest, CertificateItsPeersWouldRefuseStopsTheStart) {
                                   HasSubstr(c.rule))))
         << ndx::testing::DefectName(c.defect);
   }
+}
+
+// What a gateway serves at /metrics, right after its start.
+class GatewayServerMetricsTest : public GatewayServerKeysTest {};
+
+TEST_F(GatewayServerMetricsTest, NoListenerUnlessConfigured) {
+  absl::StatusOr<std::unique_ptr<GatewayServer>> gateway = GatewayServer::Start(config_);
+  ASSERT_THAT(gateway.status(), IsOk());
+  EXPECT_EQ((*gateway)->metrics_port(), 0);
+}
+
+TEST_F(GatewayServerMetricsTest, ServesTheStateAndTheStartUpsDecisions) {
+  config_.add_bootstrap_operators("ndx/ops");
+  config_.mutable_metrics()->set_listen_address("127.0.0.1:0");
+  config_.mutable_metrics()->add_scrapers("ndx/prometheus");
+  absl::StatusOr<std::unique_ptr<GatewayServer>> gateway = GatewayServer::Start(config_);
+  ASSERT_THAT(gateway.status(), IsOk());
+  ASSERT_GT((*gateway)->metrics_port(), 0);
+
+  crypto::TlsFilePaths scraper = pki_.Node("ndx/prometheus");
+  httplib::SSLClient client("127.0.0.1", (*gateway)->metrics_port(), scraper.cert_file,
+                            scraper.key_file);
+  client.set_ca_cert_path(scraper.ca_file.c_str());
+  client.enable_server_certificate_verification(true);
+  httplib::Result result = client.Get("/metrics");
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  ASSERT_EQ(result->status, 200) << result->body;
+  absl::StatusOr<ndx::testing::PrometheusText> text =
+      ndx::testing::PrometheusText::Parse(result->body);
+  ASSERT_THAT(text.status(), IsOk());
+
+  // The bootstrap operator's node: one registry write, recorded before it applied.
+  EXPECT_EQ(text->Value("ndx_registry_revision").value_or(-1), 1);
+  EXPECT_EQ(text->Value("ndx_gateway_requests_total", {{"service", "Registry"},
+                                                       {"method", "BootstrapOperators"},
+                                                       {"decision", "allow"},
+                                                       {"code", "OK"}})
+                .value_or(-1),
+            1);
+  EXPECT_EQ(text->Value("ndx_audit_log_entries").value_or(-1), 1);
+  EXPECT_EQ(text->Value("ndx_audit_append_duration_seconds_count").value_or(-1), 1);
+  EXPECT_GT(text->Value("ndx_audit_log_disk_bytes").value_or(-1), 0);
+  EXPECT_THAT(text->Find("ndx_events_backlog"), ::testing::IsEmpty());
+  EXPECT_GT(text->Single("ndx_certificate_expiry_seconds",
+                         {{"role", "certificate"},
+                          {"file", config_.tls().cert_file()},
+                          {"identity", "spiffe://ndx.test/gateway/core"}})
+                .value_or(-1),
+            0);
+
+  (*gateway)->Shutdown(absl::ZeroDuration());
+  EXPECT_FALSE(client.Get("/metrics"));
 }
 
 }  // namespace
