@@ -10,19 +10,22 @@
 #
 # usage: bench/adapter-bench.sh [--rounds N] [--duration S] [--warmup S] [--concurrency "64 1"]
 #          [--record-bytes N] [--backends "sqlite postgresql"] [--json FILE]
+#          [--baseline-bin DIR]
 #
 # Backends: sqlite (always available); postgresql (needs Debian's postgresql package and root,
 # which alone can run the server as the postgres user; skipped with a note otherwise); rest (not
 # yet: see start_rest below). Each measured run opens a new connection and is preceded by an
 # unmeasured warm-up run of --warmup seconds on the same server, so the CPU read over the
-# measured run is divided by exactly the calls it counted. NDX_BIN_DIR=DIR takes ndxctl,
+# measured run is divided by exactly the calls it counted. --baseline-bin DIR also runs, for each
+# backend, the ndx-adapter of another build (as "<backend>-baseline", on the same data), so that a
+# change is measured against what it replaces in the same run. NDX_BIN_DIR=DIR takes ndxctl,
 # ndx-adapter, ndx-minimal-adapter and ndx-bench from DIR instead of building (see build.sh);
 # NDX_KEEP=1 keeps the work directory (logs, configs, results.jsonl).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rounds=5 duration=10 warmup=2 concurrency="64 1" record_bytes=1024 json_out=""
-backends="sqlite postgresql"
+backends="sqlite postgresql" baseline_bin=""
 while (($# > 0)); do
   case "$1" in
     --rounds) rounds=$2 ;;
@@ -32,6 +35,7 @@ while (($# > 0)); do
     --record-bytes) record_bytes=$2 ;;
     --backends) backends=$2 ;;
     --json) json_out=$2 ;;
+    --baseline-bin) baseline_bin=$(cd "$2" && pwd) ;;
     *)
       sed -n '/^# usage:/,/^#$/s/^# \{0,1\}//p' "$0" >&2
       exit 2
@@ -134,36 +138,60 @@ EOF
 
 # The servers measured, in the order of a round; server_pid[NAME], db_pid[NAME] (the database's
 # postmaster, whose process tree's CPU is counted beside the adapter's).
-servers=(minimal)
+servers=()
 declare -A server_pid server_port db_pid
+# measure NAME [DB_PID]: the server just started as NAME is measured.
+measure() {
+  servers+=("$1")
+  server_pid[$1]=${pids[-1]}
+  server_port[$1]=$(cat "$1.port")
+  [[ -z "${2:-}" ]] || db_pid[$1]=$2
+}
+# start_adapter BACKEND CONFIG [DB_PID]: ndx-adapter serving CONFIG, measured as BACKEND, and
+# with --baseline-bin the other build's, as BACKEND-baseline.
+start_adapter() {
+  start "$1" "$bin/ndx-adapter" --config "$2"
+  measure "$1" "${3:-}"
+  if [[ -n "$baseline_bin" ]]; then
+    start "$1-baseline" "$baseline_bin/ndx-adapter" --config "$2"
+    measure "$1-baseline" "${3:-}"
+  fi
+}
 
 start minimal "$bin/ndx-minimal-adapter" --trust_domain ndx.bench --ca pki/owner/ca.pem \
   --cert pki/owner/tls.pem --key pki/owner/tls.key --record_bytes "$record_bytes"
-server_pid[minimal]=${pids[-1]}
-server_port[minimal]=$(cat minimal.port)
+measure minimal
 
 start_sqlite() {
   sqlite3 owner.db "CREATE TABLE records (id TEXT PRIMARY KEY, payload TEXT);
     INSERT INTO records VALUES ('r-1', substr(replace(hex(zeroblob($payload_bytes)), '0', 'x'),
                                               1, $payload_bytes));"
   adapter_config 'sqlite { path: "owner.db" }' >adapter-sqlite.textproto
-  start sqlite "$bin/ndx-adapter" --config adapter-sqlite.textproto
+  start_adapter sqlite adapter-sqlite.textproto
+}
+
+# unavailable_BACKEND: why this machine cannot measure BACKEND, or nothing.
+unavailable_sqlite() { :; }
+unavailable_postgresql() {
+  if [[ -z "$(pg_bin)" ]] || ! id postgres >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+    echo "Debian's postgresql package is not installed"
+  elif [[ $(id -u) -ne 0 ]]; then
+    echo "only root can run the server as the postgres user"
+  fi
+}
+# pg_bin: the newest installed PostgreSQL server's bin directory, or nothing.
+pg_bin() {
+  local dir
+  for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
+    [[ -x "$dir/postgres" ]] && echo "$dir" && return
+  done
 }
 
 # A private PostgreSQL server run as the postgres user (it refuses root) on a free port of
 # 127.0.0.1, its data in the work directory, killed with this script if this script dies.
 start_postgresql() {
   local pg_bin
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  if [[ -z "$pg_bin" || ! -x "$pg_bin/postgres" ]] || ! id postgres >/dev/null 2>&1 ||
-    ! command -v psql >/dev/null; then
-    echo "adapter-bench: skipping postgresql: Debian's postgresql package is not installed" >&2
-    return 1
-  fi
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "adapter-bench: skipping postgresql: only root can run the server as postgres" >&2
-    return 1
-  fi
+  pg_bin=$(pg_bin)
   local pg_port as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups)
   pg_port=$(free_port)
   mkdir pg
@@ -189,28 +217,27 @@ VACUUM ANALYZE records;
 EOF
   adapter_config "postgresql { connection: \"host=127.0.0.1 port=$pg_port dbname=bench user=postgres\" }" \
     >adapter-postgresql.textproto
-  start postgresql "$bin/ndx-adapter" --config adapter-postgresql.textproto
-  db_pid[postgresql]=$pg_pid
+  start_adapter postgresql adapter-postgresql.textproto "$pg_pid"
 }
 
 # ---------------------------------------------------------------------------------------------
 # REST backend: not measured yet. The REST backend is being written on its own branch; when it
 # lands, start_rest sets up what it reads from (a local HTTP server answering the record) and an
-# ndx-adapter whose dataset names it, as start_sqlite does, and sets db_pid[rest] to that HTTP
-# server's pid when its CPU is part of a read's cost. Everything else (rounds, CPU, ratios, the
+# ndx-adapter whose dataset names it with start_adapter, as start_sqlite does, passing that HTTP
+# server's pid when its CPU is part of a read's cost, and unavailable_rest says what is missing
+# when it cannot run (nothing when it can). Everything else (rounds, CPU, ratios, the
 # summary) already handles any backend listed in --backends.
-start_rest() {
-  echo "adapter-bench: skipping rest: the REST backend has not landed on this branch yet" >&2
-  return 1
-}
+unavailable_rest() { echo "the REST backend has not landed on this branch yet"; }
+start_rest() { :; }
 # ---------------------------------------------------------------------------------------------
 
 for backend in $backends; do
-  if "start_$backend"; then
-    servers+=("$backend")
-    server_pid[$backend]=${pids[-1]}
-    server_port[$backend]=$(cat "$backend.port")
+  why=$("unavailable_$backend")
+  if [[ -n "$why" ]]; then
+    echo "adapter-bench: skipping $backend: $why" >&2
+    continue
   fi
+  "start_$backend"
 done
 
 # cpu_us PID...: user + system CPU time, in microseconds, of the processes, their threads and
@@ -287,9 +314,9 @@ jq -s -r --arg record "$record_bytes" --arg order "${servers[*]}" '
         rss: (map(.server_rss_kib) | max), bytes: .[0].response_bytes,
         errors: (map(.errors) | add)}}) | from_entries) as $by
   | "\($level[0].concurrency) calls in flight, record \($record) bytes (medians over \($level | map(.round) | unique | length) rounds [min, max]):",
-    "  server       calls/s                  server CPU us/call      x minimal (per round)   database CPU us/call   adapter+database x minimal   RSS KiB  errors",
+    "  server               calls/s                  server CPU us/call      x minimal (per round)   database CPU us/call   adapter+database x minimal   RSS KiB  errors",
     ( $order | split(" ")[] as $s | select($by[$s] != null) | $by[$s] as $x
-      | "  \($s | pad(12)) \("\($x.rps.median | floor) [\($x.rps.min | floor), \($x.rps.max | floor)]" | pad(24))"
+      | "  \($s | pad(20)) \("\($x.rps.median | floor) [\($x.rps.min | floor), \($x.rps.max | floor)]" | pad(24))"
         + " \("\($x.cpu.median | r1) [\($x.cpu.min | r1), \($x.cpu.max | r1)]" | pad(23))"
         + " \("\(($x.cpu.median / $by.minimal.cpu.median) | r2) [\($x.ratio.min | r2), \($x.ratio.max | r2)]" | pad(23))"
         + " \((if $x.db != null then "\($x.db.median | r1) [\($x.db.min | r1), \($x.db.max | r1)]" else "-" end) | pad(22))"
