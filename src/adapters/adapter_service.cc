@@ -295,6 +295,11 @@ grpc::ServerUnaryReactor* AdapterService::Fetch(grpc::CallbackServerContext* con
   } else if ((*served)->fetch_on_grpc_thread) {
     Complete(reactor, "Fetch", request->context(), request->dataset(),
              ReadRecord(*context, *request, **served, response), start);
+  } else if (int none = 0; waiting_on_grpc_thread_.compare_exchange_strong(none, 1)) {
+    // No other read waits on a server on gRPC's threads (see the class comment).
+    Complete(reactor, "Fetch", request->context(), request->dataset(),
+             ReadRecord(*context, *request, **served, response), start);
+    waiting_on_grpc_thread_.store(0);
   } else {
     blocking_calls_->Run([this, context, request, response, reactor, served = *served, start] {
       Complete(reactor, "Fetch", request->context(), request->dataset(),

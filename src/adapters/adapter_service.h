@@ -30,11 +30,13 @@ absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
 //
 // It serves on gRPC's callback API. A Fetch from a SQLite database runs on the gRPC thread that
 // received it: a read by key in a local file takes microseconds, and a hand-over to another
-// thread would cost more than the read. Everything that can wait on something else runs on the
-// service's own threads instead: a Fetch from any other backend (PostgreSQL waits on its server,
-// a REST backend on the network) and every Search (a scan, bounded only by its deadline). gRPC has
-// few threads polling its connections (two on a 2-core machine), and a slow database must not
-// hold them.
+// thread would cost more than the read. What can wait on something else runs on the service's
+// own threads instead: a Fetch from any other backend (PostgreSQL waits on its server, a REST
+// backend on the network) and every Search (a scan, bounded only by its deadline). gRPC has few
+// threads polling its connections (at least two; two on a 2-core machine), and a stalled
+// database must not hold them all. One such Fetch at a time may still run on a gRPC thread: at
+// low load that spares it two thread hand-overs, about the CPU of the read itself, and the other
+// gRPC threads keep polling whatever that read waits for.
 //
 // Thread-safe: immutable state, thread-safe backends, atomics for draining and a thread pool that
 // locks only to hand a call over (no lock on a SQLite Fetch's path besides the backend's pool).
@@ -97,6 +99,8 @@ class AdapterService final : public v1::Adapter::CallbackService {
   const absl::flat_hash_map<std::string, Served> datasets_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> draining_{false};
+  // Fetches of backends that wait on a server, running on a gRPC thread: 0 or 1.
+  std::atomic<int> waiting_on_grpc_thread_{0};
   const std::unique_ptr<BlockingCalls> blocking_calls_;
 };
 

@@ -259,9 +259,9 @@ class StalledBackend final : public Backend {
   bool released_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
-// Reads that wait on a database run on the service's own threads: more of them wait at once than
-// gRPC has threads polling, and a SQLite read is answered meanwhile.
-TEST_F(AdapterServiceTest, AStalledDatabaseHoldsNoGrpcThread) {
+// Reads that wait on a database run on the service's own threads but for one: more of them wait
+// at once than gRPC has threads polling, and a SQLite read is answered meanwhile.
+TEST_F(AdapterServiceTest, AStalledDatabaseHoldsAtMostOneGrpcThread) {
   auto stalled = std::make_shared<StalledBackend>();
   LoadedAdapterConfig config = config_;
   config.datasets["pop/stalled"] = ServedDataset{config.datasets.at("pop/people").binding, stalled};
