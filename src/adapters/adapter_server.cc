@@ -11,6 +11,15 @@
 
 namespace ndx::adapters {
 
+void ApplyAdapterServerOptions(int max_message_bytes, grpc::ServerBuilder* builder) {
+  grpc::EnableDefaultHealthCheckService(true);
+  builder->SetMaxReceiveMessageSize(max_message_bytes);
+  builder->SetMaxSendMessageSize(max_message_bytes);
+  // BDP probing sends PINGs with data frames; a proxy in front of the adapter (nginx in the
+  // benchmarks) counts them against its ping limits and closes the connection.
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+}
+
 absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
     const LoadedAdapterConfig& config) {
   std::unique_ptr<crypto::RevocationWatcher> revocation;
@@ -28,16 +37,11 @@ absl::StatusOr<std::unique_ptr<AdapterServer>> AdapterServer::Start(
     adapter_metrics = std::make_unique<AdapterMetrics>(datasets);
   }
   auto service = std::make_unique<AdapterService>(config, adapter_metrics.get());
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen_address, credentials, &port);
   builder.RegisterService(service.get());
-  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
-  builder.SetMaxSendMessageSize(config.max_message_bytes);
-  // BDP probing sends PINGs with data frames; a proxy in front of the adapter (nginx in the
-  // benchmarks) counts them against its ping limits and closes the connection.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  ApplyAdapterServerOptions(config.max_message_bytes, &builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     if (server != nullptr) server->Shutdown();

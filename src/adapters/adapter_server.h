@@ -2,6 +2,7 @@
 #define NDX_ADAPTERS_ADAPTER_SERVER_H_
 
 #include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
 
 #include <memory>
 #include <string>
@@ -17,6 +18,11 @@
 #include "metrics/metrics_server.h"
 
 namespace ndx::adapters {
+
+// The server settings of ndx-adapter besides its address, credentials and services: message size
+// limits, HTTP/2 and health checking. bench/minimal_server.cc builds its server with the same, so
+// that the benchmark's baseline differs from the adapter only in the work of a call.
+void ApplyAdapterServerOptions(int max_message_bytes, grpc::ServerBuilder* builder);
 
 // A running ndx-adapter: the Adapter service and the standard health service on the configured
 // address, mTLS only. The binary is a thin main over this, so tests start the same server.

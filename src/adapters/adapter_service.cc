@@ -1,12 +1,21 @@
 #include "adapters/adapter_service.h"
 
+#include <grpc/grpc_security_constants.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
+#include <thread>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "adapters/sqlite_backend.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -20,6 +29,8 @@ std::string Printable(const std::string& text) { return absl::CHexEscape(text); 
 
 void LogAdapterCall(absl::string_view method, const v1::RequestContext& context,
                     const std::string& dataset, const absl::Status& status, absl::Time start) {
+  // Debug lines are off in production: a call then pays for no escaping and no formatting.
+  if (!spdlog::default_logger_raw()->should_log(spdlog::level::debug)) return;
   const std::string request_id = Printable(context.request_id());
   const std::string caller = Printable(context.caller());
   const std::string printable_dataset = Printable(dataset);
@@ -33,7 +44,122 @@ void LogAdapterCall(absl::string_view method, const v1::RequestContext& context,
           absl::StrCat("purpose=", Printable(context.purpose())));
 }
 
+// Logs a call and sends its status.
+// Logs, counts (before the answer, so that a scrape after it sees the call) and answers.
+void FinishCall(const AdapterMetrics* metrics, grpc::ServerUnaryReactor* reactor,
+                absl::string_view method, const v1::RequestContext& request_context,
+                const std::string& dataset, const absl::Status& status, absl::Time start) {
+  LogAdapterCall(method, request_context, dataset, status, start);
+  if (metrics != nullptr) {
+    metrics->ObserveCall(
+        method == "Fetch" ? AdapterMetrics::Method::kFetch : AdapterMetrics::Method::kSearch,
+        dataset, status.code(), absl::Now() - start);
+  }
+  reactor->Finish(ToGrpcStatus(status));
+}
+
+absl::Status Stopping() {
+  return absl::UnavailableError("the adapter is stopping; retry on another replica or later");
+}
+
+// The gRPC call's deadline, which the backend's query must not outlive.
+absl::Time CallDeadline(const grpc::ServerContextBase& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+std::vector<std::string> AllowedIds(const std::string& trust_domain,
+                                    const std::vector<std::string>& allowed_gateways) {
+  std::vector<std::string> ids;
+  for (const std::string& name : allowed_gateways) {
+    const crypto::SpiffeId id = crypto::SpiffeId::Gateway(trust_domain, name);
+    std::string text = id.ToString();
+    // Only a spelling that parses back to the same id may stand for it; any other name goes the
+    // slow way, through ParseSpiffeId and AuthorizeGateway.
+    absl::StatusOr<crypto::SpiffeId> parsed = crypto::ParseSpiffeId(text);
+    if (parsed.ok() && *parsed == id) ids.push_back(std::move(text));
+  }
+  return ids;
+}
+
 }  // namespace
+
+// Threads for the calls that may wait on something other than this process (see the class
+// comment of AdapterService). A thread starts when a call arrives and none is idle, up to
+// kMaxThreads; threads then stay, so a steady load starts none. Calls beyond kMaxThreads wait in
+// arrival order, their deadlines running. Thread-safe.
+class AdapterService::BlockingCalls {
+ public:
+  // A bound, not a size: backends bound their own connections (8 by default) and calls past
+  // those wait in the backend's pool; this only keeps a flood of slow calls from starting a
+  // thread each.
+  static constexpr size_t kMaxThreads = 256;
+
+  BlockingCalls() = default;
+  // REQUIRES: no more Run() (the server has stopped).
+  ~BlockingCalls() {
+    std::vector<std::thread> threads;
+    {
+      absl::MutexLock lock(&mutex_);
+      stopping_ = true;
+      threads.swap(threads_);
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+
+  void Run(absl::AnyInvocable<void() &&> call) {
+    absl::MutexLock lock(&mutex_);
+    queue_.push_back(std::move(call));
+    if (queue_.size() > idle_ && threads_.size() < kMaxThreads) {
+      // Idle from the start: until it takes a call, the next ones count on it.
+      ++idle_;
+      threads_.emplace_back([this] { Work(); });
+    }
+  }
+
+ private:
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return stopping_ || !queue_.empty();
+  }
+
+  void Work() {
+    // Named for profiles and debuggers; it would otherwise keep the name of the gRPC thread
+    // that started it.
+    pthread_setname_np(pthread_self(), "blocking-calls");
+    mutex_.Lock();
+    while (true) {
+      mutex_.Await(absl::Condition(this, &BlockingCalls::HasWork));
+      if (queue_.empty()) break;  // stopping, and nothing left to run
+      absl::AnyInvocable<void()&&> call = std::move(queue_.front());
+      queue_.pop_front();
+      --idle_;
+      mutex_.Unlock();
+      std::move(call)();
+      mutex_.Lock();
+      ++idle_;
+    }
+    mutex_.Unlock();
+  }
+
+  absl::Mutex mutex_;
+  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mutex_);
+  // Threads not running a call.
+  size_t idle_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mutex_);
+};
+
+absl::flat_hash_map<std::string, AdapterService::Served> AdapterService::ServedDatasets(
+    const absl::flat_hash_map<std::string, ServedDataset>& datasets) {
+  absl::flat_hash_map<std::string, Served> served;
+  for (const auto& [id, dataset] : datasets) {
+    // SQLite reads in this process; every other backend waits on a server or the network.
+    const bool local = dynamic_cast<const SqliteBackend*>(dataset.backend.get()) != nullptr;
+    served.emplace(id, Served{dataset, local});
+  }
+  return served;
+}
 
 absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
                               const std::string& trust_domain,
@@ -63,18 +189,34 @@ absl::Status AuthorizeGateway(const absl::StatusOr<crypto::SpiffeId>& peer,
 AdapterService::AdapterService(const LoadedAdapterConfig& config, const AdapterMetrics* metrics)
     : trust_domain_(config.trust_domain),
       allowed_gateways_(config.allowed_gateways),
-      datasets_(config.datasets),
-      metrics_(metrics) {}
+      allowed_ids_(AllowedIds(config.trust_domain, config.allowed_gateways)),
+      datasets_(ServedDatasets(config.datasets)),
+      metrics_(metrics),
+      blocking_calls_(std::make_unique<BlockingCalls>()) {}
 
-absl::Status AdapterService::Authorize(const grpc::ServerContext& context) const {
+AdapterService::~AdapterService() = default;
+
+absl::Status AdapterService::Authorize(const grpc::ServerContextBase& context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth == nullptr) {
     return absl::UnauthenticatedError("the caller has no verified identity: no TLS session");
   }
+  // The common case without parsing: gRPC sets this property from the verified peer certificate
+  // only when it has exactly one URI SAN (see crypto::PeerIdentity), and an allowed gateway's id
+  // has one spelling. Anything else takes the full path, which also words the refusal.
+  const std::vector<grpc::string_ref> ids =
+      auth->FindPropertyValues(GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);
+  if (ids.size() == 1) {
+    const absl::string_view id(ids[0].data(), ids[0].size());
+    for (const std::string& allowed : allowed_ids_) {
+      if (id == allowed) return absl::OkStatus();
+    }
+  }
   return AuthorizeGateway(crypto::PeerIdentity(*auth), trust_domain_, allowed_gateways_);
 }
 
-absl::StatusOr<const ServedDataset*> AdapterService::FindDataset(const std::string& dataset) const {
+absl::StatusOr<const AdapterService::Served*> AdapterService::FindDataset(
+    const std::string& dataset) const {
   auto it = datasets_.find(dataset);
   if (it == datasets_.end()) {
     // Not NOT_FOUND, which the gateway reads as "no record with this key": the gateway and this
@@ -85,27 +227,20 @@ absl::StatusOr<const ServedDataset*> AdapterService::FindDataset(const std::stri
   return &it->second;
 }
 
-namespace {
-
-// The gRPC call's deadline, which the backend's query must not outlive.
-absl::Time CallDeadline(const grpc::ServerContext& context) {
-  const std::chrono::system_clock::time_point deadline = context.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
+absl::StatusOr<const AdapterService::Served*> AdapterService::Admit(
+    const grpc::ServerContextBase& context, const std::string& dataset) const {
+  NDX_RETURN_IF_ERROR(Authorize(context));
+  return FindDataset(dataset);
 }
 
-}  // namespace
-
-absl::Status AdapterService::DoFetch(const grpc::ServerContext& context,
-                                     const v1::FetchRequest& request,
-                                     v1::FetchResponse* response) const {
-  NDX_RETURN_IF_ERROR(Authorize(context));
-  NDX_ASSIGN_OR_RETURN(const ServedDataset* served, FindDataset(request.dataset()));
+absl::Status AdapterService::ReadRecord(const grpc::ServerContextBase& context,
+                                        const v1::FetchRequest& request, const Served& served,
+                                        v1::FetchResponse* response) const {
   if (request.key().empty()) return absl::InvalidArgumentError("key is empty");
   std::vector<std::string> fields(request.fields().begin(), request.fields().end());
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::string> record =
-      served->backend->Fetch(*served->binding, request.key(), fields, CallDeadline(context));
+  absl::StatusOr<std::string> record = served.dataset.backend->Fetch(
+      *served.dataset.binding, request.key(), fields, CallDeadline(context));
   if (metrics_ != nullptr) {
     metrics_->ObserveBackend(AdapterMetrics::Method::kFetch, request.dataset(),
                              absl::Now() - start);
@@ -115,11 +250,9 @@ absl::Status AdapterService::DoFetch(const grpc::ServerContext& context,
   return absl::OkStatus();
 }
 
-absl::Status AdapterService::DoSearch(const grpc::ServerContext& context,
-                                      const v1::SearchRequest& request,
+absl::Status AdapterService::ReadPage(const grpc::ServerContextBase& context,
+                                      const v1::SearchRequest& request, const Served& served,
                                       v1::SearchResponse* response) const {
-  NDX_RETURN_IF_ERROR(Authorize(context));
-  NDX_ASSIGN_OR_RETURN(const ServedDataset* served, FindDataset(request.dataset()));
   std::vector<FieldFilter> filters;
   for (const v1::Filter& filter : request.filters()) {
     filters.push_back({filter.field(), filter.value()});
@@ -127,8 +260,8 @@ absl::Status AdapterService::DoSearch(const grpc::ServerContext& context,
   std::vector<std::string> fields(request.fields().begin(), request.fields().end());
   const absl::Time start = absl::Now();
   absl::StatusOr<SearchPage> searched =
-      served->backend->Search(*served->binding, filters, fields, request.page_size(),
-                              request.page_token(), CallDeadline(context));
+      served.dataset.backend->Search(*served.dataset.binding, filters, fields, request.page_size(),
+                                     request.page_token(), CallDeadline(context));
   if (metrics_ != nullptr) {
     metrics_->ObserveBackend(AdapterMetrics::Method::kSearch, request.dataset(),
                              absl::Now() - start);
@@ -158,44 +291,63 @@ bool AdapterService::Drain(absl::Time deadline) {
   return true;
 }
 
-namespace {
-
-absl::Status Stopping() {
-  return absl::UnavailableError("the adapter is stopping; retry on another replica or later");
+void AdapterService::Complete(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+                              const v1::RequestContext& request_context, const std::string& dataset,
+                              const absl::Status& status, absl::Time start) {
+  ExitCall();
+  FinishCall(metrics_, reactor, method, request_context, dataset, status, start);
 }
 
-}  // namespace
-
-grpc::Status AdapterService::Fetch(grpc::ServerContext* context, const v1::FetchRequest* request,
-                                   v1::FetchResponse* response) {
-  absl::Time start = absl::Now();
-  absl::Status status = Stopping();
-  if (EnterCall()) {
-    status = DoFetch(*context, *request, response);
-    ExitCall();
+grpc::ServerUnaryReactor* AdapterService::Fetch(grpc::CallbackServerContext* context,
+                                                const v1::FetchRequest* request,
+                                                v1::FetchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  if (!EnterCall()) {
+    FinishCall(metrics_, reactor, "Fetch", request->context(), request->dataset(), Stopping(),
+               start);
+    return reactor;
   }
-  LogAdapterCall("Fetch", request->context(), request->dataset(), status, start);
-  if (metrics_ != nullptr) {
-    metrics_->ObserveCall(AdapterMetrics::Method::kFetch, request->dataset(), status.code(),
-                          absl::Now() - start);
+  absl::StatusOr<const Served*> served = Admit(*context, request->dataset());
+  if (!served.ok()) {
+    Complete(reactor, "Fetch", request->context(), request->dataset(), served.status(), start);
+  } else if ((*served)->fetch_on_grpc_thread) {
+    Complete(reactor, "Fetch", request->context(), request->dataset(),
+             ReadRecord(*context, *request, **served, response), start);
+  } else if (int none = 0; waiting_on_grpc_thread_.compare_exchange_strong(none, 1)) {
+    // No other read waits on a server on gRPC's threads (see the class comment).
+    Complete(reactor, "Fetch", request->context(), request->dataset(),
+             ReadRecord(*context, *request, **served, response), start);
+    waiting_on_grpc_thread_.store(0);
+  } else {
+    blocking_calls_->Run([this, context, request, response, reactor, served = *served, start] {
+      Complete(reactor, "Fetch", request->context(), request->dataset(),
+               ReadRecord(*context, *request, *served, response), start);
+    });
   }
-  return ToGrpcStatus(status);
+  return reactor;
 }
 
-grpc::Status AdapterService::Search(grpc::ServerContext* context, const v1::SearchRequest* request,
-                                    v1::SearchResponse* response) {
-  absl::Time start = absl::Now();
-  absl::Status status = Stopping();
-  if (EnterCall()) {
-    status = DoSearch(*context, *request, response);
-    ExitCall();
+grpc::ServerUnaryReactor* AdapterService::Search(grpc::CallbackServerContext* context,
+                                                 const v1::SearchRequest* request,
+                                                 v1::SearchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  if (!EnterCall()) {
+    FinishCall(metrics_, reactor, "Search", request->context(), request->dataset(), Stopping(),
+               start);
+    return reactor;
   }
-  LogAdapterCall("Search", request->context(), request->dataset(), status, start);
-  if (metrics_ != nullptr) {
-    metrics_->ObserveCall(AdapterMetrics::Method::kSearch, request->dataset(), status.code(),
-                          absl::Now() - start);
+  absl::StatusOr<const Served*> served = Admit(*context, request->dataset());
+  if (!served.ok()) {
+    Complete(reactor, "Search", request->context(), request->dataset(), served.status(), start);
+  } else {
+    blocking_calls_->Run([this, context, request, response, reactor, served = *served, start] {
+      Complete(reactor, "Search", request->context(), request->dataset(),
+               ReadPage(*context, *request, *served, response), start);
+    });
   }
-  return ToGrpcStatus(status);
+  return reactor;
 }
 
 }  // namespace ndx::adapters

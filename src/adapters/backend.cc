@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
@@ -71,10 +72,23 @@ absl::StatusOr<size_t> PageRows(int page_size) {
 }
 
 std::string QuoteIdentifier(absl::string_view identifier) {
+  // Validated identifiers hold no quote: the common case is one concatenation.
+  if (!absl::StrContains(identifier, '"')) return absl::StrCat("\"", identifier, "\"");
   return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}), "\"");
 }
 
-absl::StatusOr<std::string> BuildRecord(
+namespace {
+
+absl::Status ColumnError(const Binding& binding, const FieldBinding& field,
+                         const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat("dataset ", binding.dataset, ": column \"", field.column,
+                                   "\" of table \"", binding.table, "\": ", status.message()));
+}
+
+// The record through a message of the schema's type, for selections with a oneof member: the
+// message keeps only the member set last, whatever was set before.
+absl::StatusOr<std::string> BuildRecordByReflection(
     const Binding& binding, const std::vector<const FieldBinding*>& selected,
     absl::FunctionRef<absl::StatusOr<std::optional<SqlValue>>(size_t)> value_of) {
   std::unique_ptr<google::protobuf::Message> message = binding.schema->NewMessage(binding.message);
@@ -84,11 +98,7 @@ absl::StatusOr<std::string> BuildRecord(
     if (status.ok() && value->has_value()) {
       status = SetFieldFromSql(*selected[i]->field, **value, message.get());
     }
-    if (!status.ok()) {
-      return absl::Status(status.code(), absl::StrCat("dataset ", binding.dataset, ": column \"",
-                                                      selected[i]->column, "\" of table \"",
-                                                      binding.table, "\": ", status.message()));
-    }
+    if (!status.ok()) return ColumnError(binding, *selected[i], status);
   }
   std::string record;
   // Partial: a proto2 schema's required fields may legitimately be NULL in the database.
@@ -97,6 +107,27 @@ absl::StatusOr<std::string> BuildRecord(
         absl::StrCat("dataset ", binding.dataset, ": cannot serialize a record"));
   }
   return record;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BuildRecord(
+    const Binding& binding, const std::vector<const FieldBinding*>& selected,
+    absl::FunctionRef<absl::StatusOr<std::optional<SqlValue>>(size_t)> value_of) {
+  for (const FieldBinding* field : selected) {
+    if (field->field->real_containing_oneof() != nullptr) {
+      return BuildRecordByReflection(binding, selected, value_of);
+    }
+  }
+  // Written straight to the wire format: the same bytes as through a message, without one.
+  RecordWriter record;
+  for (size_t i = 0; i < selected.size(); ++i) {
+    absl::StatusOr<std::optional<SqlValue>> value = value_of(i);
+    absl::Status status = value.status();
+    if (status.ok() && value->has_value()) status = record.Add(*selected[i]->field, **value);
+    if (!status.ok()) return ColumnError(binding, *selected[i], status);
+  }
+  return std::move(record).Finish();
 }
 
 }  // namespace ndx::adapters

@@ -2,8 +2,10 @@
 #define NDX_ADAPTERS_FIELD_VALUE_H_
 
 #include <cstdint>
+#include <string>
 #include <variant>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
@@ -34,6 +36,39 @@ using SqlValue = std::variant<int64_t, double, SqlText, SqlBlob>;
 // REQUIRES: CheckSupportedField(field) is OK and `field` belongs to message's type.
 absl::Status SetFieldFromSql(const google::protobuf::FieldDescriptor& field, const SqlValue& value,
                              google::protobuf::Message* message);
+
+// A message in the wire format, written field by field from column values without building the
+// message: the bytes are those that SerializePartialToString gives for the message that
+// SetFieldFromSql fills from the same values (fields by number; a field without presence left
+// out when it holds its default value; a value a closed enum does not name kept as an unknown
+// field, after the known ones). A record is one of these: this spares each read a dynamic
+// message, its reflection calls and a copy of every value.
+// Fields of a real oneof are not supported (the message keeps only the member set last, which a
+// writer cannot know before the end): use SetFieldFromSql for those.
+// Not thread-safe; one per record.
+class RecordWriter {
+ public:
+  // Converts `value` as SetFieldFromSql does, with the same errors, and appends the field.
+  // REQUIRES: CheckSupportedField(field) is OK, `field` is not in a real oneof, belongs to the
+  // message being written, and is added at most once.
+  absl::Status Add(const google::protobuf::FieldDescriptor& field, const SqlValue& value);
+
+  // The message's bytes. The writer is spent.
+  std::string Finish() &&;
+
+ private:
+  // Where one field's bytes start in `known_`, for putting fields added out of number order back
+  // in order.
+  struct Span {
+    int number;
+    size_t start;
+  };
+
+  std::string known_;
+  std::string unknown_;
+  absl::InlinedVector<Span, 16> spans_;
+  bool in_order_ = true;
+};
 
 // Whether a byte string is well-formed UTF-8 (proto3 strings must be).
 bool IsValidUtf8(absl::string_view text);

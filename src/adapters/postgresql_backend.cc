@@ -9,6 +9,7 @@
 #include <optional>
 #include <variant>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -29,6 +30,10 @@ struct ResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// What a statement is for ("dataset x: cannot read table y"), for error messages: built only when
+// one is, not on every read.
+using What = absl::FunctionRef<std::string()>;
 
 // A statement parameter: text, or raw bytes for a bytea column.
 struct Param {
@@ -248,7 +253,7 @@ class PostgresqlConnection {
   // `deadline`, when it cancels the statement. A failed call leaves `broken()` set when the
   // connection must not be reused.
   absl::StatusOr<Result> Execute(const std::string& sql, const std::vector<Param>& params,
-                                 absl::Time deadline, absl::string_view what) {
+                                 absl::Time deadline, What what) {
     NDX_ASSIGN_OR_RETURN(std::string name, Prepare(sql, deadline, what));
     std::vector<const char*> values;
     std::vector<int> lengths;
@@ -262,7 +267,7 @@ class PostgresqlConnection {
                             lengths.data(), formats.data(), /*resultFormat=*/0) != 1) {
       broken_ = true;
       return absl::UnavailableError(
-          absl::StrCat(what, ": the connection to ", Describe(), " failed"));
+          absl::StrCat(what(), ": the connection to ", Describe(), " failed"));
     }
     return Await(deadline, PGRES_TUPLES_OK, what);
   }
@@ -272,8 +277,7 @@ class PostgresqlConnection {
  private:
   explicit PostgresqlConnection(PGconn* conn) : conn_(conn) {}
 
-  absl::StatusOr<std::string> Prepare(const std::string& sql, absl::Time deadline,
-                                      absl::string_view what) {
+  absl::StatusOr<std::string> Prepare(const std::string& sql, absl::Time deadline, What what) {
     auto it = statements_.find(sql);
     if (it != statements_.end()) return it->second;
     if (statements_.size() >= kMaxPreparedStatements) {
@@ -284,7 +288,7 @@ class PostgresqlConnection {
     if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) {
       broken_ = true;
       return absl::UnavailableError(
-          absl::StrCat(what, ": the connection to ", Describe(), " failed"));
+          absl::StrCat(what(), ": the connection to ", Describe(), " failed"));
     }
     NDX_RETURN_IF_ERROR(Await(deadline, PGRES_COMMAND_OK, what).status());
     statements_.emplace(sql, name);
@@ -292,14 +296,13 @@ class PostgresqlConnection {
   }
 
   // The one result of the statement sent, read without blocking past `deadline`.
-  absl::StatusOr<Result> Await(absl::Time deadline, ExecStatusType expected,
-                               absl::string_view what) {
+  absl::StatusOr<Result> Await(absl::Time deadline, ExecStatusType expected, What what) {
     bool cancelled = false;
     while (true) {
       if (PQconsumeInput(conn_) != 1) {
         broken_ = true;
         return absl::UnavailableError(
-            absl::StrCat(what, ": the connection to ", Describe(), " was lost"));
+            absl::StrCat(what(), ": the connection to ", Describe(), " was lost"));
       }
       if (PQisBusy(conn_) == 0) break;
       const absl::Duration left = deadline - absl::Now();
@@ -313,7 +316,7 @@ class PostgresqlConnection {
         // No answer to the cancel: the connection is left mid-statement and closed.
         broken_ = true;
         return absl::DeadlineExceededError(absl::StrCat(
-            what, ": the call's deadline passed and the server did not answer the cancel"));
+            what(), ": the call's deadline passed and the server did not answer the cancel"));
       }
       pollfd fd{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
       const int timeout_ms =
@@ -323,7 +326,7 @@ class PostgresqlConnection {
                     absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1, 1000));
       if (::poll(&fd, 1, timeout_ms) < 0 && errno != EINTR) {
         broken_ = true;
-        return absl::UnavailableError(absl::StrCat(what, ": cannot wait for ", Describe()));
+        return absl::UnavailableError(absl::StrCat(what(), ": cannot wait for ", Describe()));
       }
     }
     Result result(PQgetResult(conn_));
@@ -331,9 +334,9 @@ class PostgresqlConnection {
     while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
     if (cancelled) {
       return absl::DeadlineExceededError(
-          absl::StrCat(what, ": the call's deadline passed; the statement was cancelled"));
+          absl::StrCat(what(), ": the call's deadline passed; the statement was cancelled"));
     }
-    if (PQresultStatus(result.get()) != expected) return QueryError(result.get(), what);
+    if (PQresultStatus(result.get()) != expected) return QueryError(result.get(), what());
     return result;
   }
 
@@ -362,8 +365,7 @@ absl::Status Finish(ConnectionPool<PostgresqlConnection>::Lease& lease, absl::St
 // lost (the server restarted or ended the session while it sat in the pool) it is replaced and
 // the read tried once more, instead of failing one call per pooled connection.
 absl::StatusOr<Result> Run(ConnectionPool<PostgresqlConnection>& pool, const std::string& sql,
-                           const std::vector<Param>& params, absl::Time deadline,
-                           absl::string_view what) {
+                           const std::vector<Param>& params, absl::Time deadline, What what) {
   for (int attempt = 1;; ++attempt) {
     NDX_ASSIGN_OR_RETURN(ConnectionPool<PostgresqlConnection>::Lease lease, pool.Acquire(deadline));
     absl::StatusOr<Result> result = lease->Execute(sql, params, deadline, what);
@@ -425,14 +427,14 @@ absl::Status PostgresqlBackend::CheckBinding(const Binding& binding) {
       "SELECT a.attname, t.typname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
       "JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
       "AND NOT a.attisdropped ORDER BY a.attnum",
-      {{QuoteIdentifier(binding.table)}}, absl::InfiniteFuture(), what);
+      {{QuoteIdentifier(binding.table)}}, absl::InfiniteFuture(), [&] { return what; });
   if (!columns.ok()) return Finish(lease, columns.status());
   const PGresult* result = columns->get();
   if (PQntuples(result) == 0) {
     absl::StatusOr<Result> tables = lease->Execute(
         "SELECT c.relname FROM pg_class c WHERE c.relnamespace = ANY (current_schemas(false)::"
         "regnamespace[]) AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY c.relname",
-        {}, absl::InfiniteFuture(), what);
+        {}, absl::InfiniteFuture(), [&] { return what; });
     std::vector<std::string> names;
     if (tables.ok()) {
       for (int row = 0; row < PQntuples(tables->get()); ++row) {
@@ -529,8 +531,9 @@ absl::StatusOr<std::string> PostgresqlBackend::Fetch(const Binding& binding, abs
   const std::string sql =
       absl::StrCat("SELECT ", SelectList(selected, *kinds), " FROM ",
                    QuoteIdentifier(binding.table), " WHERE ", where, " LIMIT 2");
-  const std::string what =
-      absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
+  auto what = [&binding] {
+    return absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
+  };
 
   NDX_ASSIGN_OR_RETURN(Result result, Run(pool_, sql, params, deadline, what));
   const int rows = PQntuples(result.get());
@@ -577,8 +580,9 @@ absl::StatusOr<SearchPage> PostgresqlBackend::Search(const Binding& binding,
   const std::string sql = absl::StrCat("SELECT ", key_column, ", ", SelectList(selected, *kinds),
                                        " FROM ", QuoteIdentifier(binding.table), " WHERE ", where,
                                        " ORDER BY ", key_column, " LIMIT $", params.size());
-  const std::string what =
-      absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
+  auto what = [&binding] {
+    return absl::StrCat("dataset ", binding.dataset, ": cannot read table \"", binding.table, "\"");
+  };
 
   NDX_ASSIGN_OR_RETURN(Result result, Run(pool_, sql, params, deadline, what));
   SearchPage page;

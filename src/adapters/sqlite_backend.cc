@@ -109,6 +109,8 @@ void AppendEquals(const std::string& column, const FieldValue& value, std::strin
   }
 }
 
+// Binds `params` to ?1, ?2... Text and blobs are bound in place, not copied (SQLITE_STATIC).
+// REQUIRES: `params` outlives the statement's use, up to its ResetOnExit, which clears them.
 absl::Status BindAll(sqlite3* db, sqlite3_stmt* stmt, const std::vector<SqlParam>& params) {
   for (size_t i = 0; i < params.size(); ++i) {
     int index = static_cast<int>(i + 1);
@@ -119,11 +121,11 @@ absl::Status BindAll(sqlite3* db, sqlite3_stmt* stmt, const std::vector<SqlParam
     } else if (const auto* d = std::get_if<double>(&p)) {
       rc = sqlite3_bind_double(stmt, index, *d);
     } else if (const auto* s = std::get_if<std::string>(&p)) {
-      rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8);
     } else {
       // data() of a std::string is never null, so an empty value binds as an empty blob, not NULL.
       const std::string& bytes = std::get<Blob>(p).bytes;
-      rc = sqlite3_bind_blob64(stmt, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+      rc = sqlite3_bind_blob64(stmt, index, bytes.data(), bytes.size(), SQLITE_STATIC);
     }
     if (rc != SQLITE_OK) return SqliteError(rc, db, "cannot bind a query parameter");
   }
@@ -352,10 +354,11 @@ absl::Status SqliteBackend::CheckBinding(const Binding& binding) {
   NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(absl::InfiniteFuture()));
   std::vector<std::string> columns;
   {
+    const std::vector<SqlParam> params = {SqlParam(binding.table)};
     NDX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt,
                          lease->Prepare("SELECT name FROM pragma_table_info(?1)"));
     ResetOnExit reset(stmt);
-    NDX_RETURN_IF_ERROR(BindAll(lease->db(), stmt, {SqlParam(binding.table)}));
+    NDX_RETURN_IF_ERROR(BindAll(lease->db(), stmt, params));
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       columns.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));

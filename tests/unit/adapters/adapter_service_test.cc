@@ -1,11 +1,19 @@
 #include "adapters/adapter_service.h"
 
 #include <grpcpp/create_channel.h>
+#include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <sstream>
+#include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "adapters/adapter_server.h"
 #include "crypto/tls.h"
 #include "test_data.h"
@@ -43,12 +51,15 @@ class AdapterServiceTest : public ::testing::Test {
 
   // A stub calling as `client`, expecting the adapter to present its node identity.
   std::unique_ptr<v1::Adapter::Stub> StubAs(const crypto::TlsFilePaths& client) {
+    return StubAt(server_->port(), client);
+  }
+  static std::unique_ptr<v1::Adapter::Stub> StubAt(int port, const crypto::TlsFilePaths& client) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
         crypto::MakeChannelCredentials(
             client, crypto::SpiffeId::Node(TestPki::kTrustDomain, "pop/registry"));
     EXPECT_THAT(credentials, IsOk());
     return v1::Adapter::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), *credentials));
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), *credentials));
   }
 
   static void SetDeadline(grpc::ClientContext* context) {
@@ -168,6 +179,115 @@ TEST_F(AdapterServiceTest, ErrorsThatReachTheGatewayCarryNoValue) {
               AllOf(HasSubstr("field \"birth_year\" expects int32"), Not(HasSubstr("1990-04-12"))));
 }
 
+// Every call is logged at debug level, whether it ran on gRPC's thread (a SQLite Fetch) or on the
+// service's own (a Search), with its request id, caller and dataset, never its key; with debug
+// off nothing is written.
+TEST_F(AdapterServiceTest, CallsAreLoggedAtDebugLevelWithoutTheKey) {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "ndx-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+  spdlog::set_level(spdlog::level::debug);
+  auto stub = StubAs(pki_.Gateway("core"));
+  auto fetch = [&] {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::FetchResponse response;
+    EXPECT_EQ(stub->Fetch(&context, FetchOf("pop/people", "001099999999"), &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  };
+  fetch();
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::SearchRequest search;
+    search.set_dataset("pop/people");
+    search.mutable_context()->set_request_id("req-2");
+    v1::Filter* filter = search.add_filters();
+    filter->set_field("province");
+    filter->set_value("DN");
+    v1::SearchResponse response;
+    grpc::Status status = stub->Search(&context, search, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+  spdlog::set_level(spdlog::level::info);
+  fetch();
+  spdlog::set_default_logger(previous);
+
+  std::vector<std::string> calls;
+  for (absl::string_view line : absl::StrSplit(out.str(), '\n', absl::SkipEmpty())) {
+    if (absl::StrContains(line, "request_id=")) calls.emplace_back(line);
+  }
+  ASSERT_EQ(calls.size(), 2u) << out.str();
+  EXPECT_THAT(calls[0], HasSubstr("Fetch request_id=req-1 caller=moh/insurance dataset=pop/people "
+                                  "code=NOT_FOUND"));
+  EXPECT_THAT(calls[1], HasSubstr("Search request_id=req-2"));
+  EXPECT_THAT(out.str(), Not(HasSubstr("001099999999")));
+}
+
+// A database that stalls: each read waits until Release().
+class StalledBackend final : public Backend {
+ public:
+  absl::Status CheckBinding(const Binding&) override { return absl::OkStatus(); }
+  absl::StatusOr<std::string> Fetch(const Binding&, absl::string_view,
+                                    const std::vector<std::string>&, absl::Time) override {
+    absl::MutexLock lock(&mutex_);
+    ++waiting_;
+    mutex_.Await(absl::Condition(&released_));
+    return std::string();
+  }
+  absl::StatusOr<SearchPage> Search(const Binding&, const std::vector<FieldFilter>&,
+                                    const std::vector<std::string>&, int, const std::string&,
+                                    absl::Time) override {
+    return SearchPage();
+  }
+  // Whether `reads` reads are waiting at once, within a minute.
+  bool AwaitWaiting(int reads) {
+    absl::MutexLock lock(&mutex_);
+    auto enough = [this, reads]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return waiting_ >= reads; };
+    return mutex_.AwaitWithTimeout(absl::Condition(&enough), absl::Minutes(1));
+  }
+  void Release() {
+    absl::MutexLock lock(&mutex_);
+    released_ = true;
+  }
+
+ private:
+  absl::Mutex mutex_;
+  int waiting_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool released_ ABSL_GUARDED_BY(mutex_) = false;
+};
+
+// Reads that wait on a database run on the service's own threads but for one: more of them wait
+// at once than gRPC has threads polling, and a SQLite read is answered meanwhile.
+TEST_F(AdapterServiceTest, AStalledDatabaseHoldsAtMostOneGrpcThread) {
+  auto stalled = std::make_shared<StalledBackend>();
+  LoadedAdapterConfig config = config_;
+  config.datasets["pop/stalled"] = ServedDataset{config.datasets.at("pop/people").binding, stalled};
+  absl::StatusOr<std::unique_ptr<AdapterServer>> server = AdapterServer::Start(config);
+  ASSERT_THAT(server, IsOk());
+  auto stub = StubAt((*server)->port(), pki_.Gateway("core"));
+  constexpr int kStalledReads = 8;
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kStalledReads; ++i) {
+    readers.emplace_back([&] {
+      grpc::ClientContext context;
+      SetDeadline(&context);
+      v1::FetchResponse response;
+      EXPECT_TRUE(stub->Fetch(&context, FetchOf("pop/stalled", "001"), &response).ok());
+    });
+  }
+  EXPECT_TRUE(stalled->AwaitWaiting(kStalledReads));
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::FetchResponse response;
+  grpc::Status status = stub->Fetch(&context, FetchOf("pop/people", "001"), &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  stalled->Release();
+  for (std::thread& reader : readers) reader.join();
+}
+
 TEST_F(AdapterServiceTest, NodeIsRefused) {
   auto stub = StubAs(pki_.Node("moh/insurance"));
   grpc::ClientContext context;
@@ -202,12 +322,25 @@ TEST_F(AdapterServiceTest, GatewayNotInAllowedGatewaysIsRefused) {
 TEST_F(AdapterServiceTest, DrainedServiceRefusesNewCalls) {
   AdapterService service(config_);
   EXPECT_TRUE(service.Drain(absl::Now() + absl::Seconds(1)));
-  grpc::ServerContext context;
-  v1::FetchRequest request = FetchOf("pop/people", "001");
+  // Served on a server of its own, with the adapter's credentials and options.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      crypto::MakeServerCredentials(config_.tls, config_.trust_domain);
+  ASSERT_THAT(credentials, IsOk());
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", *credentials, &port);
+  builder.RegisterService(&service);
+  ApplyAdapterServerOptions(config_.max_message_bytes, &builder);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = StubAt(port, pki_.Gateway("core"));
+  grpc::ClientContext context;
+  SetDeadline(&context);
   v1::FetchResponse response;
-  grpc::Status status = service.Fetch(&context, &request, &response);
+  grpc::Status status = stub->Fetch(&context, FetchOf("pop/people", "001"), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(status.error_message(), HasSubstr("stopping"));
+  server->Shutdown(std::chrono::system_clock::now());
 }
 
 TEST_F(AdapterServiceTest, ShutdownDoesNotWaitForIdleConnections) {
