@@ -100,7 +100,8 @@ struct SearchPage {
 // only the requested fields (all fields when none are requested); NULL columns stay unset.
 // A call still running at its `deadline` (the gRPC call's) stops its query and returns
 // kDeadlineExceeded, so that a slow database does not keep working for a caller that gave up.
-// Implementations must be thread-safe: the adapter calls them from many gRPC threads at once.
+// Implementations must be thread-safe: the adapter calls them from many threads at once (gRPC's
+// and its own; see AdapterService).
 class Backend {
  public:
   virtual ~Backend() = default;

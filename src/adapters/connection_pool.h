@@ -18,9 +18,10 @@ namespace ndx::adapters {
 
 // The connections of a backend to its database: opened on demand up to `max_connections`, each
 // used by one call at a time and then reused with what it keeps (prepared statements). Not one
-// per thread: gRPC's synchronous server grows and shrinks its thread pool, so thread-local
-// connections would follow load rather than a bound the agency can plan for. A call waits for a
-// free connection until `wait` has passed or its deadline, whichever comes first.
+// per thread: calls run on gRPC's threads and on the adapter service's own, whose number follows
+// the load, so thread-local connections would too, rather than a bound the agency can plan for.
+// A call waits for a free connection until `wait` has passed or its deadline, whichever comes
+// first.
 // Thread-safe; the pool must outlive its leases.
 template <typename Connection>
 class ConnectionPool {

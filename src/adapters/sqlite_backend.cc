@@ -55,10 +55,16 @@ absl::Status SqliteError(int rc, sqlite3* db, absl::string_view what) {
   }
 }
 
+void AppendColumnList(const std::vector<const FieldBinding*>& selected, std::string* sql) {
+  for (size_t i = 0; i < selected.size(); ++i) {
+    absl::StrAppend(sql, i == 0 ? "" : ", ", QuoteIdentifier(selected[i]->column));
+  }
+}
+
 std::string ColumnList(const std::vector<const FieldBinding*>& selected) {
-  return absl::StrJoin(selected, ", ", [](std::string* out, const FieldBinding* binding) {
-    absl::StrAppend(out, QuoteIdentifier(binding->column));
-  });
+  std::string list;
+  AppendColumnList(selected, &list);
+  return list;
 }
 
 // Appends "<column> = ?N" (or an equivalent expression) to `sql` and the values to `params`.
@@ -259,6 +265,13 @@ class SqliteConnection {
 
   sqlite3* db() const { return db_; }
 
+  // Room for the SQL text of a call, emptied: kept from call to call, so that writing the text
+  // allocates nothing once it has grown.
+  std::string& EmptySqlText() {
+    sql_text_.clear();
+    return sql_text_;
+  }
+
   // Interrupts any statement of this connection still running at `deadline` (SQLITE_INTERRUPT):
   // SQLite calls the handler every kProgressSteps virtual machine steps, a few microseconds.
   void SetDeadline(absl::Time deadline) {
@@ -301,6 +314,7 @@ class SqliteConnection {
 
   sqlite3* const db_;
   absl::flat_hash_map<std::string, sqlite3_stmt*> statements_;
+  std::string sql_text_;
   absl::Time deadline_ = absl::InfiniteFuture();
 };
 
@@ -427,14 +441,16 @@ absl::StatusOr<std::string> SqliteBackend::Fetch(const Binding& binding, absl::s
   NDX_ASSIGN_OR_RETURN(std::vector<const FieldBinding*> selected, binding.SelectFields(fields));
   const FieldBinding& key_field = binding.key();
   NDX_ASSIGN_OR_RETURN(FieldValue key_value, ParseKey(binding, key));
-  std::vector<SqlParam> params;
-  std::string where;
-  AppendEquals(QuoteIdentifier(key_field.column), key_value, &where, &params);
-  // Two rows at most: one is the answer, a second one means the key column is not unique.
-  std::string sql = absl::StrCat("SELECT ", ColumnList(selected), " FROM ",
-                                 QuoteIdentifier(binding.table), " WHERE ", where, " LIMIT 2");
 
   NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(deadline));
+  std::vector<SqlParam> params;
+  std::string& sql = lease->EmptySqlText();
+  sql.append("SELECT ");
+  AppendColumnList(selected, &sql);
+  absl::StrAppend(&sql, " FROM ", QuoteIdentifier(binding.table), " WHERE ");
+  AppendEquals(QuoteIdentifier(key_field.column), key_value, &sql, &params);
+  // Two rows at most: one is the answer, a second one means the key column is not unique.
+  sql.append(" LIMIT 2");
   NDX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, lease->Prepare(sql));
   ResetOnExit reset(stmt);
   DeadlineScope deadline_scope(&*lease, deadline);

@@ -147,6 +147,17 @@ TEST_F(FieldValueTest, Utf8) {
   EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
   EXPECT_FALSE(IsValidUtf8("\xe1\xbb"));          // cut short
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  // Long ASCII runs are skipped in blocks: what follows or ends them is still checked.
+  const std::string ascii(70, 'a');
+  EXPECT_TRUE(IsValidUtf8(ascii));
+  EXPECT_TRUE(IsValidUtf8(ascii + "\xe1\xbb\x85" + ascii));
+  for (size_t at : {0, 31, 32, 33, 63, 69}) {
+    std::string text = ascii;
+    text[at] = '\xff';
+    EXPECT_FALSE(IsValidUtf8(text)) << at;
+    text[at] = '\xe1';  // a lead byte cut short by the ASCII that follows
+    EXPECT_FALSE(IsValidUtf8(text)) << at;
+  }
 }
 
 // The record a RecordWriter writes from column values, against the message SetFieldFromSql fills
