@@ -34,10 +34,10 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
           return http::Response{
               .status = 403,
               .content_type = "application/json",
-              .body = http::ErrorBody(
-                  kPermissionDenied,
-                  absl::StrCat(peer.ToString(), " may not scrape metrics: it is not a node "
-                                                "listed in metrics.scrapers")),
+              .body = http::ErrorBody(kPermissionDenied,
+                                      absl::StrCat(peer.ToString(),
+                                                   " may not scrape metrics: it is not a node "
+                                                   "listed in metrics.scrapers")),
               .headers = {}};
         }
         return http::Response{.status = 200,
