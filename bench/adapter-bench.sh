@@ -13,8 +13,8 @@
 #          [--baseline-bin DIR]
 #
 # Backends: sqlite (always available); postgresql (needs Debian's postgresql package and root,
-# which alone can run the server as the postgres user; skipped with a note otherwise); rest (not
-# yet: see start_rest below). Each measured run opens a new connection and is preceded by an
+# which alone can run the server as the postgres user; skipped with a note otherwise). A backend
+# is one start_<backend> and one unavailable_<backend> function below. Each measured run opens a new connection and is preceded by an
 # unmeasured warm-up run of --warmup seconds on the same server, so the CPU read over the
 # measured run is divided by exactly the calls it counted. --baseline-bin DIR also runs, for each
 # backend, the ndx-adapter of another build (as "<backend>-baseline", on the same data), so that a
@@ -45,8 +45,8 @@ while (($# > 0)); do
 done
 for backend in $backends; do
   case "$backend" in
-    sqlite | postgresql | rest) ;;
-    *) echo "adapter-bench: unknown backend \"$backend\" (sqlite, postgresql, rest)" >&2 && exit 2 ;;
+    sqlite | postgresql) ;;
+    *) echo "adapter-bench: unknown backend \"$backend\" (sqlite, postgresql)" >&2 && exit 2 ;;
   esac
 done
 
@@ -219,17 +219,6 @@ EOF
     >adapter-postgresql.textproto
   start_adapter postgresql adapter-postgresql.textproto "$pg_pid"
 }
-
-# ---------------------------------------------------------------------------------------------
-# REST backend: not measured yet. The REST backend is being written on its own branch; when it
-# lands, start_rest sets up what it reads from (a local HTTP server answering the record) and an
-# ndx-adapter whose dataset names it with start_adapter, as start_sqlite does, passing that HTTP
-# server's pid when its CPU is part of a read's cost, and unavailable_rest says what is missing
-# when it cannot run (nothing when it can). Everything else (rounds, CPU, ratios, the
-# summary) already handles any backend listed in --backends.
-unavailable_rest() { echo "the REST backend has not landed on this branch yet"; }
-start_rest() { :; }
-# ---------------------------------------------------------------------------------------------
 
 for backend in $backends; do
   why=$("unavailable_$backend")
