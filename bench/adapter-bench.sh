@@ -50,14 +50,10 @@ for backend in $backends; do
   esac
 done
 
-if [[ -n "${NDX_BIN_DIR:-}" ]]; then
-  bin=$(cd "$NDX_BIN_DIR" && pwd)
-else
-  "$repo/scripts/build.sh" >/dev/null
-  build_dir=${NDX_BUILD_DIR:-build}
-  [[ "$build_dir" == /* ]] || build_dir="$repo/$build_dir"
-  bin="$build_dir/bin"
-fi
+bench_name=adapter-bench
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bin=$(bench_bin_dir)
 
 work=$(mktemp -d -t ndx-adapter-bench.XXXXXX)
 pids=()
@@ -78,29 +74,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 cd "$work"
 
-# start NAME COMMAND...: a server in the background whose port arrives in NAME.port.
-start() {
-  local name=$1
-  shift
-  "$@" --port_file "$name.port" >"$name.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 150); do
-    [[ -s "$name.port" ]] && return 0
-    sleep 0.2
-  done
-  echo "adapter-bench: $name did not start:" >&2
-  cat "$name.log" >&2
-  return 1
-}
-# free_port: a port nothing listens on at 127.0.0.1.
-free_port() {
-  local port
-  while true; do
-    port=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-  done
-  echo "$port"
-}
 
 # --- PKI: the owner's adapter (and the minimal server, with the same identity), and the bench's
 # client, which holds a gateway identity as the adapter requires.

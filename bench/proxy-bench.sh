@@ -50,14 +50,10 @@ if ! command -v nginx >/dev/null; then
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light >/dev/null
 fi
-if [[ -n "${NDX_BIN_DIR:-}" ]]; then
-  bin=$(cd "$NDX_BIN_DIR" && pwd)
-else
-  "$repo/scripts/build.sh" >/dev/null
-  build_dir=${NDX_BUILD_DIR:-build}
-  [[ "$build_dir" == /* ]] || build_dir="$repo/$build_dir"
-  bin="$build_dir/bin"
-fi
+bench_name=proxy-bench
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bin=$(bench_bin_dir)
 
 work=$(mktemp -d -t ndx-proxy-bench.XXXXXX)
 pids=()
@@ -72,29 +68,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 cd "$work"
 
-# start NAME COMMAND...: a server in the background whose port arrives in NAME.port.
-start() {
-  local name=$1
-  shift
-  "$@" --port_file "$name.port" >"$name.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 150); do
-    [[ -s "$name.port" ]] && return 0
-    sleep 0.2
-  done
-  echo "proxy-bench: $name did not start:" >&2
-  cat "$name.log" >&2
-  return 1
-}
-# free_port: a port nothing listens on at 127.0.0.1 (nginx cannot report one it picked itself).
-free_port() {
-  local port
-  while true; do
-    port=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-  done
-  echo "$port"
-}
 
 # --- PKI: the gateway, the owner's adapter, a consumer; nginx and the bench's direct client
 # hold gateway identities, which is what the adapter accepts.
