@@ -33,13 +33,27 @@ absl::string_view DescribeSqlKind(const SqlValue& value) {
   if (std::holds_alternative<int64_t>(value)) return "an integer";
   if (std::holds_alternative<double>(value)) return "a real number";
   if (std::holds_alternative<SqlText>(value)) return "a text value";
-  return "a blob";
+  if (std::holds_alternative<SqlBlob>(value)) return "a blob";
+  return "an array";
 }
 
 absl::Status SqlMismatch(const FieldDescriptor& field, const SqlValue& value) {
   return absl::InternalError(absl::StrCat("field \"", field.name(), "\" expects ",
                                           ExpectedType(field), ", but the column holds ",
                                           DescribeSqlKind(value), " that does not convert to it"));
+}
+
+// A repeated field reads from array columns only.
+absl::Status NotAnArray(const FieldDescriptor& field, const SqlValue& value) {
+  return absl::InternalError(absl::StrCat("field \"", field.name(), "\" is repeated (",
+                                          ExpectedType(field), " elements), but the column holds ",
+                                          DescribeSqlKind(value), ", not an array"));
+}
+
+// An element's error, saying which element: its position, which is not a citizen's data.
+absl::Status ElementError(const absl::Status& status, size_t index) {
+  return absl::Status(status.code(),
+                      absl::StrCat(status.message(), " (element ", index + 1, " of the array)"));
 }
 
 // RFC 3339 as on the wire, or SQLite's own zone-less UTC forms ("YYYY-MM-DD HH:MM:SS.SSS").
@@ -137,8 +151,11 @@ void SplitTimestamp(absl::Time time, Converted* out) {
   out->nanos = static_cast<int32_t>((time - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1));
 }
 
-// The conversion rules of SetFieldFromSql (see field_value.h), for both of its users.
+// The conversion rules of SetFieldFromSql (see field_value.h) for one value of `field` (an element
+// of a repeated one), for both of its users.
 absl::Status Convert(const FieldDescriptor& field, const SqlValue& value, Converted* out) {
+  // One value is a scalar; the conversions below take any scalar storage.
+  if (std::holds_alternative<SqlArray>(value)) return SqlMismatch(field, value);
   switch (field.cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32: {
       int64_t v = 0;
@@ -299,67 +316,84 @@ bool IsDefault(const FieldDescriptor& field, const Converted& value) {
   return false;
 }
 
-// Appends `field` holding `value` (never a message field).
-void PutScalar(const FieldDescriptor& field, const Converted& value, std::string* out) {
-  const int number = field.number();
+// The wire type of a field's values (a packed field's payload aside).
+WireType WireTypeOf(const FieldDescriptor& field) {
+  switch (field.type()) {
+    case FieldDescriptor::TYPE_INT32:
+    case FieldDescriptor::TYPE_INT64:
+    case FieldDescriptor::TYPE_UINT32:
+    case FieldDescriptor::TYPE_UINT64:
+    case FieldDescriptor::TYPE_SINT32:
+    case FieldDescriptor::TYPE_SINT64:
+    case FieldDescriptor::TYPE_BOOL:
+    case FieldDescriptor::TYPE_ENUM:
+      return kVarint;
+    case FieldDescriptor::TYPE_FIXED64:
+    case FieldDescriptor::TYPE_SFIXED64:
+    case FieldDescriptor::TYPE_DOUBLE:
+      return kFixed64;
+    case FieldDescriptor::TYPE_FIXED32:
+    case FieldDescriptor::TYPE_SFIXED32:
+    case FieldDescriptor::TYPE_FLOAT:
+      return kFixed32;
+    case FieldDescriptor::TYPE_STRING:
+    case FieldDescriptor::TYPE_BYTES:
+    case FieldDescriptor::TYPE_MESSAGE:
+    case FieldDescriptor::TYPE_GROUP:
+      break;
+  }
+  return kLengthDelimited;
+}
+
+// Appends what follows the tag of `field` holding `value` (never a message field): the number's
+// encoding, or a string's length and bytes. A packed field's payload is its elements' encodings
+// one after another.
+void PutValue(const FieldDescriptor& field, const Converted& value, std::string* out) {
   switch (field.type()) {
     case FieldDescriptor::TYPE_INT32:
     case FieldDescriptor::TYPE_ENUM:
-      PutTag(number, kVarint, out);
       PutVarint(Int32Varint(value.integer), out);
       break;
     case FieldDescriptor::TYPE_SINT32: {
       const auto v = static_cast<int32_t>(value.integer);
-      PutTag(number, kVarint, out);
       PutVarint((static_cast<uint32_t>(v) << 1) ^ static_cast<uint32_t>(v >> 31), out);
       break;
     }
     case FieldDescriptor::TYPE_SFIXED32:
-      PutTag(number, kFixed32, out);
       PutFixed32(static_cast<uint32_t>(static_cast<int32_t>(value.integer)), out);
       break;
     case FieldDescriptor::TYPE_INT64:
-      PutTag(number, kVarint, out);
       PutVarint(static_cast<uint64_t>(value.integer), out);
       break;
     case FieldDescriptor::TYPE_SINT64:
-      PutTag(number, kVarint, out);
       PutVarint(
           (static_cast<uint64_t>(value.integer) << 1) ^ static_cast<uint64_t>(value.integer >> 63),
           out);
       break;
     case FieldDescriptor::TYPE_SFIXED64:
-      PutTag(number, kFixed64, out);
       PutFixed64(static_cast<uint64_t>(value.integer), out);
       break;
     case FieldDescriptor::TYPE_UINT32:
     case FieldDescriptor::TYPE_UINT64:
-      PutTag(number, kVarint, out);
       PutVarint(value.unsigned_integer, out);
       break;
     case FieldDescriptor::TYPE_FIXED32:
-      PutTag(number, kFixed32, out);
       PutFixed32(static_cast<uint32_t>(value.unsigned_integer), out);
       break;
     case FieldDescriptor::TYPE_FIXED64:
-      PutTag(number, kFixed64, out);
       PutFixed64(value.unsigned_integer, out);
       break;
     case FieldDescriptor::TYPE_DOUBLE:
-      PutTag(number, kFixed64, out);
       PutFixed64(BitsOf<uint64_t>(value.real), out);
       break;
     case FieldDescriptor::TYPE_FLOAT:
-      PutTag(number, kFixed32, out);
       PutFixed32(BitsOf<uint32_t>(value.real_float), out);
       break;
     case FieldDescriptor::TYPE_BOOL:
-      PutTag(number, kVarint, out);
       PutVarint(value.integer != 0 ? 1 : 0, out);
       break;
     case FieldDescriptor::TYPE_STRING:
     case FieldDescriptor::TYPE_BYTES:
-      PutTag(number, kLengthDelimited, out);
       PutVarint(value.text.size(), out);
       out->append(value.text.data(), value.text.size());
       break;
@@ -367,6 +401,12 @@ void PutScalar(const FieldDescriptor& field, const Converted& value, std::string
     case FieldDescriptor::TYPE_GROUP:
       break;
   }
+}
+
+// Appends `field` holding `value` (never a message field), tag and value.
+void PutScalar(const FieldDescriptor& field, const Converted& value, std::string* out) {
+  PutTag(field.number(), WireTypeOf(field), out);
+  PutValue(field, value, out);
 }
 
 // A google.protobuf.Timestamp field: seconds = 1 and nanos = 2, each left out when zero.
@@ -392,10 +432,71 @@ bool StoresUnknownEnumValues(const FieldDescriptor& field) {
   return field.file()->syntax() == google::protobuf::FileDescriptor::SYNTAX_PROTO3;
 }
 
+// Whether a closed enum field keeps `value` among the unknown fields rather than in the field.
+bool IsUnknownClosedEnumValue(const FieldDescriptor& field, const Converted& value) {
+  return field.cpp_type() == FieldDescriptor::CPPTYPE_ENUM && !StoresUnknownEnumValues(field) &&
+         field.enum_type()->FindValueByNumber(static_cast<int>(value.integer)) == nullptr;
+}
+
+void SetTimestamp(const Converted& value, Message* timestamp) {
+  const google::protobuf::Descriptor* type = timestamp->GetDescriptor();
+  timestamp->GetReflection()->SetInt64(timestamp, type->FindFieldByName("seconds"), value.integer);
+  timestamp->GetReflection()->SetInt32(timestamp, type->FindFieldByName("nanos"), value.nanos);
+}
+
+// Appends one element to a repeated field. Reflection's AddEnumValue puts a number a closed enum
+// does not name among the unknown fields itself.
+void AddElement(const FieldDescriptor& field, const Converted& v, Message* message) {
+  const Reflection* reflection = message->GetReflection();
+  switch (field.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      reflection->AddInt32(message, &field, static_cast<int32_t>(v.integer));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      reflection->AddInt64(message, &field, v.integer);
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      reflection->AddUInt32(message, &field, static_cast<uint32_t>(v.unsigned_integer));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      reflection->AddUInt64(message, &field, v.unsigned_integer);
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      reflection->AddDouble(message, &field, v.real);
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      reflection->AddFloat(message, &field, v.real_float);
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      reflection->AddBool(message, &field, v.integer != 0);
+      break;
+    case FieldDescriptor::CPPTYPE_STRING:
+      reflection->AddString(message, &field, std::string(v.text));
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      reflection->AddEnumValue(message, &field, static_cast<int>(v.integer));
+      break;
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      SetTimestamp(v, reflection->AddMessage(message, &field));
+      break;
+  }
+}
+
 }  // namespace
 
 absl::Status SetFieldFromSql(const FieldDescriptor& field, const SqlValue& value,
                              Message* message) {
+  if (field.is_repeated()) {
+    const auto* array = std::get_if<SqlArray>(&value);
+    if (array == nullptr) return NotAnArray(field, value);
+    for (size_t i = 0; i < array->elements.size(); ++i) {
+      Converted element;
+      absl::Status status = Convert(field, array->elements[i], &element);
+      if (!status.ok()) return ElementError(status, i);
+      AddElement(field, element, message);
+    }
+    return absl::OkStatus();
+  }
   Converted v;
   absl::Status status = Convert(field, value, &v);
   if (!status.ok()) return status;
@@ -428,35 +529,75 @@ absl::Status SetFieldFromSql(const FieldDescriptor& field, const SqlValue& value
     case FieldDescriptor::CPPTYPE_ENUM:
       reflection->SetEnumValue(message, &field, static_cast<int>(v.integer));
       break;
-    case FieldDescriptor::CPPTYPE_MESSAGE: {
-      Message* timestamp = reflection->MutableMessage(message, &field);
-      const google::protobuf::Descriptor* type = timestamp->GetDescriptor();
-      timestamp->GetReflection()->SetInt64(timestamp, type->FindFieldByName("seconds"), v.integer);
-      timestamp->GetReflection()->SetInt32(timestamp, type->FindFieldByName("nanos"), v.nanos);
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      SetTimestamp(v, reflection->MutableMessage(message, &field));
       break;
-    }
   }
   return absl::OkStatus();
 }
 
+void RecordWriter::NoteSpan(int number, size_t start) {
+  if (!spans_.empty() && number < spans_.back().number) in_order_ = false;
+  spans_.push_back({number, start});
+}
+
 absl::Status RecordWriter::Add(const FieldDescriptor& field, const SqlValue& value) {
+  if (field.is_repeated()) {
+    const auto* array = std::get_if<SqlArray>(&value);
+    if (array == nullptr) return NotAnArray(field, value);
+    return AddRepeated(field, *array);
+  }
   Converted v;
   absl::Status status = Convert(field, value, &v);
   if (!status.ok()) return status;
-  if (field.cpp_type() == FieldDescriptor::CPPTYPE_ENUM && !StoresUnknownEnumValues(field) &&
-      field.enum_type()->FindValueByNumber(static_cast<int>(v.integer)) == nullptr) {
+  if (IsUnknownClosedEnumValue(field, v)) {
     PutTag(field.number(), kVarint, &unknown_);
     PutVarint(Int32Varint(v.integer), &unknown_);
     return absl::OkStatus();
   }
   if (!field.has_presence() && IsDefault(field, v)) return absl::OkStatus();
-  if (!spans_.empty() && field.number() < spans_.back().number) in_order_ = false;
-  spans_.push_back({field.number(), known_.size()});
+  NoteSpan(field.number(), known_.size());
   if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
     PutTimestamp(field, v, &known_);
   } else {
     PutScalar(field, v, &known_);
   }
+  return absl::OkStatus();
+}
+
+// A repeated field is one entry per element (defaults included, as a list keeps every element),
+// or, packed, one length-delimited entry holding the elements' values; an empty one is left out.
+absl::Status RecordWriter::AddRepeated(const FieldDescriptor& field, const SqlArray& array) {
+  const size_t known_start = known_.size();
+  const size_t unknown_start = unknown_.size();
+  const bool packed = field.is_packed();
+  packed_.clear();
+  for (size_t i = 0; i < array.elements.size(); ++i) {
+    Converted v;
+    absl::Status status = Convert(field, array.elements[i], &v);
+    if (!status.ok()) {
+      known_.resize(known_start);
+      unknown_.resize(unknown_start);
+      return ElementError(status, i);
+    }
+    if (IsUnknownClosedEnumValue(field, v)) {
+      // As reflection keeps them: one unpacked entry each, in the unknown fields.
+      PutTag(field.number(), kVarint, &unknown_);
+      PutVarint(Int32Varint(v.integer), &unknown_);
+    } else if (packed) {
+      PutValue(field, v, &packed_);
+    } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      PutTimestamp(field, v, &known_);
+    } else {
+      PutScalar(field, v, &known_);
+    }
+  }
+  if (!packed_.empty()) {
+    PutTag(field.number(), kLengthDelimited, &known_);
+    PutVarint(packed_.size(), &known_);
+    known_.append(packed_);
+  }
+  if (known_.size() > known_start) NoteSpan(field.number(), known_start);
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -22,6 +23,19 @@ using ::ndx::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+// Keeps the elements that SqlArray values view for as long as a test runs.
+class Arrays {
+ public:
+  SqlArray Of(std::vector<SqlValue> elements) {
+    storage_.push_back(std::move(elements));
+    return SqlArray{storage_.back()};
+  }
+
+ private:
+  // A deque: adding a vector moves none of those that arrays already view.
+  std::deque<std::vector<SqlValue>> storage_;
+};
 
 constexpr char kProto[] = R"(syntax = "proto3";
 package t.v1;
@@ -67,8 +81,11 @@ class FieldValueTest : public ::testing::Test {
     return status.ok() ? message->ShortDebugString() : std::string(status.message());
   }
 
+  SqlArray A(std::vector<SqlValue> elements) { return arrays_.Of(std::move(elements)); }
+
   std::shared_ptr<const Schema> schema_;
   const google::protobuf::Descriptor* message_ = nullptr;
+  Arrays arrays_;
 };
 
 TEST_F(FieldValueTest, SetsFieldsFromColumnValues) {
@@ -87,6 +104,24 @@ TEST_F(FieldValueTest, SetsFieldsFromColumnValues) {
   EXPECT_EQ(SetFrom("t", -0.5), "t { seconds: -1 nanos: 500000000 }");
   EXPECT_EQ(SetFrom("t", SqlText{"1970-01-01 00:01:00.5"}), "t { seconds: 60 nanos: 500000000 }");
   EXPECT_EQ(SetFrom("t", SqlText{"1970-01-01T02:00:00+02:00"}), "t { }");
+}
+
+TEST_F(FieldValueTest, RepeatedFieldsTakeArraysAndSingularOnesScalars) {
+  EXPECT_EQ(SetFrom("r", A({int64_t{3}, SqlText{"-1"}, 0.0, int64_t{3}})), "r: 3 r: -1 r: 0 r: 3");
+  EXPECT_EQ(SetFrom("r", A({})), "");
+  EXPECT_EQ(SetFrom("r", int64_t{5}),
+            "field \"r\" is repeated (int32 elements), but the column holds an integer, not an "
+            "array");
+  EXPECT_EQ(SetFrom("i32", A({int64_t{5}})),
+            "field \"i32\" expects int32, but the column holds an array that does not convert to "
+            "it");
+  // Each element follows the rules of one value; an error says which element, not what it holds.
+  EXPECT_EQ(SetFrom("r", A({int64_t{1}, SqlText{"two"}})),
+            "field \"r\" expects int32, but the column holds a text value that does not convert "
+            "to it (element 2 of the array)");
+  EXPECT_EQ(SetFrom("r", A({A({int64_t{1}})})),
+            "field \"r\" expects int32, but the column holds an array that does not convert to it "
+            "(element 1 of the array)");
 }
 
 TEST_F(FieldValueTest, ColumnValueThatDoesNotFitIsInternal) {
@@ -128,6 +163,10 @@ TEST_F(FieldValueTest, MessageOfColumnValueThatDoesNotFitLeavesTheValueOut) {
       {"b", SqlText{"079099999999"}, "079099999999"},
       {"c", SqlBlob{"079099999999"}, "079099999999"},
       {"s", SqlBlob{"Nguy\xe1\xbb\x85n \xff 079099999999"}, "079099999999"},
+      {"r", SqlText{"079099999999"}, "079099999999"},
+      {"r", A({int64_t{7}, SqlText{"Nguyen Van An"}}), "Nguyen"},
+      {"r", A({int64_t{79099999999}}), "79099999999"},
+      {"i32", A({SqlText{"079099999999"}}), "079099999999"},
   };
   for (const auto& c : cases) {
     auto message = schema_->NewMessage(message_);
@@ -207,8 +246,11 @@ class RecordWriterTest : public ::testing::Test {
     EXPECT_THAT(written, Not(HasSubstr(" ")));
   }
 
+  SqlArray A(std::vector<SqlValue> elements) { return arrays_.Of(std::move(elements)); }
+
   std::shared_ptr<const Schema> schema_;
   const google::protobuf::Descriptor* message_ = nullptr;
+  Arrays arrays_;
 };
 
 constexpr char kWireProto3[] = R"(syntax = "proto3";
@@ -320,6 +362,147 @@ message M {
                    {"flag", int64_t{0}},
                    {"other", SqlText{"B"}}});
   ExpectSameBytes({{"other", int64_t{-3}}, {"kind", int64_t{8}}, {"late", SqlText{""}}});
+}
+
+// Declared out of number order, every type a repeated field can have, packed (proto3's default
+// for numbers) or not.
+constexpr char kRepeatedProto3[] = R"(syntax = "proto3";
+package w.v4;
+import "google/protobuf/timestamp.proto";
+enum Color { COLOR_UNSPECIFIED = 0; RED = 1; }
+message M {
+  string id = 20;
+  repeated int32 i32 = 1;
+  repeated int64 i64 = 2;
+  repeated sint32 s32 = 3;
+  repeated double db = 4;
+  repeated bool b = 5;
+  repeated Color c = 6;
+  repeated string s = 7;
+  repeated bytes by = 8;
+  repeated google.protobuf.Timestamp t = 9;
+  repeated fixed32 f32 = 10;
+  repeated float fl = 11;
+  repeated uint64 u64 = 12;
+  repeated sfixed64 sf64 = 13;
+  repeated int32 unpacked = 14 [packed = false];
+  repeated sint64 s64 = 15;
+}
+)";
+
+TEST_F(RecordWriterTest, WritesRepeatedFieldsAsSerializationDoes) {
+  Load(kRepeatedProto3, "w.v4.M");
+  // Elements equal to their type's default are written: a list keeps every element.
+  ExpectSameBytes({{"id", SqlText{"r1"}},
+                   {"i32", A({int64_t{1}, int64_t{-1}, int64_t{0}, SqlText{"300"}})},
+                   {"i64", A({int64_t{-5000000000}, int64_t{0}})},
+                   {"s32", A({int64_t{-3}, int64_t{3}, int64_t{0}})},
+                   {"db", A({-2.5, 0.0, -0.0, std::nan("")})},
+                   {"b", A({SqlText{"true"}, int64_t{0}, SqlText{"false"}})},
+                   {"c", A({SqlText{"RED"}, int64_t{0}, int64_t{9}, int64_t{-4}})},
+                   {"s", A({SqlText{"Nguy\xe1\xbb\x85n"}, SqlText{""}, int64_t{42}})},
+                   {"by", A({SqlBlob{absl::string_view("\x00\xff", 2)}, SqlBlob{""}})},
+                   {"t", A({-0.5, int64_t{0}, SqlText{"2024-01-02T03:04:05.25Z"}})},
+                   {"f32", A({int64_t{7}, int64_t{0}})},
+                   {"fl", A({0.1, 0.0})},
+                   {"u64", A({SqlText{"18446744073709551615"}, int64_t{0}})},
+                   {"sf64", A({int64_t{-11}})},
+                   {"unpacked", A({int64_t{1}, int64_t{0}, int64_t{-2}})},
+                   {"s64", A({int64_t{-9}, int64_t{0}})}});
+  // The encodings themselves, independently of protobuf: packed numbers are one length-delimited
+  // entry (a negative int32 is ten bytes); strings, Timestamps and unpacked numbers one entry per
+  // element, an empty string or a zero Timestamp included.
+  EXPECT_EQ(Written({{"i32", A({int64_t{1}, int64_t{0}, int64_t{-1}})}}),
+            "0a0c0100ffffffffffffffffff01");
+  EXPECT_EQ(Written({{"unpacked", A({int64_t{1}, int64_t{0}})}}), "70017000");
+  EXPECT_EQ(Written({{"s", A({SqlText{"a"}, SqlText{""}})}}), "3a01613a00");
+  EXPECT_EQ(Written({{"t", A({int64_t{0}, int64_t{1}})}}), "4a004a020801");
+  // An empty array is an empty field: nothing is written.
+  EXPECT_EQ(Written({{"i32", A({})}, {"s", A({})}, {"t", A({})}, {"unpacked", A({})}}), "");
+  ExpectSameBytes({{"i32", A({})}, {"s", A({})}, {"t", A({})}, {"unpacked", A({})}});
+}
+
+// proto2: numbers are not packed unless the field says so, and a closed enum keeps the numbers
+// it does not name among the unknown fields, one unpacked entry each, after the known fields.
+TEST_F(RecordWriterTest, Proto2RepeatedFieldsAndClosedEnums) {
+  Load(R"(syntax = "proto2";
+package w.v5;
+enum Kind { A = 1; B = 2; }
+message M {
+  repeated Kind kinds = 3;
+  repeated int32 n = 1;
+  repeated Kind packed_kinds = 4 [packed = true];
+  optional string name = 2;
+  repeated string tags = 5;
+}
+)",
+       "w.v5.M");
+  ExpectSameBytes({{"kinds", A({SqlText{"B"}, int64_t{7}, int64_t{1}, int64_t{-3}})},
+                   {"n", A({int64_t{0}, int64_t{5}, int64_t{-1}})},
+                   {"packed_kinds", A({int64_t{8}, SqlText{"A"}, int64_t{2}})},
+                   {"name", SqlText{"x"}},
+                   {"tags", A({SqlText{""}, SqlText{"t"}})}});
+  EXPECT_EQ(Written({{"n", A({int64_t{0}, int64_t{5}})}}), "08000805");
+  // Only unnamed numbers: the packed field has no known element, and so no entry of its own.
+  EXPECT_EQ(Written({{"packed_kinds", A({int64_t{8}})}}), "2008");
+  EXPECT_EQ(Serialized({{"packed_kinds", A({int64_t{8}})}}), "2008");
+  // What the writer matches: reflection (protobuf 3.21's AddEnumValue) keeps the named values
+  // in the field and the others among the unknown fields.
+  auto message = schema_->NewMessage(message_);
+  const google::protobuf::FieldDescriptor& kinds = *message_->FindFieldByName("kinds");
+  ASSERT_THAT(
+      SetFieldFromSql(kinds, A({SqlText{"B"}, int64_t{7}, int64_t{1}, int64_t{-3}}), message.get()),
+      IsOk());
+  EXPECT_EQ(message->GetReflection()->FieldSize(*message, &kinds), 2);
+  EXPECT_EQ(message->GetReflection()->GetUnknownFields(*message).field_count(), 2);
+}
+
+TEST_F(RecordWriterTest, ArrayErrorsAreSetFieldFromSqlErrorsAndLeaveTheRecordAsItWas) {
+  Load(kRepeatedProto3, "w.v4.M");
+  for (const Column& column : std::vector<Column>{{"i32", int64_t{1}},
+                                                  {"s", SqlText{"x"}},
+                                                  {"i32", A({int64_t{1}, SqlText{"x"}})},
+                                                  {"unpacked", A({int64_t{1}, int64_t{1} << 40})},
+                                                  {"s", A({SqlText{"a"}, SqlBlob{"\xff\xfe"}})},
+                                                  {"t", A({A({})})},
+                                                  {"id", A({SqlText{"x"}})}}) {
+    const std::string written = Written({column});
+    EXPECT_EQ(written, Serialized({column})) << column.first;
+    EXPECT_THAT(written, HasSubstr(absl::StrCat("field \"", column.first, "\""))) << column.first;
+  }
+  EXPECT_EQ(Written({{"unpacked", A({int64_t{1}, int64_t{1} << 40})}}),
+            "field \"unpacked\" expects int32, but the column holds an integer that does not "
+            "convert to it (element 2 of the array)");
+
+  // Elements written before the one at fault are taken back.
+  RecordWriter writer;
+  ASSERT_THAT(writer.Add(*message_->FindFieldByName("id"), SqlText{"r1"}), IsOk());
+  EXPECT_THAT(
+      writer.Add(*message_->FindFieldByName("unpacked"), A({int64_t{1}, int64_t{2}, SqlText{"x"}})),
+      StatusIs(absl::StatusCode::kInternal));
+  EXPECT_THAT(
+      writer.Add(*message_->FindFieldByName("i32"), A({int64_t{4}, SqlText{"y"}, int64_t{5}})),
+      StatusIs(absl::StatusCode::kInternal));
+  ASSERT_THAT(writer.Add(*message_->FindFieldByName("s"), A({SqlText{"a"}})), IsOk());
+  EXPECT_EQ(absl::BytesToHexString(std::move(writer).Finish()),
+            Written({{"id", SqlText{"r1"}}, {"s", A({SqlText{"a"}})}}));
+}
+
+TEST_F(RecordWriterTest, AnUnnamedClosedEnumValueIsTakenBackWithItsArray) {
+  Load(R"(syntax = "proto2";
+package w.v6;
+enum Kind { A = 1; }
+message M {
+  optional string name = 1;
+  repeated Kind kinds = 2;
+}
+)",
+       "w.v6.M");
+  RecordWriter writer;
+  ASSERT_THAT(writer.Add(*message_->FindFieldByName("name"), SqlText{"x"}), IsOk());
+  EXPECT_THAT(writer.Add(*message_->FindFieldByName("kinds"), A({int64_t{7}, SqlText{"Z"}})),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("element 2 of the array")));
+  EXPECT_EQ(absl::BytesToHexString(std::move(writer).Finish()), Written({{"name", SqlText{"x"}}}));
 }
 
 // A oneof keeps only the member set last: BuildRecord writes what the message would hold.
