@@ -55,6 +55,9 @@ absl::StatusOr<ParsedFilter> ParseFilter(const Binding& binding, const FieldFilt
         absl::StrCat("filter: dataset ", binding.dataset, " (", binding.message->full_name(),
                      ") has no field \"", absl::CHexEscape(filter.field), "\""));
   }
+  if (absl::Status single = CheckFilterField(*field->field); !single.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("filter: ", single.message()));
+  }
   absl::StatusOr<FieldValue> value = ParseFieldText(*field->field, filter.value);
   if (!value.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("filter: ", value.status().message()));

@@ -63,7 +63,7 @@ struct FieldFilter {
 // The key converted to the key field's type; kInvalidArgument "key: ..." otherwise.
 absl::StatusOr<FieldValue> ParseKey(const Binding& binding, absl::string_view key);
 // A filter's field and its value converted to the field's type; kInvalidArgument "filter: ..."
-// naming an unknown field or the type expected.
+// naming an unknown field, a repeated one (CheckFilterField) or the type expected.
 struct ParsedFilter {
   const FieldBinding* field = nullptr;
   FieldValue value;
@@ -77,9 +77,10 @@ absl::StatusOr<size_t> PageRows(int page_size);
 std::string QuoteIdentifier(absl::string_view identifier);
 
 // The serialized message of one row, the same for every backend: `value_of(i)` gives the stored
-// value of `selected[i]` (nullopt for NULL, which leaves the field unset), or the backend's error
-// reading it. A value that does not fit its field is an error naming the dataset, the column and
-// the table. The SqlValue may point into storage of value_of's, valid until its next call.
+// value of `selected[i]` (an SqlArray for a repeated field; nullopt for NULL, which leaves the
+// field unset), or the backend's error reading it. A value that does not fit its field is an error
+// naming the dataset, the column and the table. The SqlValue may point into storage of value_of's,
+// valid until its next call.
 absl::StatusOr<std::string> BuildRecord(
     const Binding& binding, const std::vector<const FieldBinding*>& selected,
     absl::FunctionRef<absl::StatusOr<std::optional<SqlValue>>(size_t)> value_of);

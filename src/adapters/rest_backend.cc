@@ -204,6 +204,7 @@ std::string CanonicalText(const FieldValue& value) {
 // Whether `message`'s `field` holds `value` (a FieldValue of that field's type, from ParseKey or
 // ParseFilter). A field with presence that is unset matches nothing, as a NULL column would not;
 // one without presence holds its default when the JSON left it out.
+// REQUIRES: `field` is singular (a key is; ParseFilter refuses a repeated field).
 bool FieldMatches(const Message& message, const FieldDescriptor& field, const FieldValue& value) {
   const Reflection& reflection = *message.GetReflection();
   if (field.has_presence() && !reflection.HasField(message, &field)) return false;
@@ -300,8 +301,8 @@ absl::string_view JsonKind(const Json& value) {
   }
 }
 
-// A field's type as the JSON mapping reads it, for messages.
-std::string JsonTypeOf(const FieldDescriptor& field) {
+// A field's type as the JSON mapping reads it (a repeated field's element type), for messages.
+std::string JsonElementTypeOf(const FieldDescriptor& field) {
   if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
     return absl::StrCat(field.message_type()->full_name(), " (RFC 3339 text)");
   }
@@ -310,6 +311,11 @@ std::string JsonTypeOf(const FieldDescriptor& field) {
   }
   if (field.type() == FieldDescriptor::TYPE_BYTES) return "bytes (base64 text)";
   return field.type_name();
+}
+
+std::string JsonTypeOf(const FieldDescriptor& field) {
+  if (field.is_repeated()) return absl::StrCat("a JSON array of ", JsonElementTypeOf(field));
+  return JsonElementTypeOf(field);
 }
 
 // The field a JSON member names: by its proto name or its JSON (lowerCamelCase) name, as

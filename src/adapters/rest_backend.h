@@ -59,12 +59,13 @@ struct RestBackendOptions {
 //   shortest decimal that reads back the same, strings as they are.
 //   Records: members named after fields (proto name or lowerCamelCase JSON name), values as
 //   Protocol Buffers' JSON mapping reads them (int64 as number or string, Timestamp in RFC 3339,
-//   bytes in base64, enum by name or number); null or absent leaves a field unset; members that
-//   name no field are dropped. A fetched record may leave the key out, but one that carries
-//   another key is refused.
-//   Other statuses: 400 INVALID_ARGUMENT; 401, 403 FAILED_PRECONDITION (the API refused the
-//   adapter's credentials, an owner's configuration problem); 429 RESOURCE_EXHAUSTED; 5xx
-//   UNAVAILABLE; anything else (a redirect, which is never followed, included) INTERNAL.
+//   bytes in base64, enum by name or number, a repeated field as a JSON array); null or absent
+//   leaves a field unset; members that name no field are dropped. A repeated field cannot be
+//   filtered (ParseFilter), so no query parameter ever names one. A fetched record may leave the
+//   key out, but one that carries another key is refused. Other statuses: 400 INVALID_ARGUMENT;
+//   401, 403 FAILED_PRECONDITION (the API refused the adapter's credentials, an owner's
+//   configuration problem); 429 RESOURCE_EXHAUSTED; 5xx UNAVAILABLE; anything else (a redirect,
+//   which is never followed, included) INTERNAL.
 //
 // Records that do not fit the schema (a string for an int32) are the owner's fault, not the
 // caller's: kInternal naming the dataset, the field, its type and the JSON kind sent, never the

@@ -365,6 +365,14 @@ SqliteBackend::SqliteBackend(std::string path, const SqliteBackendOptions& optio
 SqliteBackend::~SqliteBackend() = default;
 
 absl::Status SqliteBackend::CheckBinding(const Binding& binding) {
+  for (const FieldBinding& field : binding.fields) {
+    if (field.field->is_repeated()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dataset ", binding.dataset, ": field \"", field.field->name(),
+          "\" is repeated, and SQLite has no array columns; serve this dataset with the "
+          "postgresql backend (array columns) or the rest backend (JSON arrays)"));
+    }
+  }
   NDX_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(absl::InfiniteFuture()));
   std::vector<std::string> columns;
   {

@@ -24,7 +24,8 @@ struct SqliteBackendOptions {
 
 // A Backend over one SQLite database file, opened read-only (and with query_only set, so that not
 // even a bug here could write). Values only ever reach SQL as bound parameters; identifiers come
-// from the validated config and are double-quoted.
+// from the validated config and are double-quoted. SQLite has no array type, so a binding with a
+// repeated field is refused at load.
 //
 // Connections: a ConnectionPool. Each connection is used by one call at a time (hence
 // SQLITE_OPEN_NOMUTEX) and keeps its prepared statements, so a repeated query is bound and

@@ -48,10 +48,10 @@ bool ParseRfc3339Text(absl::string_view text, absl::Time* out) {
 }
 
 absl::Status CheckSupportedField(const FieldDescriptor& field) {
-  if (field.is_repeated()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("field \"", field.name(), "\" is ", field.is_map() ? "a map" : "repeated",
-                     "; a column holds one value, so only singular fields can be mapped"));
+  if (field.is_map()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field \"", field.name(),
+        "\" is a map; a column holds one value or an array of values, never key-value pairs"));
   }
   if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !IsTimestamp(field)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -59,6 +59,14 @@ absl::Status CheckSupportedField(const FieldDescriptor& field) {
         "; the only message type a column can hold is ", kTimestampType));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckFilterField(const FieldDescriptor& field) {
+  if (!field.is_repeated()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("field \"", field.name(),
+                   "\" is repeated; a filter compares a single value, so repeated fields cannot "
+                   "be filtered"));
 }
 
 absl::Status CheckKeyField(const FieldDescriptor& field) {

@@ -25,9 +25,15 @@ namespace ndx {
 inline constexpr int64_t kMinTimestampSeconds = -62135596800;
 inline constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
-// Which protobuf fields a dataset may have: singular scalars, strings, bytes, enums and
-// google.protobuf.Timestamp. kInvalidArgument naming the field otherwise.
+// Which protobuf fields a dataset may have: scalars, strings, bytes, enums and
+// google.protobuf.Timestamp, singular or repeated (a repeated field is read from an array: a
+// PostgreSQL array column, a JSON array). Maps and other message types are kInvalidArgument
+// naming the field. Whether a backend can hold a repeated field is its own check: SQLite has no
+// array columns.
 absl::Status CheckSupportedField(const google::protobuf::FieldDescriptor& field);
+// Whether a filter may name `field`: a filter compares the field with one value, which a repeated
+// field does not hold. kInvalidArgument naming the field otherwise.
+absl::Status CheckFilterField(const google::protobuf::FieldDescriptor& field);
 // Which fields may be a dataset's key: strings, bytes and integers (values with an exact, total
 // order that a keyset page token can carry).
 absl::Status CheckKeyField(const google::protobuf::FieldDescriptor& field);
@@ -48,7 +54,7 @@ struct BytesValue {
 using FieldValue =
     std::variant<int64_t, uint64_t, double, bool, std::string, BytesValue, EnumValue, absl::Time>;
 
-// Converts the text of a key or filter to the field's type:
+// Converts the text of a key or filter to the field's type (a repeated field's element type):
 //   integers     decimal ("-12"), range-checked for 32-bit types
 //   bool         true, false, 1 or 0
 //   float/double decimal or exponent notation

@@ -83,6 +83,9 @@ absl::Status ValidateFieldValue(const google::protobuf::Descriptor& message,
                                 absl::string_view what) {
   const google::protobuf::FieldDescriptor* descriptor = message.FindFieldByName(std::string(field));
   if (descriptor == nullptr || !CheckSupportedField(*descriptor).ok()) return absl::OkStatus();
+  // Keys are singular (the registry refuses a repeated key_field), so only a filter meets this.
+  absl::Status single = CheckFilterField(*descriptor);
+  if (!single.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", single.message()));
   absl::Status parsed = ParseFieldText(*descriptor, text).status();
   if (parsed.ok()) return parsed;
   return absl::InvalidArgumentError(absl::StrCat(what, ": ", parsed.message()));

@@ -27,7 +27,8 @@ absl::Status ValidateQueryRequest(const v1::QueryRequest& request);
 // Whether `text`, the value of a key or filter (`what`: "key", "filter"), converts to the type of
 // `field` of `message` (common/field_text). The gateway checks before it forwards, so that the
 // consumer hears what to fix: an adapter's own refusal reaches it only as a fixed text.
-// kInvalidArgument naming the field and its type, never the value. OK for a field this check does
+// kInvalidArgument naming the field and its type, never the value, or naming a repeated field,
+// which a filter cannot compare with one value (CheckFilterField). OK for a field this check does
 // not know (unknown, or a type no adapter maps), which the authorizer or the adapter refuses.
 absl::Status ValidateFieldValue(const google::protobuf::Descriptor& message,
                                 absl::string_view field, absl::string_view text,

@@ -156,6 +156,20 @@ TEST_F(AdapterConfigTest, ColumnsMustMapFieldsOfTheMessage) {
 }
 
 TEST_F(AdapterConfigTest, UnsupportedFieldTypesAreRefused) {
+  ASSERT_THAT(WriteFileAtomically(data_.dir() + "/map.proto",
+                                  "syntax = \"proto3\";\npackage pop.v1;\nmessage Household {\n"
+                                  "  int64 household_id = 1;\n  map<string, string> address = 2;\n"
+                                  "}\n",
+                                  0644),
+              IsOk());
+  v1::AdapterConfig config = data_.Config();
+  config.mutable_datasets(1)->set_proto_file("map.proto");
+  EXPECT_THAT(Load(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("field \"address\" is a map")));
+}
+
+// SQLite has no array columns: a repeated field is refused at start, with where it can be served.
+TEST_F(AdapterConfigTest, SqliteRefusesARepeatedField) {
   ASSERT_THAT(WriteFileAtomically(data_.dir() + "/repeated.proto",
                                   "syntax = \"proto3\";\npackage pop.v1;\nmessage Household {\n"
                                   "  int64 household_id = 1;\n  repeated string address = 2;\n}\n",
@@ -163,8 +177,11 @@ TEST_F(AdapterConfigTest, UnsupportedFieldTypesAreRefused) {
               IsOk());
   v1::AdapterConfig config = data_.Config();
   config.mutable_datasets(1)->set_proto_file("repeated.proto");
-  EXPECT_THAT(Load(config), StatusIs(absl::StatusCode::kInvalidArgument,
-                                     HasSubstr("field \"address\" is repeated")));
+  EXPECT_THAT(Load(config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("dataset pop/households: field \"address\" is repeated, and "
+                                       "SQLite has no array columns"),
+                             HasSubstr("postgresql backend"), HasSubstr("rest backend"))));
 }
 
 TEST_F(AdapterConfigTest, TopLevelSettingsAreChecked) {

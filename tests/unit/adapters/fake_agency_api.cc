@@ -45,6 +45,16 @@ const std::map<std::string, Json>& People() {
   return *people;
 }
 
+// Records with a repeated field (pop.v1.WithTags), by id.
+const std::map<std::string, Json>& Tagged() {
+  static const auto* tagged = new std::map<std::string, Json>{
+      {"t1", Json::parse(R"({"id": "t1", "tags": ["b", "a", "b", ""]})")},
+      {"t2", Json::parse(R"({"id": "t2", "tags": []})")},
+      {"t3", Json::parse(R"({"id": "t3"})")},
+  };
+  return *tagged;
+}
+
 // A member's value as query text: strings as they are, the rest as JSON spells them.
 std::string Text(const Json& value) {
   return value.is_string() ? value.get<std::string>() : value.dump();
@@ -63,9 +73,10 @@ void SendJson(httplib::Response& response, const Json& json) {
   response.set_content(json.dump(), "application/json");
 }
 
-// The query form over People(): the records after page_token that match every filter, at most
-// page_size of them, with the last id as next_page_token when more remain.
-void Query(const httplib::Request& request, httplib::Response& response) {
+// The query form over `records`: those after page_token that match every filter, at most
+// page_size of them, with the last one's `key` member as next_page_token when more remain.
+void Query(const std::map<std::string, Json>& records_by_key, const std::string& key,
+           const httplib::Request& request, httplib::Response& response) {
   int page_size = 100;
   if (request.has_param("page_size") &&
       !absl::SimpleAtoi(request.get_param_value("page_size"), &page_size)) {
@@ -75,11 +86,11 @@ void Query(const httplib::Request& request, httplib::Response& response) {
   const std::string after = request.get_param_value("page_token");
   Json records = Json::array();
   std::string next;
-  for (auto it = after.empty() ? People().begin() : People().upper_bound(after);
-       it != People().end(); ++it) {
+  for (auto it = after.empty() ? records_by_key.begin() : records_by_key.upper_bound(after);
+       it != records_by_key.end(); ++it) {
     if (!Matches(it->second, request.params)) continue;
     if (static_cast<int>(records.size()) == page_size) {
-      next = records.back()["citizen_id"].get<std::string>();
+      next = records.back()[key].get<std::string>();
       break;
     }
     records.push_back(it->second);
@@ -126,10 +137,23 @@ void FakeAgencyApi::Serve(int port) {
         }
         return httplib::Server::HandlerResponse::Unhandled;
       });
-  server.Get("/people", Query);
+  server.Get("/people", [](const httplib::Request& request, httplib::Response& response) {
+    Query(People(), "citizen_id", request, response);
+  });
   server.Get(R"(/people/(.+))", [](const httplib::Request& request, httplib::Response& response) {
     auto it = People().find(request.matches[1].str());
     if (it == People().end()) {
+      response.status = 404;
+      return;
+    }
+    SendJson(response, it->second);
+  });
+  server.Get("/tagged", [](const httplib::Request& request, httplib::Response& response) {
+    Query(Tagged(), "id", request, response);
+  });
+  server.Get(R"(/tagged/(.+))", [](const httplib::Request& request, httplib::Response& response) {
+    auto it = Tagged().find(request.matches[1].str());
+    if (it == Tagged().end()) {
       response.status = 404;
       return;
     }

@@ -30,6 +30,8 @@ namespace ndx::adapters::testing {
 //   /people?...         the query form over those records: filters by the members' text,
 //                       page_size, page_token (the last id of the page before)
 //   /households/7       household 7, its int64 id as a JSON string
+//   /tagged/{id}, /tagged?...  pop.v1.WithTags, whose tags are a JSON array: "t1" (four tags,
+//                       one repeated, one empty), "t2" (an empty array), "t3" (no tags member)
 //   /ignoring?...       a query form that ignores filters and page_size: 001, 002, p100, p101
 //   /slow/...           answers only once ReleaseSlow() was called (or after 60 s)
 //   /status/{code}/...  answers HTTP {code}

@@ -73,6 +73,10 @@ message WithTags {
   string id = 1;
   repeated string tags = 2;
 }
+message WithLabels {
+  string id = 1;
+  map<string, string> labels = 2;
+}
 )";
 
 constexpr char kToken[] = "tok-3f9a2c71e5";
@@ -571,9 +575,35 @@ TEST_F(RestBackendTest, SchemaTheContractCannotServeIsRefusedAtLoad) {
   EXPECT_THAT(Load(RestDataset("pop/listings", "Listing", "id", Rest(api_, "/listings"))),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("\"page_size\""), HasSubstr("query parameter"))));
-  EXPECT_THAT(Load(RestDataset("pop/tagged", "WithTags", "id", Rest(api_, "/tagged"))),
+  EXPECT_THAT(Load(RestDataset("pop/labelled", "WithLabels", "id", Rest(api_, "/labelled"))),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("\"tags\""), HasSubstr("repeated"))));
+                       AllOf(HasSubstr("\"labels\""), HasSubstr("is a map"))));
+}
+
+// A repeated field is a JSON array in the API's records, as the JSON mapping has it; it cannot be
+// filtered, and a filter on it is refused before any request.
+TEST_F(RestBackendTest, RepeatedFieldsAreJsonArrays) {
+  absl::StatusOr<LoadedAdapterConfig> loaded =
+      Load(RestDataset("pop/tagged", "WithTags", "id", Rest(api_, "/tagged")));
+  ASSERT_THAT(loaded, IsOk());
+  const ServedDataset& tagged = loaded->datasets.at("pop/tagged");
+  EXPECT_EQ(FetchText(tagged, "t1"), "id: \"t1\" tags: \"b\" tags: \"a\" tags: \"b\" tags: \"\"");
+  EXPECT_EQ(FetchText(tagged, "t1", {"tags"}), "tags: \"b\" tags: \"a\" tags: \"b\" tags: \"\"");
+  EXPECT_EQ(FetchText(tagged, "t2"), "id: \"t2\"");
+  absl::StatusOr<SearchPage> page = Search(tagged, {}, 2);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(
+      Texts(tagged, *page),
+      ElementsAre("id: \"t1\" tags: \"b\" tags: \"a\" tags: \"b\" tags: \"\"", "id: \"t2\""));
+  page = Search(tagged, {}, 2, page->next_page_token);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(Texts(tagged, *page), ElementsAre("id: \"t3\""));
+  const size_t requests = api_.targets().size();
+  EXPECT_THAT(Search(tagged, {{"tags", "secret-tag-0790"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("filter: field \"tags\" is repeated"),
+                             Not(HasSubstr("secret-tag-0790")))));
+  EXPECT_EQ(api_.targets().size(), requests);
 }
 
 TEST_F(RestBackendTest, DatasetsOfOneBaseUrlShareItsBackendAndSettings) {

@@ -36,6 +36,9 @@ message All {
   Sub sub = 13;
   map<string, string> m = 14;
   sint32 si = 15;
+  repeated google.protobuf.Timestamp rt = 16;
+  repeated Sub subs = 17;
+  repeated string rs = 18;
 }
 )";
 
@@ -125,18 +128,34 @@ TEST_F(FieldTextTest, MessageOfTextThatDoesNotConvertLeavesTheValueOut) {
 
 TEST_F(FieldTextTest, SupportedAndKeyFields) {
   EXPECT_THAT(CheckSupportedField(Field("t")), IsOk());
-  EXPECT_THAT(CheckSupportedField(Field("r")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is repeated")));
+  // A repeated field reads from an array (a backend without arrays refuses it itself).
+  EXPECT_THAT(CheckSupportedField(Field("r")), IsOk());
+  EXPECT_THAT(CheckSupportedField(Field("rt")), IsOk());
   EXPECT_THAT(CheckSupportedField(Field("m")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is a map")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field \"m\" is a map")));
+  EXPECT_THAT(CheckSupportedField(Field("subs")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("message type t.v1.Sub")));
   EXPECT_THAT(CheckSupportedField(Field("sub")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("message type t.v1.Sub")));
   for (const char* key : {"i32", "u32", "i64", "u64", "s", "by", "si"}) {
     EXPECT_THAT(CheckKeyField(Field(key)), IsOk()) << key;
   }
-  for (const char* not_key : {"f", "d", "b", "c", "t", "r"}) {
+  for (const char* not_key : {"f", "d", "b", "c", "t", "r", "rs"}) {
     EXPECT_THAT(CheckKeyField(Field(not_key)), StatusIs(absl::StatusCode::kInvalidArgument))
         << not_key;
+  }
+}
+
+TEST_F(FieldTextTest, AFilterComparesASingleValueSoRepeatedFieldsCannotBeFiltered) {
+  for (const char* single : {"i32", "s", "t", "c"}) {
+    EXPECT_THAT(CheckFilterField(Field(single)), IsOk()) << single;
+  }
+  for (const char* repeated : {"r", "rt", "rs"}) {
+    EXPECT_THAT(CheckFilterField(Field(repeated)),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         absl::StrCat("field \"", repeated,
+                                      "\" is repeated; a filter compares a single value, so "
+                                      "repeated fields cannot be filtered")));
   }
 }
 
