@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <variant>
 
@@ -25,6 +26,7 @@ namespace ndx::adapters {
 namespace {
 
 using google::protobuf::FieldDescriptor;
+using Json = nlohmann::json;
 
 struct ResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
@@ -100,8 +102,9 @@ bool CanRead(const FieldDescriptor& field, PgColumnKind kind) {
 
 constexpr char kRfc3339Utc[] = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'";
 
-// The SQL expression that reads `column` in the text form SetFieldFromSql takes for `field`.
-std::string SelectExpression(const FieldDescriptor& field, const std::string& column,
+// The SQL expression that reads `column` (an array element for a repeated field) in the text form
+// SetFieldFromSql takes for `field`.
+std::string ScalarExpression(const FieldDescriptor& field, const std::string& column,
                              PgColumnKind kind) {
   using K = PgColumnKind;
   if (IsTimestampField(field)) {
@@ -121,6 +124,19 @@ std::string SelectExpression(const FieldDescriptor& field, const std::string& co
   }
   if (kind == K::kBool) return absl::StrCat(column, "::int");
   return column;
+}
+
+// The SQL expression that reads `column` for `field`. An array column is read as a JSON array of
+// its elements' texts, each read as ScalarExpression reads a column of the element type, in
+// order (a multi-dimensional array flattened, row by row); NULL elements stay JSON nulls, and a
+// NULL column is the empty array.
+std::string SelectExpression(const FieldDescriptor& field, const std::string& column,
+                             PgColumnKind kind) {
+  if (!field.is_repeated()) return ScalarExpression(field, column, kind);
+  // unnest's argument can only be the outer row's column: a function in FROM sees no later item.
+  return absl::StrCat("array_to_json(ARRAY(SELECT (", ScalarExpression(field, "e.x", kind),
+                      ")::text FROM unnest(", column,
+                      ") WITH ORDINALITY AS e(x, n) ORDER BY e.n))");
 }
 
 // Appends to `sql` the condition "column equals value", with the value as parameters.
@@ -377,17 +393,70 @@ absl::StatusOr<Result> Run(ConnectionPool<PostgresqlConnection>& pool, const std
   }
 }
 
+// What one array column's elements point into, kept for as long as BuildRecord reads them.
+struct ArrayStorage {
+  Json json;
+  std::vector<std::string> bytes;
+  std::vector<SqlValue> elements;
+};
+
+// The elements of an array column of `field`, from SelectExpression's JSON array of texts.
+absl::StatusOr<SqlArray> ReadArray(const FieldDescriptor& field, absl::string_view text,
+                                   ArrayStorage* storage) {
+  try {
+    storage->json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  } catch (const std::exception&) {
+    // allow_exceptions is false; this only keeps a third-party exception from escaping.
+    storage->json = Json(Json::value_t::discarded);
+  }
+  if (!storage->json.is_array()) {
+    return absl::InternalError("the column's array did not read back as a JSON array of texts");
+  }
+  const bool bytea = field.type() == FieldDescriptor::TYPE_BYTES;
+  storage->elements.clear();
+  // Sized before any element points into it, so that no view moves.
+  if (bytea && storage->bytes.size() < storage->json.size()) {
+    storage->bytes.resize(storage->json.size());
+  }
+  for (size_t i = 0; i < storage->json.size(); ++i) {
+    const Json& element = storage->json[i];
+    if (element.is_null()) {
+      return absl::InternalError(
+          absl::StrCat("the column holds an array with a NULL element, which repeated field \"",
+                       field.name(), "\" cannot hold"));
+    }
+    if (!element.is_string()) {
+      return absl::InternalError("the column's array did not read back as a JSON array of texts");
+    }
+    const std::string& element_text = element.get_ref<const std::string&>();
+    if (!bytea) {
+      storage->elements.push_back(SqlText{element_text});
+    } else if (DecodeBytea(element_text, &storage->bytes[i])) {
+      storage->elements.push_back(SqlBlob{storage->bytes[i]});
+    } else {
+      return absl::InternalError("the column's bytea text is not in hex output form");
+    }
+  }
+  return SqlArray{storage->elements};
+}
+
 // The message of one row: `selected[i]` is read from result column `first_column + i`.
 absl::StatusOr<std::string> RowRecord(const Binding& binding,
                                       const std::vector<const FieldBinding*>& selected,
                                       const PGresult* result, int row, int first_column) {
   std::string bytes;
+  ArrayStorage array;
   return BuildRecord(binding, selected, [&](size_t i) -> absl::StatusOr<std::optional<SqlValue>> {
     const int column = first_column + static_cast<int>(i);
     if (PQgetisnull(result, row, column)) return std::nullopt;
     const absl::string_view text(PQgetvalue(result, row, column),
                                  static_cast<size_t>(PQgetlength(result, row, column)));
-    if (selected[i]->field->type() != FieldDescriptor::TYPE_BYTES) return SqlText{text};
+    const FieldDescriptor& field = *selected[i]->field;
+    if (field.is_repeated()) {
+      NDX_ASSIGN_OR_RETURN(SqlArray elements, ReadArray(field, text, &array));
+      return elements;
+    }
+    if (field.type() != FieldDescriptor::TYPE_BYTES) return SqlText{text};
     if (!DecodeBytea(text, &bytes)) {
       return absl::InternalError("the column's bytea text is not in hex output form");
     }
@@ -423,10 +492,12 @@ absl::Status PostgresqlBackend::CheckBinding(const Binding& binding) {
   const std::string what =
       absl::StrCat("dataset ", binding.dataset, ": cannot read the columns of \"", binding.table,
                    "\" in ", name_);
+  // For an array column, also its element type (NULL for any other column).
   absl::StatusOr<Result> columns = lease->Execute(
-      "SELECT a.attname, t.typname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-      "JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
-      "AND NOT a.attisdropped ORDER BY a.attnum",
+      "SELECT a.attname, t.typname, format_type(a.atttypid, a.atttypmod), t.typcategory = 'A', "
+      "e.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON "
+      "t.typcategory = 'A' AND e.oid = t.typelem WHERE a.attrelid = to_regclass($1) AND "
+      "a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
       {{QuoteIdentifier(binding.table)}}, absl::InfiniteFuture(), [&] { return what; });
   if (!columns.ok()) return Finish(lease, columns.status());
   const PGresult* result = columns->get();
@@ -452,11 +523,18 @@ absl::Status PostgresqlBackend::CheckBinding(const Binding& binding) {
   struct Column {
     std::string type;
     std::string declared;
+    bool array = false;
+    // An array's element type; empty when the catalog gives none.
+    std::string element;
   };
   absl::flat_hash_map<std::string, Column> by_name;
   std::vector<std::string> names;
   for (int row = 0; row < PQntuples(result); ++row) {
-    by_name[PQgetvalue(result, row, 0)] = {PQgetvalue(result, row, 1), PQgetvalue(result, row, 2)};
+    by_name[PQgetvalue(result, row, 0)] = {
+        .type = PQgetvalue(result, row, 1),
+        .declared = PQgetvalue(result, row, 2),
+        .array = absl::string_view(PQgetvalue(result, row, 3)) == "t",
+        .element = PQgetvalue(result, row, 4)};
     names.emplace_back(PQgetvalue(result, row, 0));
   }
   auto kinds = std::make_shared<ColumnKinds>();
@@ -468,15 +546,29 @@ absl::Status PostgresqlBackend::CheckBinding(const Binding& binding) {
           absl::StrCat("field \"", field.field->name(), "\" -> column \"", field.column, "\""));
       continue;
     }
-    std::optional<PgColumnKind> kind = KindOfType(it->second.type);
+    const Column& column = it->second;
+    const bool repeated = field.field->is_repeated();
+    auto unreadable = [&](absl::string_view remedy) {
+      return Finish(
+          lease, absl::InvalidArgumentError(absl::StrCat(
+                     "dataset ", binding.dataset, ": column \"", field.column, "\" of table \"",
+                     binding.table, "\" in ", name_, " is of type ", column.declared,
+                     ", which field \"", field.field->name(), "\" (", repeated ? "repeated " : "",
+                     ExpectedType(*field.field), ") cannot be read from; ", remedy)));
+    };
+    if (repeated && !column.array) {
+      return unreadable(
+          "a repeated field reads from an array column: make the field singular or map it to an "
+          "array column");
+    }
+    if (!repeated && column.array) {
+      return unreadable(
+          "an array column is read into a repeated field: make the field repeated or map it to "
+          "another column");
+    }
+    std::optional<PgColumnKind> kind = KindOfType(column.array ? column.element : column.type);
     if (!kind.has_value() || !CanRead(*field.field, *kind)) {
-      return Finish(lease,
-                    absl::InvalidArgumentError(absl::StrCat(
-                        "dataset ", binding.dataset, ": column \"", field.column, "\" of table \"",
-                        binding.table, "\" in ", name_, " is of type ", it->second.declared,
-                        ", which field \"", field.field->name(), "\" (", ExpectedType(*field.field),
-                        ") cannot be read from; change the field's type or map it to "
-                        "another column")));
+      return unreadable("change the field's type or map it to another column");
     }
     (*kinds)[field.field->number()] = *kind;
   }

@@ -30,7 +30,8 @@ struct PostgresqlBackendOptions {
   absl::Duration statement_timeout = absl::Seconds(5);
 };
 
-// How a column's value is read into its field, and compared with a key or filter.
+// How a column's value (an array column's elements) is read into its field, and compared with a
+// key or filter.
 enum class PgColumnKind {
   kInteger,      // smallint, integer, bigint
   kFloat,        // real, double precision
@@ -48,8 +49,13 @@ enum class PgColumnKind {
 // in UTC with ISO dates; values reach SQL only as bound parameters of prepared statements, and
 // identifiers, checked at load, are double-quoted. At load the table's columns and their types
 // are read from the catalog: a missing column, or one whose type cannot be read into its field
-// (json for an int32, an array...), stops the adapter with a message naming the column and its
-// type. A call runs its statement asynchronously and cancels it at the call's deadline; the
+// (json for an int32, an array for a singular field, a scalar for a repeated one), stops the
+// adapter with a message naming the column and its type.
+// A repeated field reads from an array column whose element type its element type can be read
+// from (int4[] for repeated int32): elements in order, a multi-dimensional array flattened row by
+// row ({{1,2},{3,4}} reads 1, 2, 3, 4), a NULL array as no elements. A NULL element has no place
+// in a repeated field: the read fails (kInternal naming the column, never the values).
+// A call runs its statement asynchronously and cancels it at the call's deadline; the
 // statement_timeout backs that up on the server. Errors name SQLSTATE codes, datasets, tables
 // and columns, never PostgreSQL's own message text for a query, which can quote a value.
 // Connections: a ConnectionPool; a connection that broke or was left mid-statement is closed.

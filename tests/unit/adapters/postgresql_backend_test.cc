@@ -75,6 +75,58 @@ CREATE TABLE odd (citizen_id text PRIMARY KEY, full_name jsonb);
 CREATE VIEW slow_people AS SELECT people.*, pg_sleep(5)::text AS nap FROM people;
 )sql";
 
+// Repeated fields of every kind an array column can be read into, and two messages that do not
+// fit the tables below (a singular field on an array column).
+constexpr char kListsProto[] = R"(syntax = "proto3";
+package reg.v1;
+import "google/protobuf/timestamp.proto";
+enum Sex {
+  SEX_UNSPECIFIED = 0;
+  MALE = 1;
+  FEMALE = 2;
+}
+message Lists {
+  string id = 1;
+  repeated int32 counts = 2;
+  repeated int64 bigs = 3;
+  repeated string names = 4;
+  repeated bool flags = 5;
+  repeated double ratios = 6;
+  repeated double amounts = 7;
+  repeated google.protobuf.Timestamp days = 8;
+  repeated google.protobuf.Timestamp moments = 9;
+  repeated bytes blobs = 10;
+  repeated int32 grid = 11;
+  repeated Sex sexes = 12;
+}
+message Flat {
+  string id = 1;
+  int32 counts = 2;
+}
+)";
+
+// "a" with every array set, "b" with NULL arrays, "c" with empty ones; "h" in holes has a NULL
+// element; scalar_lists and text_flags have the columns of lists but one of another type.
+constexpr char kListsData[] = R"sql(
+CREATE TABLE lists (
+  id text PRIMARY KEY, counts int4[], bigs int8[], names text[], flags bool[], ratios float8[],
+  amounts numeric[], days date[], moments timestamptz[], blobs bytea[], grid int4[][],
+  sexes text[]);
+INSERT INTO lists VALUES
+  ('a', '{3,1,2,1}', '{9000000000,-1,0}', ARRAY['Nguyễn Văn An', 'b,c', '', 'NULL'],
+   '{true,false,true}', '{1.5,-0.25,0}', '{1234.50,0.1}', '{1990-04-02,2000-01-01}',
+   '{"2024-01-02 10:00:00+07","1970-01-01 00:00:00.5+00"}', ARRAY['\x0102ff'::bytea, '\x'],
+   '{{1,2,3},{4,5,6}}', '{FEMALE,MALE}'),
+  ('b', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  ('c', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}');
+CREATE TABLE holes (LIKE lists INCLUDING ALL);
+INSERT INTO holes (id, counts, names) VALUES ('h', '{7070707,NULL,8080808}', '{secret-0790}');
+CREATE TABLE scalar_lists (LIKE lists INCLUDING ALL);
+ALTER TABLE scalar_lists ALTER COLUMN counts TYPE integer USING NULL;
+CREATE TABLE text_flags (LIKE lists INCLUDING ALL);
+ALTER TABLE text_flags ALTER COLUMN flags TYPE text[] USING NULL;
+)sql";
+
 class PostgresqlBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -84,6 +136,7 @@ class PostgresqlBackendTest : public ::testing::Test {
     server_ = server->release();
     ASSERT_THAT(server_->Exec("CREATE DATABASE registry"), IsOk());
     ASSERT_THAT(server_->Exec(kData, "registry"), IsOk());
+    ASSERT_THAT(server_->Exec(kListsData, "registry"), IsOk());
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -93,6 +146,7 @@ class PostgresqlBackendTest : public ::testing::Test {
   void SetUp() override {
     if (server_ == nullptr) GTEST_SKIP() << PostgresServer::Unavailable();
     std::ofstream(dir_.Join("person.proto")) << kPersonProto;
+    std::ofstream(dir_.Join("lists.proto")) << kListsProto;
   }
 
   // The adapter's config binding reg/people to `table`, with extra postgresql settings.
@@ -113,6 +167,25 @@ class PostgresqlBackendTest : public ::testing::Test {
   absl::StatusOr<LoadedAdapterConfig> Load(const std::string& table = "people",
                                            const std::string& postgresql = "") const {
     return LoadAdapterConfig(Config(table, postgresql), dir_.Join("adapter.textproto"));
+  }
+
+  // `message` of lists.proto served from `table` as reg/lists.
+  absl::StatusOr<LoadedAdapterConfig> LoadLists(const std::string& table,
+                                                const std::string& message = "reg.v1.Lists") const {
+    v1::AdapterConfig config = Config(table);
+    v1::DatasetBinding* binding = config.mutable_datasets(0);
+    binding->set_dataset("reg/lists");
+    binding->set_proto_file("lists.proto");
+    binding->set_message_type(message);
+    binding->set_key_field("id");
+    return LoadAdapterConfig(config, dir_.Join("adapter.textproto"));
+  }
+
+  static std::string RecordText(const ServedDataset& dataset, const std::string& record) {
+    std::unique_ptr<google::protobuf::Message> message =
+        dataset.binding->schema->NewMessage(dataset.binding->message);
+    EXPECT_TRUE(message->ParseFromString(record));
+    return message->ShortDebugString();
   }
 
   // reg/people as loaded once per test.
@@ -381,6 +454,97 @@ message Person { string citizen_id = 1; string full_name = 2; int32 household_si
   ndx::testing::TestPki other;
   EXPECT_THAT(config_with(absl::StrCat("sslmode=verify-ca sslrootcert=", other.ca_file())),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot connect to PostgreSQL")));
+}
+
+constexpr char kListA[] =
+    "id: \"a\" counts: 3 counts: 1 counts: 2 counts: 1 bigs: 9000000000 bigs: -1 bigs: 0 "
+    "names: \"Nguy\\341\\273\\205n V\\304\\203n An\" names: \"b,c\" names: \"\" "
+    "names: \"NULL\" flags: true flags: false flags: true ratios: 1.5 ratios: -0.25 ratios: 0 "
+    "amounts: 1234.5 amounts: 0.1 days { seconds: 639014400 } days { seconds: 946684800 } "
+    "moments { seconds: 1704164400 } moments { nanos: 500000000 } "
+    "blobs: \"\\001\\002\\377\" blobs: \"\" grid: 1 grid: 2 grid: 3 grid: 4 grid: 5 grid: 6 "
+    "sexes: FEMALE sexes: MALE";
+
+TEST_F(PostgresqlBackendTest, ArrayColumnsAreReadIntoRepeatedFieldsInOrder) {
+  absl::StatusOr<LoadedAdapterConfig> loaded = LoadLists("lists");
+  ASSERT_THAT(loaded, IsOk());
+  const ServedDataset& lists = loaded->datasets.at("reg/lists");
+  auto fetch = [&](const std::string& key, const std::vector<std::string>& fields = {}) {
+    absl::StatusOr<std::string> record =
+        lists.backend->Fetch(*lists.binding, key, fields, kNoDeadline);
+    EXPECT_THAT(record, IsOk()) << key;
+    return record.ok() ? RecordText(lists, *record) : "";
+  };
+  // Elements keep their order and repeats; a two-dimensional array is read row by row.
+  EXPECT_EQ(fetch("a"), kListA);
+  EXPECT_EQ(fetch("a", {"grid", "names"}),
+            "names: \"Nguy\\341\\273\\205n V\\304\\203n An\" names: \"b,c\" names: \"\" "
+            "names: \"NULL\" grid: 1 grid: 2 grid: 3 grid: 4 grid: 5 grid: 6");
+  // A NULL array and an empty one are both an empty repeated field.
+  EXPECT_EQ(fetch("b"), "id: \"b\"");
+  EXPECT_EQ(fetch("c"), "id: \"c\"");
+
+  std::vector<std::string> texts;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<SearchPage> page =
+        lists.backend->Search(*lists.binding, {}, {}, 2, token, kNoDeadline);
+    ASSERT_THAT(page, IsOk());
+    for (const std::string& record : page->records) texts.push_back(RecordText(lists, record));
+    token = page->next_page_token;
+  } while (!token.empty() && ++pages < 5);
+  EXPECT_THAT(texts, ElementsAre(kListA, "id: \"b\"", "id: \"c\""));
+}
+
+// A repeated field has no place for a NULL element: the read fails, naming the column and never
+// the array's values; a call that does not read that column is answered.
+TEST_F(PostgresqlBackendTest, ANullElementIsAnErrorNamingTheColumnNotTheValues) {
+  absl::StatusOr<LoadedAdapterConfig> loaded = LoadLists("holes");
+  ASSERT_THAT(loaded, IsOk());
+  const ServedDataset& holes = loaded->datasets.at("reg/lists");
+  const auto names_the_column_only = StatusIs(
+      absl::StatusCode::kInternal,
+      AllOf(HasSubstr("dataset reg/lists: column \"counts\" of table \"holes\""),
+            HasSubstr("array with a NULL element, which repeated field \"counts\" cannot hold"),
+            Not(HasSubstr("7070707")), Not(HasSubstr("8080808")), Not(HasSubstr("secret-0790"))));
+  EXPECT_THAT(holes.backend->Fetch(*holes.binding, "h", {}, kNoDeadline), names_the_column_only);
+  EXPECT_THAT(holes.backend->Search(*holes.binding, {}, {}, 10, "", kNoDeadline),
+              names_the_column_only);
+  absl::StatusOr<std::string> names =
+      holes.backend->Fetch(*holes.binding, "h", {"names"}, kNoDeadline);
+  ASSERT_THAT(names, IsOk());
+  EXPECT_EQ(RecordText(holes, *names), "names: \"secret-0790\"");
+}
+
+TEST_F(PostgresqlBackendTest, StartUpRefusesAnArrayColumnForASingularFieldAndTheReverse) {
+  EXPECT_THAT(LoadLists("lists", "reg.v1.Flat"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("dataset reg/lists: column \"counts\" of table \"lists\""),
+                             HasSubstr("is of type integer[], which field \"counts\" (int32)"),
+                             HasSubstr("make the field repeated"))));
+  EXPECT_THAT(
+      LoadLists("scalar_lists"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("column \"counts\" of table \"scalar_lists\""),
+                     HasSubstr("is of type integer, which field \"counts\" (repeated int32)"),
+                     HasSubstr("a repeated field reads from an array column"))));
+  // An array whose elements the field's elements cannot be read from.
+  EXPECT_THAT(LoadLists("text_flags"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("column \"flags\" of table \"text_flags\""),
+                             HasSubstr("is of type text[], which field \"flags\" (repeated bool"),
+                             HasSubstr("change the field's type"))));
+}
+
+TEST_F(PostgresqlBackendTest, AFilterOnARepeatedFieldIsRefused) {
+  absl::StatusOr<LoadedAdapterConfig> loaded = LoadLists("lists");
+  ASSERT_THAT(loaded, IsOk());
+  const ServedDataset& lists = loaded->datasets.at("reg/lists");
+  EXPECT_THAT(lists.backend->Search(*lists.binding, {{"counts", "3"}}, {}, 10, "", kNoDeadline),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "filter: field \"counts\" is repeated; a filter compares a single value, "
+                       "so repeated fields cannot be filtered"));
 }
 
 }  // namespace
