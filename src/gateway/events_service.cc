@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -27,43 +30,61 @@ constexpr size_t kReadBatch = 64;
 
 }  // namespace
 
+// A Subscribe call refused before its stream started: it only carries the refusal.
+class RefusedSubscription final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+ public:
+  explicit RefusedSubscription(const grpc::Status& refusal) { Finish(refusal); }
+  void OnDone() override { delete this; }
+};
+
 // One open Subscribe call. It sends the subscription's events in order, at most `window` beyond
 // the acknowledged position, and waits (holding no thread) when it has nothing to send or the
 // window is full; the service wakes it on a publication, an acknowledgement or a registry
 // change. Before each event it checks that the subscriber and its grant are still in force.
 //
-// gRPC operations are started outside `mutex_`: the state under it decides which one, and
-// `writing_` keeps a single write outstanding. Finish is called once, when no write is
-// outstanding. The stream deletes itself in OnDone, after leaving the service's registry.
+// Wake decides under `mutex_` what comes next (an event, nothing yet, or the end) and starts the
+// gRPC operation after releasing it: `writing_` keeps a single write outstanding, and Finish is
+// called once, when no write is outstanding. The decision reads the registry snapshot and the
+// event store (a RocksDB read, never a write or a sync); the audit entry of an end, which may
+// wait for a synced append, is written after releasing `mutex_` by the one Wake that set
+// `finished_`. Nothing here runs under the service's `streams_mutex_`.
+//
+// No wake-up is lost although wakers call in without the service's lock: Wake remembers nothing
+// of why it was called and reads the acknowledged position, the dataset's head and the registry
+// afresh under `mutex_`, so every Wake that starts after a change sees it, and two Wakes of one
+// stream run one after the other. A Wake that finds the stream busy (initial metadata or a write
+// outstanding) may return because the callback that ends the busy state wakes it again. A
+// publication stores its event before it collects the streams to wake, and a stream that
+// registers after that collection reads the head in its first Wake, which follows its
+// registration.
+//
+// The stream owns itself (`self_`) from Create to OnDone, and whoever wakes it holds a reference
+// too, so that a stream woken outside the service's lock outlives an OnDone that happens
+// meanwhile: the last reference deletes it (a Wake after OnDone does nothing, `finished_` being
+// set before Finish).
 class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
  public:
-  // A stream refused before it started.
-  SubscriptionStream(EventsService* service, const grpc::Status& refusal) : service_(service) {
-    finished_ = true;
-    Finish(refusal);
+  static std::shared_ptr<SubscriptionStream> Create(EventsService* service,
+                                                    v1::Subscription subscription, uint32_t window,
+                                                    audit::AuditRecord opening,
+                                                    std::string peer_certificate) {
+    std::shared_ptr<SubscriptionStream> stream(new SubscriptionStream(
+        service, std::move(subscription), window, std::move(opening), std::move(peer_certificate)));
+    stream->self_ = stream;
+    return stream;
   }
-
-  SubscriptionStream(EventsService* service, v1::Subscription subscription, uint32_t window,
-                     audit::AuditRecord opening, std::string peer_certificate)
-      : service_(service),
-        subscription_(std::move(subscription)),
-        peer_certificate_(std::move(peer_certificate)),
-        window_(window),
-        opening_(std::move(opening)),
-        acknowledged_(subscription_.acknowledged_sequence()),
-        next_(acknowledged_ + 1) {}
 
   // Joins the service's open streams (ending an older stream of the same subscription) and
   // tells the subscriber, through the initial metadata, that its subscription is durable.
   void Start() {
-    service_->Register(this);
+    service_->Register(self_);
     StartSendInitialMetadata();
   }
 
   const std::string& subscriber() const { return subscription_.subscriber(); }
   const std::string& dataset() const { return subscription_.dataset(); }
 
-  void Supersede() {
+  void Supersede() ABSL_LOCKS_EXCLUDED(mutex_) {
     {
       absl::MutexLock lock(&mutex_);
       ending_ = grpc::Status(grpc::StatusCode::ABORTED,
@@ -73,7 +94,7 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
     Wake();
   }
 
-  void End(const grpc::Status& status) {
+  void End(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mutex_) {
     {
       absl::MutexLock lock(&mutex_);
       SetEndingLocked(status);
@@ -81,7 +102,7 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
     Wake();
   }
 
-  void Acknowledged(uint64_t sequence) {
+  void Acknowledged(uint64_t sequence) ABSL_LOCKS_EXCLUDED(mutex_) {
     {
       absl::MutexLock lock(&mutex_);
       acknowledged_ = std::max(acknowledged_, sequence);
@@ -90,8 +111,10 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
   }
 
   // Sends what can be sent now, or finishes the stream if it must end.
-  void Wake() {
+  void Wake() ABSL_LOCKS_EXCLUDED(mutex_) {
     std::optional<grpc::Status> finish;
+    // Set when this Wake ends the stream because its grant or subscriber is no longer in force.
+    std::optional<absl::Status> no_longer_allowed;
     bool write = false;
     {
       absl::MutexLock lock(&mutex_);
@@ -101,7 +124,7 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
         if (!allowed.ok()) {
           ending_ = ToGrpcStatus(absl::PermissionDeniedError(
               absl::StrCat("delivery of ", dataset(), " stopped: ", allowed.message())));
-          service_->RecordEnd(opening_, allowed);
+          no_longer_allowed = std::move(allowed);
         }
       }
       if (!ending_.has_value()) {
@@ -119,6 +142,8 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
         writing_ = true;
       }
     }
+    // finished_ is set: no other Wake gets here for this stream, so the end is audited once.
+    if (no_longer_allowed.has_value()) AuditEnd(*no_longer_allowed);
     if (finish.has_value()) {
       Finish(*finish);
     } else if (write) {
@@ -153,11 +178,28 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
   }
 
   void OnDone() override {
+    // Taken first, so that this frame keeps the stream alive until it returns; a waker's
+    // reference, if any, deletes it later.
+    std::shared_ptr<SubscriptionStream> self = std::move(self_);
     service_->Unregister(this);
-    delete this;
   }
 
  private:
+  SubscriptionStream(EventsService* service, v1::Subscription subscription, uint32_t window,
+                     audit::AuditRecord opening, std::string peer_certificate)
+      : service_(service),
+        subscription_(std::move(subscription)),
+        peer_certificate_(std::move(peer_certificate)),
+        window_(window),
+        opening_(std::move(opening)),
+        acknowledged_(subscription_.acknowledged_sequence()),
+        next_(acknowledged_ + 1) {}
+
+  // May wait for a synced audit append.
+  void AuditEnd(const absl::Status& reason) ABSL_LOCKS_EXCLUDED(mutex_) {
+    service_->RecordEnd(opening_, reason);
+  }
+
   void SetEndingLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     if (!ending_.has_value()) ending_ = status;
   }
@@ -204,6 +246,8 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
   const uint32_t window_ = kDefaultMaxUnacknowledged;
   // The audit record of the Subscribe call, for the record of its end.
   const audit::AuditRecord opening_;
+  // Set by Create, cleared by OnDone; nothing else touches it.
+  std::shared_ptr<SubscriptionStream> self_;
 
   absl::Mutex mutex_;
   uint64_t acknowledged_ ABSL_GUARDED_BY(mutex_) = 0;
@@ -367,7 +411,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
   }();
   audit::AuditRecord opening = record;
   status = call.FinishAndWait(std::move(status));
-  if (!status.ok()) return new SubscriptionStream(this, ToGrpcStatus(status));
+  if (!status.ok()) return new RefusedSubscription(ToGrpcStatus(status));
 
   uint32_t window = request->max_unacknowledged() == 0
                         ? kDefaultMaxUnacknowledged
@@ -380,10 +424,10 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
     std::vector<grpc::string_ref> pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
     if (!pems.empty()) peer_certificate.assign(pems[0].data(), pems[0].size());
   }
-  auto* stream = new SubscriptionStream(this, std::move(subscription), window, std::move(opening),
-                                        std::move(peer_certificate));
+  std::shared_ptr<SubscriptionStream> stream = SubscriptionStream::Create(
+      this, std::move(subscription), window, std::move(opening), std::move(peer_certificate));
   stream->Start();
-  return stream;
+  return stream.get();
 }
 
 grpc::Status EventsService::Ack(grpc::ServerContext* context, const v1::AckRequest* request,
@@ -402,11 +446,8 @@ grpc::Status EventsService::Ack(grpc::ServerContext* context, const v1::AckReque
     return absl::OkStatus();
   }();
   if (status.ok()) {
-    {
-      absl::MutexLock lock(&streams_mutex_);
-      auto it = streams_.find(StreamKey(record.caller, request->dataset()));
-      if (it != streams_.end()) it->second->Acknowledged(response->acknowledged_sequence());
-    }
+    std::shared_ptr<SubscriptionStream> stream = FindStream(record.caller, request->dataset());
+    if (stream != nullptr) stream->Acknowledged(response->acknowledged_sequence());
     absl::StatusOr<uint64_t> trimmed = store_->TrimAcknowledged(request->dataset());
     if (!trimmed.ok()) spdlog::error("{}", trimmed.status().ToString());
   }
@@ -428,7 +469,8 @@ grpc::Status EventsService::ListSubscriptions(grpc::ServerContext* context,
     for (v1::Subscription& subscription : store_->Subscriptions(request->dataset())) {
       if (!all && subscription.subscriber() != record.caller) continue;
       subscription.set_head_sequence(store_->Head(subscription.dataset()));
-      subscription.set_connected(Connected(subscription.subscriber(), subscription.dataset()));
+      subscription.set_connected(FindStream(subscription.subscriber(), subscription.dataset()) !=
+                                 nullptr);
       *response->add_subscriptions() = std::move(subscription);
     }
     return absl::OkStatus();
@@ -436,45 +478,59 @@ grpc::Status EventsService::ListSubscriptions(grpc::ServerContext* context,
   return ToGrpcStatus(call.FinishAndWait(std::move(status)));
 }
 
-void EventsService::Register(SubscriptionStream* stream) {
-  absl::MutexLock lock(&streams_mutex_);
-  SubscriptionStream*& slot = streams_[StreamKey(stream->subscriber(), stream->dataset())];
-  if (slot != nullptr) slot->Supersede();
-  slot = stream;
+void EventsService::Register(std::shared_ptr<SubscriptionStream> stream) {
+  std::shared_ptr<SubscriptionStream> superseded;
+  {
+    absl::MutexLock lock(&streams_mutex_);
+    std::shared_ptr<SubscriptionStream>& slot =
+        streams_[StreamKey(stream->dataset(), stream->subscriber())];
+    superseded = std::exchange(slot, std::move(stream));
+  }
+  if (superseded != nullptr) superseded->Supersede();
 }
 
-void EventsService::Unregister(SubscriptionStream* stream) {
+void EventsService::Unregister(const SubscriptionStream* stream) {
   absl::MutexLock lock(&streams_mutex_);
-  auto it = streams_.find(StreamKey(stream->subscriber(), stream->dataset()));
-  if (it != streams_.end() && it->second == stream) streams_.erase(it);
+  auto it = streams_.find(StreamKey(stream->dataset(), stream->subscriber()));
+  // A superseded stream's slot already holds its successor.
+  if (it != streams_.end() && it->second.get() == stream) streams_.erase(it);
+}
+
+std::vector<std::shared_ptr<SubscriptionStream>> EventsService::OpenStreams(
+    const std::string& dataset) {
+  std::vector<std::shared_ptr<SubscriptionStream>> streams;
+  absl::MutexLock lock(&streams_mutex_);
+  auto it = dataset.empty() ? streams_.begin() : streams_.lower_bound(StreamKey(dataset, ""));
+  for (; it != streams_.end() && (dataset.empty() || it->first.first == dataset); ++it) {
+    streams.push_back(it->second);
+  }
+  return streams;
+}
+
+std::shared_ptr<SubscriptionStream> EventsService::FindStream(const std::string& subscriber,
+                                                              const std::string& dataset) {
+  absl::MutexLock lock(&streams_mutex_);
+  auto it = streams_.find(StreamKey(dataset, subscriber));
+  return it == streams_.end() ? nullptr : it->second;
 }
 
 void EventsService::WakeDataset(const std::string& dataset) {
-  absl::MutexLock lock(&streams_mutex_);
-  for (const auto& [key, stream] : streams_) {
-    if (key.second == dataset) stream->Wake();
-  }
+  for (const std::shared_ptr<SubscriptionStream>& stream : OpenStreams(dataset)) stream->Wake();
 }
 
 void EventsService::WakeAll() {
-  absl::MutexLock lock(&streams_mutex_);
-  for (const auto& [key, stream] : streams_) stream->Wake();
+  for (const std::shared_ptr<SubscriptionStream>& stream : OpenStreams()) stream->Wake();
 }
 
 void EventsService::EndStreams(absl::Duration wait) {
-  absl::MutexLock lock(&streams_mutex_);
-  for (const auto& [key, stream] : streams_) {
+  for (const std::shared_ptr<SubscriptionStream>& stream : OpenStreams()) {
     stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                              "the gateway is stopping; subscribe again when it is back"));
   }
+  absl::MutexLock lock(&streams_mutex_);
   auto all_done = [this]()
                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(streams_mutex_) { return streams_.empty(); };
   streams_mutex_.AwaitWithTimeout(absl::Condition(&all_done), wait);
-}
-
-bool EventsService::Connected(const std::string& subscriber, const std::string& dataset) {
-  absl::MutexLock lock(&streams_mutex_);
-  return streams_.contains(StreamKey(subscriber, dataset));
 }
 
 void EventsService::RemoveExpired() {

@@ -2,11 +2,14 @@
 #define NDX_GATEWAY_EVENTS_SERVICE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -42,6 +45,12 @@ struct EventsOptions {
 // A background thread ends the streams whose grant is no longer in force as soon as the registry
 // changes, and removes expired events and the subscriptions of ended grants every
 // expiry_interval. Thread-safe; the store, registry, audit sink and clock must outlive it.
+//
+// Locking: `streams_mutex_` is held only to look up, add or remove open streams, never while a
+// stream runs. Waking streams reads the event store and ending one appends (in the power-loss
+// mode: syncs) an audit entry; under the one lock that every publication, acknowledgement and
+// Subscribe takes, one revocation waking thousands of streams would stall them all. Each stream
+// decides under its own lock and audits its end after releasing it (see SubscriptionStream).
 class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::Events::Service> {
  public:
   EventsService(EventsOptions options, events::EventStore* store, registry::Registry* registry,
@@ -60,26 +69,32 @@ class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::
                                  v1::ListSubscriptionsResponse* response) override;
 
   // One pass of the expiry work, for tests and the background thread.
-  void RemoveExpired();
+  void RemoveExpired() ABSL_LOCKS_EXCLUDED(streams_mutex_);
 
   // Ends every open stream with UNAVAILABLE, which subscribers take as "subscribe again", and
   // waits up to `wait` for them to be done: for a gateway that is stopping, before the server
   // cancels what is left.
-  void EndStreams(absl::Duration wait);
+  void EndStreams(absl::Duration wait) ABSL_LOCKS_EXCLUDED(streams_mutex_);
 
  private:
   friend class SubscriptionStream;
-  using StreamKey = std::pair<std::string, std::string>;  // (subscriber, dataset)
+  // (dataset, subscriber): a dataset's streams are one range of `streams_`.
+  using StreamKey = std::pair<std::string, std::string>;
 
   // The open streams, so that a publication, an acknowledgement or a registry change reaches
   // them. A stream is registered once its subscription is durable and unregistered in its
-  // OnDone; a stream's methods are only called under `streams_mutex_`, which is what keeps it
-  // alive while they run.
-  void Register(SubscriptionStream* stream);
-  void Unregister(SubscriptionStream* stream);
-  void WakeDataset(const std::string& dataset);
-  void WakeAll();
-  bool Connected(const std::string& subscriber, const std::string& dataset);
+  // OnDone. Callers copy the streams they need under `streams_mutex_` and call them after
+  // releasing it; the shared_ptr keeps a stream alive past its OnDone while a call runs.
+  void Register(std::shared_ptr<SubscriptionStream> stream) ABSL_LOCKS_EXCLUDED(streams_mutex_);
+  void Unregister(const SubscriptionStream* stream) ABSL_LOCKS_EXCLUDED(streams_mutex_);
+  // The open streams of `dataset`, or all of them when it is empty.
+  std::vector<std::shared_ptr<SubscriptionStream>> OpenStreams(const std::string& dataset = "")
+      ABSL_LOCKS_EXCLUDED(streams_mutex_);
+  std::shared_ptr<SubscriptionStream> FindStream(const std::string& subscriber,
+                                                 const std::string& dataset)
+      ABSL_LOCKS_EXCLUDED(streams_mutex_);
+  void WakeDataset(const std::string& dataset) ABSL_LOCKS_EXCLUDED(streams_mutex_);
+  void WakeAll() ABSL_LOCKS_EXCLUDED(streams_mutex_);
 
   // The grant a Subscribe is allowed under: one in force that covers the purpose, the subscribe
   // operation and the dataset's key field (kFailedPrecondition naming the key field when only
@@ -92,10 +107,12 @@ class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::
   // certificate the stream was opened with not revoked.
   absl::Status StillAllowed(const v1::Subscription& subscription,
                             absl::string_view peer_certificate) const;
-  // Audits the end of a stream's delivery, for `reason`, under the record that opened it.
-  void RecordEnd(const audit::AuditRecord& opening, const absl::Status& reason);
+  // Audits the end of a stream's delivery, for `reason`, under the record that opened it. May
+  // wait for a synced write: no lock of the service or of a stream may be held.
+  void RecordEnd(const audit::AuditRecord& opening, const absl::Status& reason)
+      ABSL_LOCKS_EXCLUDED(streams_mutex_);
 
-  void Maintain();
+  void Maintain() ABSL_LOCKS_EXCLUDED(streams_mutex_);
 
   const EventsOptions options_;
   events::EventStore* const store_;
@@ -104,7 +121,8 @@ class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::
   const Clock* const clock_;
 
   absl::Mutex streams_mutex_;
-  absl::flat_hash_map<StreamKey, SubscriptionStream*> streams_ ABSL_GUARDED_BY(streams_mutex_);
+  absl::btree_map<StreamKey, std::shared_ptr<SubscriptionStream>> streams_
+      ABSL_GUARDED_BY(streams_mutex_);
 
   absl::Notification stopping_;
   std::thread maintainer_;
