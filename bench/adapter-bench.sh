@@ -5,27 +5,29 @@
 # backend serve the same record, of a fixed size, by key. ndx-bench calls each directly, as a
 # gateway, in alternating rounds, and this prints per server and calls in flight: calls/s, the
 # server process's CPU per call (user + system, from /proc), and its ratio to the minimal
-# server's. For PostgreSQL the database's own CPU per call (the postmaster and its processes) is
-# given separately, and the adapter's and the database's together.
+# server's. For PostgreSQL and REST the CPU per call of the server the backend reads from (the
+# postmaster and its processes; nginx standing for the agency's API) is given separately, and
+# the adapter's and that server's together.
 #
 # usage: bench/adapter-bench.sh [--rounds N] [--duration S] [--warmup S] [--concurrency "64 1"]
-#          [--record-bytes N] [--backends "sqlite postgresql"] [--json FILE]
+#          [--record-bytes N] [--backends "sqlite postgresql rest"] [--json FILE]
 #          [--baseline-bin DIR]
 #
 # Backends: sqlite (always available); postgresql (needs Debian's postgresql package and root,
-# which alone can run the server as the postgres user; skipped with a note otherwise). A backend
-# is one start_<backend> and one unavailable_<backend> function below. Each measured run opens a new connection and is preceded by an
-# unmeasured warm-up run of --warmup seconds on the same server, so the CPU read over the
-# measured run is divided by exactly the calls it counted. --baseline-bin DIR also runs, for each
-# backend, the ndx-adapter of another build (as "<backend>-baseline", on the same data), so that a
-# change is measured against what it replaces in the same run. NDX_BIN_DIR=DIR takes ndxctl,
-# ndx-adapter, ndx-minimal-adapter and ndx-bench from DIR instead of building (see build.sh);
-# NDX_KEEP=1 keeps the work directory (logs, configs, results.jsonl).
+# which alone can run the server as the postgres user); rest (needs Debian's nginx package). A
+# backend this machine cannot run is skipped with a note. A backend is one start_<backend> and
+# one unavailable_<backend> function below. Each measured run opens a new connection and is
+# preceded by an unmeasured warm-up run of --warmup seconds on the same server, so the CPU read
+# over the measured run is divided by exactly the calls it counted. --baseline-bin DIR also
+# runs, for each backend, the ndx-adapter of another build (as "<backend>-baseline", on the same
+# data), so that a change is measured against what it replaces in the same run. NDX_BIN_DIR=DIR
+# takes ndxctl, ndx-adapter, ndx-minimal-adapter and ndx-bench from DIR instead of building (see
+# build.sh); NDX_KEEP=1 keeps the work directory (logs, configs, results.jsonl).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rounds=5 duration=10 warmup=2 concurrency="64 1" record_bytes=1024 json_out=""
-backends="sqlite postgresql" baseline_bin=""
+backends="sqlite postgresql rest" baseline_bin=""
 while (($# > 0)); do
   case "$1" in
     --rounds) rounds=$2 ;;
@@ -45,8 +47,8 @@ while (($# > 0)); do
 done
 for backend in $backends; do
   case "$backend" in
-    sqlite | postgresql) ;;
-    *) echo "adapter-bench: unknown backend \"$backend\" (sqlite, postgresql)" >&2 && exit 2 ;;
+    sqlite | postgresql | rest) ;;
+    *) echo "adapter-bench: unknown backend \"$backend\" (sqlite, postgresql, rest)" >&2 && exit 2 ;;
   esac
 done
 
@@ -57,7 +59,8 @@ bin=$(bench_bin_dir)
 
 work=$(mktemp -d -t ndx-adapter-bench.XXXXXX)
 pids=()
-pg_pid=""
+pg_pid="" api_pid=""
+# The adapters first, then the servers they read from.
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -66,6 +69,11 @@ cleanup() {
     # Fast shutdown: the postmaster ends its sessions and stops without a checkpoint to wait for.
     kill -INT "$pg_pid" 2>/dev/null || true
     wait "$pg_pid" 2>/dev/null || true
+  fi
+  if [[ -n "$api_pid" ]]; then
+    # nginx's fast shutdown: the master stops its worker and waits for it before it exits.
+    kill -TERM "$api_pid" 2>/dev/null || true
+    wait "$api_pid" 2>/dev/null || true
   fi
   [[ -n "${NDX_KEEP:-}" ]] || rm -rf "$work"
 }
@@ -95,7 +103,8 @@ payload_bytes=$((record_bytes - 7))
 if ((payload_bytes >= 128)); then payload_bytes=$((record_bytes - 8)); fi
 if ((payload_bytes >= 16384)); then payload_bytes=$((record_bytes - 9)); fi
 
-# adapter_config BACKEND_TEXT: an AdapterConfig serving bench/records from one backend.
+# adapter_config BINDING_TEXT: an AdapterConfig serving bench/records from one backend, which
+# BINDING_TEXT gives with its table if it has one.
 adapter_config() {
   cat <<EOF
 listen_address: "127.0.0.1:0"
@@ -104,13 +113,14 @@ tls { ca_file: "pki/owner/ca.pem" cert_file: "pki/owner/tls.pem" key_file: "pki/
 allowed_gateways: ["direct"]
 datasets {
   dataset: "bench/records" proto_file: "record.proto" message_type: "bench.v1.Record"
-  key_field: "id" $1 table: "records"
+  key_field: "id" $1
 }
 EOF
 }
 
-# The servers measured, in the order of a round; server_pid[NAME], db_pid[NAME] (the database's
-# postmaster, whose process tree's CPU is counted beside the adapter's).
+# The servers measured, in the order of a round; server_pid[NAME], db_pid[NAME] (the process
+# the backend reads from: PostgreSQL's postmaster, nginx's master; its process tree's CPU is
+# counted beside the adapter's).
 servers=()
 declare -A server_pid server_port db_pid
 # measure NAME [DB_PID]: the server just started as NAME is measured.
@@ -139,7 +149,7 @@ start_sqlite() {
   sqlite3 owner.db "CREATE TABLE records (id TEXT PRIMARY KEY, payload TEXT);
     INSERT INTO records VALUES ('r-1', substr(replace(hex(zeroblob($payload_bytes)), '0', 'x'),
                                               1, $payload_bytes));"
-  adapter_config 'sqlite { path: "owner.db" }' >adapter-sqlite.textproto
+  adapter_config 'sqlite { path: "owner.db" } table: "records"' >adapter-sqlite.textproto
   start_adapter sqlite adapter-sqlite.textproto
 }
 
@@ -151,6 +161,9 @@ unavailable_postgresql() {
   elif [[ $(id -u) -ne 0 ]]; then
     echo "only root can run the server as the postgres user"
   fi
+}
+unavailable_rest() {
+  [[ -n "$(nginx_bin)" ]] || echo "install nginx (Debian's nginx package)"
 }
 # pg_bin: the newest installed PostgreSQL server's bin directory, or nothing.
 pg_bin() {
@@ -188,9 +201,80 @@ CREATE TABLE records (id text PRIMARY KEY, payload text);
 INSERT INTO records VALUES ('r-1', repeat('x', $payload_bytes));
 VACUUM ANALYZE records;
 EOF
-  adapter_config "postgresql { connection: \"host=127.0.0.1 port=$pg_port dbname=bench user=postgres\" }" \
-    >adapter-postgresql.textproto
+  adapter_config "postgresql { connection: \"host=127.0.0.1 port=$pg_port dbname=bench user=postgres\" }
+    table: \"records\"" >adapter-postgresql.textproto
   start_adapter postgresql adapter-postgresql.textproto "$pg_pid"
+}
+
+# nginx_bin: the nginx program, or nothing (it is in /usr/sbin, which a user's PATH may lack).
+nginx_bin() {
+  command -v nginx || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true
+}
+
+# The agency's API: a private nginx on a free port of 127.0.0.1, with its own prefix, config, pid
+# file, logs and temporary directories in the work directory (never the system's), a master and one
+# worker. Its master is killed with this script even by SIGKILL, but not its worker, which does not
+# watch its master (nor are the adapters): only the trap stops them all. HTTPS only, with a server
+# certificate of the bench's CA naming 127.0.0.1 (the REST backend checks the IP subjectAltName
+# against base_url's host), answering GET /records/r-1 with the record as JSON, from memory (a file
+# would add nginx's own open and read to its figure, not the adapter's), and 404 for any other key.
+# Keep-alive connections are never closed by request count: nginx's default of 1000 would add one
+# TLS handshake per 1000 reads to the adapter's figure; a connection the API closed while idle
+# between runs is reopened in the next warm-up.
+start_rest() {
+  local nginx api_port payload user=""
+  nginx=$(nginx_bin)
+  api_port=$(free_port)
+  "$bin/ndxctl" pki issue --ca-dir pki/ca --out-dir pki/api --node bench/api --ip 127.0.0.1 \
+    >/dev/null
+  mkdir -p rest/tmp
+  payload=$(printf "%${payload_bytes}s" "" | tr ' ' x)
+  # Run as root, the master (which binds, reads the key and writes the pid file) hands the
+  # requests to a worker without privileges, as a real server's would; otherwise nginx ignores
+  # the directive and warns.
+  if (($(id -u) == 0)); then user="user nobody $(id -gn nobody);"; fi
+  cat >rest/nginx.conf <<EOF
+$user
+daemon off;
+master_process on;
+worker_processes 1;
+pid $work/rest/nginx.pid;
+lock_file $work/rest/nginx.lock;
+error_log stderr warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path $work/rest/tmp/body;
+  proxy_temp_path $work/rest/tmp/proxy;
+  fastcgi_temp_path $work/rest/tmp/fastcgi;
+  uwsgi_temp_path $work/rest/tmp/uwsgi;
+  scgi_temp_path $work/rest/tmp/scgi;
+  keepalive_requests 1000000000;
+  server {
+    listen 127.0.0.1:$api_port ssl;
+    ssl_certificate $work/pki/api/tls.pem;
+    ssl_certificate_key $work/pki/api/tls.key;
+    location = /records/r-1 {
+      default_type application/json;
+      return 200 '{"id":"r-1","payload":"$payload"}';
+    }
+    location / { return 404; }
+  }
+}
+EOF
+  setpriv --pdeathsig KILL "$nginx" -e stderr -p "$work/rest/" -c "$work/rest/nginx.conf" \
+    >rest/server.log 2>&1 &
+  api_pid=$!
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$api_pid" 2>/dev/null || { cat rest/server.log >&2 && return 1; }
+    (exec 3<>"/dev/tcp/127.0.0.1/$api_port") 2>/dev/null && break
+    ((i < 100)) || { cat rest/server.log >&2 && return 1; }
+    sleep 0.1
+  done
+  adapter_config "rest { base_url: \"https://127.0.0.1:$api_port/records\" ca_file: \"pki/ca/ca.pem\" }" \
+    >adapter-rest.textproto
+  start_adapter rest adapter-rest.textproto "$api_pid"
 }
 
 for backend in $backends; do
@@ -203,7 +287,8 @@ for backend in $backends; do
 done
 
 # cpu_us PID...: user + system CPU time, in microseconds, of the processes, their threads and
-# their child processes (PostgreSQL: the postmaster and its sessions and workers).
+# their child processes (PostgreSQL: the postmaster and its sessions and workers; nginx: its
+# master and its worker).
 cpu_us() {
   local pid ticks=0 fields
   for pid in "$@" $(pgrep -P "$1" 2>/dev/null || true); do
@@ -249,7 +334,7 @@ for round in $(seq 1 "$rounds"); do
           server_cpu_us_per_call: ($cpu / .calls * 10 | round / 10),
           db_cpu_us_per_call: (if $has_db then ($db_cpu / .calls * 10 | round / 10) else null end),
           server_rss_kib: $rss} + .' <<<"$output" >>"$results"
-      jq -r '"  round \(.round) \(.server) x\(.concurrency): \(.rps | floor) calls/s, server CPU \(.server_cpu_us_per_call) us/call\(if .db_cpu_us_per_call != null then ", database CPU \(.db_cpu_us_per_call) us/call" else "" end), \(.response_bytes) bytes, errors \(.errors)"' \
+      jq -r '"  round \(.round) \(.server) x\(.concurrency): \(.rps | floor) calls/s, server CPU \(.server_cpu_us_per_call) us/call\(if .db_cpu_us_per_call != null then ", DB/API CPU \(.db_cpu_us_per_call) us/call" else "" end), \(.response_bytes) bytes, errors \(.errors)"' \
         <(tail -n 1 "$results") >&2
     done
   done
@@ -276,7 +361,7 @@ jq -s -r --arg record "$record_bytes" --arg order "${servers[*]}" '
         rss: (map(.server_rss_kib) | max), bytes: .[0].response_bytes,
         errors: (map(.errors) | add)}}) | from_entries) as $by
   | "\($level[0].concurrency) calls in flight, record \($record) bytes (medians over \($level | map(.round) | unique | length) rounds [min, max]):",
-    "  server               calls/s                  server CPU us/call      x minimal (per round)   database CPU us/call   adapter+database x minimal   RSS KiB  errors",
+    "  server               calls/s                  server CPU us/call      x minimal (per round)   DB/API CPU us/call     adapter+DB/API x minimal     RSS KiB  errors",
     ( $order | split(" ")[] as $s | select($by[$s] != null) | $by[$s] as $x
       | "  \($s | pad(20)) \("\($x.rps.median | floor) [\($x.rps.min | floor), \($x.rps.max | floor)]" | pad(24))"
         + " \("\($x.cpu.median | r1) [\($x.cpu.min | r1), \($x.cpu.max | r1)]" | pad(23))"
