@@ -267,6 +267,14 @@ v1::AuditEntry AuditLog::ToEntry(const AuditRecord& record, absl::Time time) con
   for (const std::string& subject : record.subjects)
     entry.add_subject_pseudonyms(Pseudonym(subject));
   if (record.change.has_value()) *entry.mutable_change() = *record.change;
+  if (record.grant_rate_limit.has_value()) {
+    *entry.mutable_grant_rate_limit() = *record.grant_rate_limit;
+  }
+  if (record.refused_calls > 0) {
+    entry.set_refused_calls(record.refused_calls);
+    *entry.mutable_refused_until() = ToProtoTime(record.refused_until);
+    entry.set_subjects_not_recorded(record.subjects_not_recorded);
+  }
   return entry;
 }
 

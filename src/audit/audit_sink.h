@@ -39,6 +39,22 @@ struct AuditRecord {
   std::vector<std::string> subjects;
   // For a registry write: what it changes.
   std::optional<v1::RegistryChange> change;
+  // For a registry write of a grant: the grant's rate limit after it, when it has one.
+  std::optional<v1::RateLimit> grant_rate_limit;
+
+  // Set on a refusal for overload (a grant's rate limit, the gateway's limits per node, a
+  // bulkhead, an open circuit, deadline shedding): the reason the audit log records for it, a
+  // text that stays the same from one refused call to the next (it names the limit, not the
+  // retry delay of the call). Such refusals are counted into one entry per caller, dataset,
+  // grant, operation, purpose, code, reason and second instead of one entry each, so that a
+  // flood of them is not a flood of appends (RefusalTally).
+  std::string overload_reason;
+  // Of the entry that RefusalTally appends for such refusals: how many calls it stands for (0
+  // for the record of one call), the end of the window they came in (the record's time is its
+  // start), and how many subjects they named beyond those recorded in `subjects`.
+  uint64_t refused_calls = 0;
+  absl::Time refused_until;
+  uint32_t subjects_not_recorded = 0;
 };
 
 // Where decisions are recorded. The gateway answers an allowed read only after `done` has been

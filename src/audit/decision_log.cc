@@ -49,6 +49,16 @@ std::string DecisionLog::ToJson(const AuditRecord& record) {
       json["change"] = nlohmann::json::parse(change, nullptr, /*allow_exceptions=*/false);
     }
   }
+  if (record.grant_rate_limit.has_value()) {
+    json["grant_rate_limit"] = {
+        {"requests_per_second", record.grant_rate_limit->requests_per_second()},
+        {"burst", record.grant_rate_limit->burst()}};
+  }
+  if (record.refused_calls > 0) {
+    json["refused_calls"] = record.refused_calls;
+    json["refused_until"] =
+        absl::FormatTime(absl::RFC3339_full, record.refused_until, absl::UTCTimeZone());
+  }
   if (record.allowed) {
     json["fields"] = record.fields;
     json["records"] = record.record_count;

@@ -3,6 +3,7 @@
 #include <grpcpp/create_channel.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -156,6 +157,12 @@ std::string ChangeSummary(const v1::AuditEntry& entry) {
                                  GrantStateName(change.grant_state_after())));
     parts.push_back(absl::StrCat("for ", change.consumer()));
     parts.push_back(absl::StrCat("operations ", OperationNames(change.operations())));
+    if (entry.has_grant_rate_limit()) {
+      parts.push_back(absl::StrCat("rate ", entry.grant_rate_limit().requests_per_second(),
+                                   "/s burst ", entry.grant_rate_limit().burst()));
+    } else if (entry.operation() == "Registry.SetGrantRateLimit") {
+      parts.push_back("rate none");
+    }
   } else if (!change.dataset_id().empty()) {
     parts.push_back(absl::StrCat("dataset ", change.dataset_id(), " schema v",
                                  change.schema_version_before(), "→v",
@@ -178,16 +185,12 @@ std::string ChangeSummary(const v1::AuditEntry& entry) {
 }
 
 std::vector<std::string> QueryColumns(const v1::AuditEntry& entry) {
-  return {absl::StrCat(entry.sequence()),
-          FormatTimestamp(entry.time()),
-          entry.caller(),
-          entry.operation(),
-          entry.dataset(),
-          entry.purpose(),
-          DecisionName(entry.decision()),
+  return {absl::StrCat(entry.sequence()), FormatTimestamp(entry.time()), entry.caller(),
+          entry.operation(), entry.dataset(), entry.purpose(), DecisionName(entry.decision()),
           entry.code(),
-          absl::StrJoin(entry.fields(), ","),
-          ChangeSummary(entry)};
+          // An entry of refusals for overload stands for refused_calls calls; any other for one.
+          absl::StrCat(std::max<uint64_t>(1, entry.refused_calls())),
+          absl::StrJoin(entry.fields(), ","), ChangeSummary(entry)};
 }
 
 absl::StatusOr<v1::QueryEntriesRequest> QueryRequest(const AuditQueryOptions& options) {
@@ -504,7 +507,8 @@ absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& 
 
   if (context.json()) return PrintMessageJson(context.out(), all);
   if (options.csv) {
-    context.out() << "seq,time,caller,operation,dataset,purpose,decision,code,fields,change\r\n";
+    context.out()
+        << "seq,time,caller,operation,dataset,purpose,decision,code,calls,fields,change\r\n";
     for (const v1::AuditEntry& entry : all.entries()) {
       std::vector<std::string> cells = QueryColumns(entry);
       for (std::string& cell : cells) cell = CsvField(cell);
@@ -512,7 +516,7 @@ absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& 
     }
   } else {
     Table table({"SEQ", "TIME", "CALLER", "OPERATION", "DATASET", "PURPOSE", "DECISION", "CODE",
-                 "FIELDS", "CHANGE"});
+                 "CALLS", "FIELDS", "CHANGE"});
     for (const v1::AuditEntry& entry : all.entries()) table.AddRow(QueryColumns(entry));
     table.Print(context.out());
   }

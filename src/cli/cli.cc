@@ -168,6 +168,7 @@ struct AllOptions {
   std::string dataset_id;
   GrantRequestOptions grant_request;
   std::string grant_id;
+  GrantRateOptions grant_rate;
   std::string revoke_reason;
   GrantListOptions grant_list;
   GetOptions get;
@@ -355,15 +356,31 @@ void AddGrantCommands(CommandTable& table, AllOptions& o) {
       request->add_option("--days", r.days, "Expiry in days from now")->check(CLI::Range(1, 36500));
   expires->excludes(days);
   request->add_option("--justification", r.justification, "Why, for the owner");
+  request->add_option("--rate", r.rate,
+                      "Calls per second asked for (e.g. 10, or 0.5); default no rate limit");
+  request->add_option("--burst", r.burst,
+                      "Calls allowed at once, with --rate; default one second's worth");
   request->footer(
       "Example:\n  ndxctl grant request --dataset mops/residents --fields full_name,birth_date "
       "--purpose health-insurance-enrolment --days 365");
 
-  table
-      .Leaf(grant, "approve", "Approve a grant (the dataset's owner)",
-            [&o](CommandContext& c) { return GrantApprove(o.grant_id, c); })
-      ->add_option("id", o.grant_id, "Grant id")
-      ->required();
+  GrantRateOptions& rate = o.grant_rate;
+  CLI::App* approve = table.Leaf(grant, "approve", "Approve a grant (the dataset's owner)",
+                                 [&o](CommandContext& c) { return GrantApprove(o.grant_rate, c); });
+  approve->add_option("id", rate.grant_id, "Grant id")->required();
+  approve->add_option("--rate", rate.rate,
+                      "Calls per second, replacing the rate the consumer asked for");
+  approve->add_option("--burst", rate.burst,
+                      "Calls allowed at once, with --rate; default one second's worth");
+
+  CLI::App* set_rate = table.Leaf(
+      grant, "set-rate", "Set, change or remove a grant's rate limit (the dataset's owner)",
+      [&o](CommandContext& c) { return GrantSetRate(o.grant_rate, c); });
+  set_rate->add_option("id", rate.grant_id, "Grant id")->required();
+  set_rate->add_option("--rate", rate.rate, "Calls per second, e.g. 10, or 0.5");
+  set_rate->add_option("--burst", rate.burst,
+                       "Calls allowed at once, with --rate; default one second's worth");
+  set_rate->add_flag("--none", rate.none, "Remove the limit");
 
   CLI::App* revoke =
       table.Leaf(grant, "revoke", "Revoke a grant (the dataset's owner or an operator)",

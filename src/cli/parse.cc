@@ -1,8 +1,10 @@
 #include "cli/parse.h"
 
 #include <array>
+#include <cmath>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -153,6 +155,39 @@ std::string OperationNames(const google::protobuf::RepeatedField<int>& operation
 
 std::string FieldClassName(v1::FieldClass field_class) {
   return ShortName(v1::FieldClass_Name(field_class), "FIELD_CLASS_", field_class);
+}
+
+absl::StatusOr<std::optional<v1::RateLimit>> ParseRateLimit(absl::string_view rate,
+                                                            absl::string_view burst) {
+  if (rate.empty() && burst.empty()) return std::nullopt;
+  if (rate.empty()) {
+    return absl::InvalidArgumentError(
+        "--burst needs --rate: the calls per second at which the burst comes back");
+  }
+  v1::RateLimit limit;
+  double per_second = 0;
+  if (!absl::SimpleAtod(rate, &per_second) || !std::isfinite(per_second) || per_second <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--rate \"", rate, "\" is not a number of calls per second above 0, e.g. 10 or 0.5"));
+  }
+  limit.set_requests_per_second(per_second);
+  if (!burst.empty()) {
+    uint32_t calls = 0;
+    if (!absl::SimpleAtoi(burst, &calls) || calls == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--burst \"", burst,
+          "\" is not a whole number of calls of at least 1; leave it out for one second's "
+          "worth of calls"));
+    }
+    limit.set_burst(calls);
+  }
+  return limit;
+}
+
+std::string RateLimitText(const v1::Grant& grant) {
+  if (!grant.has_rate_limit()) return "none";
+  return absl::StrCat(grant.rate_limit().requests_per_second(), "/s, burst ",
+                      grant.rate_limit().burst());
 }
 
 }  // namespace ndx::cli

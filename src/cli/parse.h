@@ -1,6 +1,7 @@
 #ifndef NDX_CLI_PARSE_H_
 #define NDX_CLI_PARSE_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,10 @@ absl::StatusOr<v1::Filter> ParseWhere(absl::string_view text);
 absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text);
 // A field name as given to --fields: letters, digits and '_', not starting with a digit.
 absl::Status ValidateFieldName(absl::string_view name);
+// The values of --rate (calls per second, a number > 0 such as 10 or 0.5) and --burst (a whole
+// number >= 1, only with --rate), empty when not given: nullopt when neither is.
+absl::StatusOr<std::optional<v1::RateLimit>> ParseRateLimit(absl::string_view rate,
+                                                            absl::string_view burst);
 
 // The lower-case short name of an enum value without its prefix, e.g. NODE_KIND_MINISTRY ->
 // "ministry", and "-" for the UNSPECIFIED value.
@@ -46,6 +51,8 @@ std::string GrantStateName(v1::GrantState state);
 // A grant's operations, comma-separated: "read,query,subscribe".
 std::string OperationNames(const google::protobuf::RepeatedField<int>& operations);
 std::string FieldClassName(v1::FieldClass field_class);
+// A grant's rate limit, "10/s, burst 20", or "none".
+std::string RateLimitText(const v1::Grant& grant);
 
 }  // namespace ndx::cli
 

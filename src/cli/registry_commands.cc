@@ -1,6 +1,7 @@
 #include "cli/registry_commands.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -69,6 +70,7 @@ void PrintGrant(std::ostream& out, const v1::Grant& grant) {
                           {"fields", absl::StrJoin(grant.fields(), ",")},
                           {"purposes", absl::StrJoin(grant.purposes(), ",")},
                           {"operations", OperationNames(grant.operations())},
+                          {"rate limit", RateLimitText(grant)},
                           {"expires", FormatTimestamp(grant.expires_at())},
                           {"justification", grant.justification()},
                           {"requested", FormatTimestamp(grant.requested_at())},
@@ -78,6 +80,14 @@ void PrintGrant(std::ostream& out, const v1::Grant& grant) {
                           {"revoked", FormatTimestamp(grant.revoked_at())},
                           {"revoke reason", grant.revoke_reason()},
                       });
+}
+
+// --rate and --burst of `options` as a limit; nullopt when neither is given.
+template <typename Options>
+absl::StatusOr<std::optional<v1::RateLimit>> RateLimitFlags(const Options& options) {
+  absl::StatusOr<std::optional<v1::RateLimit>> parsed = ParseRateLimit(options.rate, options.burst);
+  if (!parsed.ok()) return UsageError(parsed.status().message());
+  return parsed;
 }
 
 // Prints one object: JSON, or the table view.
@@ -239,6 +249,8 @@ absl::Status GrantRequest(const GrantRequestOptions& options, CommandContext& co
   }
   *request.mutable_expires_at() = ToTimestamp(expires);
   request.set_justification(options.justification);
+  NDX_ASSIGN_OR_RETURN(std::optional<v1::RateLimit> rate_limit, RateLimitFlags(options));
+  if (rate_limit.has_value()) *request.mutable_rate_limit() = *std::move(rate_limit);
 
   NDX_ASSIGN_OR_RETURN(GatewayClient * client, context.client());
   NDX_ASSIGN_OR_RETURN(v1::Grant grant, client->Call<v1::Grant>([&](auto* ctx, auto* response) {
@@ -249,12 +261,29 @@ absl::Status GrantRequest(const GrantRequestOptions& options, CommandContext& co
   return absl::OkStatus();
 }
 
-absl::Status GrantApprove(const std::string& id, CommandContext& context) {
+absl::Status GrantApprove(const GrantRateOptions& options, CommandContext& context) {
   v1::ApproveGrantRequest request;
-  request.set_grant_id(id);
+  request.set_grant_id(options.grant_id);
+  NDX_ASSIGN_OR_RETURN(std::optional<v1::RateLimit> rate_limit, RateLimitFlags(options));
+  if (rate_limit.has_value()) *request.mutable_rate_limit() = *std::move(rate_limit);
   NDX_ASSIGN_OR_RETURN(GatewayClient * client, context.client());
   NDX_ASSIGN_OR_RETURN(v1::Grant grant, client->Call<v1::Grant>([&](auto* ctx, auto* response) {
     return client->registry().ApproveGrant(ctx, request, response);
+  }));
+  return Show(context, grant, &PrintGrant);
+}
+
+absl::Status GrantSetRate(const GrantRateOptions& options, CommandContext& context) {
+  v1::SetGrantRateLimitRequest request;
+  request.set_grant_id(options.grant_id);
+  NDX_ASSIGN_OR_RETURN(std::optional<v1::RateLimit> rate_limit, RateLimitFlags(options));
+  if (rate_limit.has_value() == options.none) {
+    return UsageError("give exactly one of --rate (with --burst if wanted) and --none");
+  }
+  if (rate_limit.has_value()) *request.mutable_rate_limit() = *std::move(rate_limit);
+  NDX_ASSIGN_OR_RETURN(GatewayClient * client, context.client());
+  NDX_ASSIGN_OR_RETURN(v1::Grant grant, client->Call<v1::Grant>([&](auto* ctx, auto* response) {
+    return client->registry().SetGrantRateLimit(ctx, request, response);
   }));
   return Show(context, grant, &PrintGrant);
 }
@@ -297,12 +326,13 @@ absl::Status GrantList(const GrantListOptions& options, CommandContext& context)
                              return client->registry().ListGrants(ctx, page_request, out);
                            }));
   if (context.json()) return PrintMessageJson(context.out(), response);
-  Table table(
-      {"ID", "CONSUMER", "DATASET", "STATE", "FIELDS", "PURPOSES", "OPERATIONS", "EXPIRES"});
+  Table table({"ID", "CONSUMER", "DATASET", "STATE", "FIELDS", "PURPOSES", "OPERATIONS", "RATE",
+               "EXPIRES"});
   for (const v1::Grant& grant : response.grants()) {
     table.AddRow({grant.id(), grant.consumer(), grant.dataset(), GrantStateName(grant.state()),
                   absl::StrJoin(grant.fields(), ","), absl::StrJoin(grant.purposes(), ","),
-                  OperationNames(grant.operations()), FormatTimestamp(grant.expires_at())});
+                  OperationNames(grant.operations()), RateLimitText(grant),
+                  FormatTimestamp(grant.expires_at())});
   }
   table.Print(context.out());
   return absl::OkStatus();

@@ -46,9 +46,25 @@ struct GrantRequestOptions {
   std::string expires;  // RFC 3339, or
   int days = 0;         // days from now; exactly one of the two
   std::string justification;
+  // --rate and --burst as given (cli/parse.h ParseRateLimit); empty when not given.
+  std::string rate;
+  std::string burst;
 };
 absl::Status GrantRequest(const GrantRequestOptions& options, CommandContext& context);
-absl::Status GrantApprove(const std::string& id, CommandContext& context);
+
+// A grant's rate limit as given on the command line.
+struct GrantRateOptions {
+  std::string grant_id;
+  // --rate and --burst as given; empty when not given.
+  std::string rate;
+  std::string burst;
+  // --none: remove the limit (set-rate only).
+  bool none = false;
+};
+// Approves, with --rate/--burst replacing the rate the consumer asked for when given.
+absl::Status GrantApprove(const GrantRateOptions& options, CommandContext& context);
+// Sets (--rate, --burst) or removes (--none) a grant's rate limit.
+absl::Status GrantSetRate(const GrantRateOptions& options, CommandContext& context);
 absl::Status GrantRevoke(const std::string& id, const std::string& reason, CommandContext& context);
 absl::Status GrantGet(const std::string& id, CommandContext& context);
 

@@ -8,6 +8,8 @@
 namespace ndx {
 
 // absl::Status codes are gRPC's codes, so the conversion keeps code and message unchanged.
+// Payloads under google.rpc's type URLs (common/retry_delay.h) travel as the error details of
+// the standard "grpc-status-details-bin" trailer, a serialized google.rpc.Status, both ways.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 

@@ -37,15 +37,17 @@ void AuditedCall::Finish(absl::Status status, absl::AnyInvocable<void(absl::Stat
   record_.reason = std::string(status.message());
   record_.latency = clock_.Now() - record_.time;
   // Status messages name datasets, fields, grants and nodes, never a key or value: they may be
-  // logged. Refusals at info; every answer at debug, an access log.
-  LogCall(status.ok() ? spdlog::level::debug : spdlog::level::info,
-          {.request_id = record_.request_id,
-           .caller = record_.caller,
-           .method = record_.operation,
-           .dataset = record_.dataset,
-           .code = status.code(),
-           .latency = record_.latency},
-          status.ok() ? "answered" : absl::StrCat("refused: ", status.message()));
+  // logged. Refusals at info; every answer at debug, an access log. Refusals for overload come in
+  // floods: at debug too, RefusalTally logs them once per window.
+  LogCall(
+      status.ok() || !record_.overload_reason.empty() ? spdlog::level::debug : spdlog::level::info,
+      {.request_id = record_.request_id,
+       .caller = record_.caller,
+       .method = record_.operation,
+       .dataset = record_.dataset,
+       .code = status.code(),
+       .latency = record_.latency},
+      status.ok() ? "answered" : absl::StrCat("refused: ", status.message()));
   std::string operation = record_.operation;
   std::string request_id = record_.request_id;
   sink_.Append(
@@ -115,6 +117,12 @@ absl::Status AuditedCall::Record(const v1::RegistryChange& change) {
   if (record_.grant_id.empty()) record_.grant_id = change.grant_id();
   record_.change = change;
   return RecordBeforeApply();
+}
+
+absl::Status AuditedCall::RecordGrantChange(const v1::RegistryChange& change,
+                                            const v1::RateLimit* rate_limit) {
+  if (rate_limit != nullptr) record_.grant_rate_limit = *rate_limit;
+  return Record(change);
 }
 
 void AuditedCall::RecordFailure(const v1::RegistryChange& change, const absl::Status& failure) {

@@ -56,6 +56,8 @@ class AuditedCall final : public registry::ChangeRecorder {
   // registry::ChangeRecorder: RecordBeforeApply and RecordApplyFailure with the change set.
   absl::Status Record(const v1::RegistryChange& change) override;
   void RecordFailure(const v1::RegistryChange& change, const absl::Status& failure) override;
+  absl::Status RecordGrantChange(const v1::RegistryChange& change,
+                                 const v1::RateLimit* rate_limit) override;
 
  private:
   // Appends `record` and waits; the append's status.

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/retry_delay.h"
 #include "common/status_macros.h"
 #include "gateway/audited_call.h"
 #include "gateway/caller.h"
@@ -203,6 +205,14 @@ class ReadCall {
     if (!decision.ok()) return decision.status();
     decision_ = *std::move(decision);
     record.grant_id = decision_.grant->id();
+    // Right after authorization: a call over its grant's rate limit costs no further work, no
+    // adapter call, and no audit append of its own (RefusalTally counts it).
+    if (GrantQuotas* quotas = service_->options_.grant_quotas; quotas != nullptr) {
+      if (std::optional<absl::Duration> retry = quotas->Acquire(*decision_.grant, *snapshot_)) {
+        record.overload_reason = quotas->OverLimitReason(*decision_.grant);
+        return quotas->OverLimit(*decision_.grant, *retry);
+      }
+    }
     return ValidateValues(*decision_.dataset->descriptor);
   }
 
@@ -409,10 +419,13 @@ class QueryCall final : public ReadCall {
 };
 
 // The gRPC answer of a read: the request id as initial metadata (sent with the status), then the
-// status.
+// status, with the retry delay of an overload refusal also as a plain trailer.
 ReadDone AnswerGrpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor) {
   return [context, reactor](absl::Status status, const std::string& request_id) {
     context->AddInitialMetadata("ndx-request-id", request_id);
+    if (std::optional<absl::Duration> retry = RetryDelayOf(status)) {
+      context->AddTrailingMetadata(kRetryAfterMsTrailer, absl::StrCat(RetryDelayMillis(*retry)));
+    }
     reactor->Finish(ToGrpcStatus(status));
   };
 }

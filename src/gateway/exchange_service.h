@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "gateway/adapter_pool.h"
 #include "gateway/caller.h"
+#include "gateway/grant_quotas.h"
 #include "gateway/page_tokens.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "registry/registry.h"
@@ -24,6 +25,8 @@ struct ExchangeOptions {
   absl::Duration adapter_timeout = absl::Seconds(5);
   int default_page_size = 100;
   int max_page_size = 1000;
+  // The grants' rate limits, checked once a call is authorized; nullptr enforces none. Not owned.
+  GrantQuotas* grant_quotas = nullptr;
 };
 
 // Who asked for a read, as the transport established it, and until when they wait.

@@ -117,6 +117,14 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
       return Invalid(origin, "json_api.listen_address must differ from listen_address");
     }
   }
+  v1::GrantQuotaConfig* quotas = config->mutable_grant_quotas();
+  if (quotas->share() == 0) quotas->set_share(1);
+  if (!(quotas->share() > 0 && quotas->share() <= 1)) {
+    return Invalid(origin, absl::StrCat("grant_quotas.share is ", quotas->share(),
+                                        "; it must be more than 0 and at most 1: the part of "
+                                        "each grant's rate limit this gateway enforces, 1/N for "
+                                        "N replicas"));
+  }
   absl::Status metrics_ok = metrics::CheckMetricsConfig(config->metrics());
   if (!metrics_ok.ok()) return Invalid(origin, metrics_ok.message());
   return absl::OkStatus();

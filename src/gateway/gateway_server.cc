@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "audit/decision_log.h"
+#include "audit/refusal_tally.h"
 #include "audit/tee_sink.h"
 #include "common/files.h"
 #include "common/status_macros.h"
@@ -173,6 +174,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
       std::make_unique<registry::RegistryAdmin>(gateway->registry_.get(), &Clock::Real());
   NDX_RETURN_IF_ERROR(gateway->OpenAudit(config));
   if (wrap != nullptr) gateway->audit_ = wrap(std::move(gateway->audit_));
+  // Refusals for overload become one entry per key and second instead of one each; the metered
+  // sink in front still counts every call.
+  gateway->audit_ = std::make_unique<audit::RefusalTally>(std::move(gateway->audit_),
+                                                          audit::RefusalTallyOptions());
   if (!config.metrics().listen_address().empty()) {
     gateway->metrics_ = std::make_unique<GatewayMetrics>();
     gateway->audit_ =
@@ -205,6 +210,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   // rather than on every read.
   NDX_RETURN_IF_ERROR(crypto::MakeChannelCredentials(tls, std::nullopt).status());
   gateway->expiry_ = std::make_unique<crypto::CertificateExpiryMonitor>(tls);
+  gateway->grant_quotas_ =
+      std::make_unique<GrantQuotas>(&Clock::Real(), config.grant_quotas().share());
   gateway->adapters_ = std::make_unique<AdapterPool>(tls, config.trust_domain(),
                                                      static_cast<int>(config.max_message_bytes()),
                                                      gateway->metrics_.get());
@@ -212,7 +219,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
       ExchangeOptions{.callers = callers,
                       .adapter_timeout = absl::Milliseconds(config.adapter_timeout_ms()),
                       .default_page_size = static_cast<int>(config.default_page_size()),
-                      .max_page_size = static_cast<int>(config.max_page_size())},
+                      .max_page_size = static_cast<int>(config.max_page_size()),
+                      .grant_quotas = gateway->grant_quotas_.get()},
       gateway->registry_.get(), gateway->adapters_.get(), gateway->page_tokens_.get(),
       gateway->audit_.get(), &Clock::Real());
   gateway->registry_service_ =

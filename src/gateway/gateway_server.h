@@ -79,6 +79,7 @@ class GatewayServer {
   std::unique_ptr<audit::Checkpointer> checkpointer_;
   std::unique_ptr<AdapterPool> adapters_;
   std::unique_ptr<PageTokens> page_tokens_;
+  std::unique_ptr<GrantQuotas> grant_quotas_;
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<RegistryService> registry_service_;
   std::unique_ptr<AuditService> audit_service_;

@@ -1,10 +1,12 @@
 #include "gateway/json_api.h"
 
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/retry_delay.h"
 #include "gateway/json_transcoding.h"
 
 namespace ndx::gateway {
@@ -17,6 +19,12 @@ http::Response ErrorResponse(const absl::Status& status, const std::string& requ
   response.status = HttpStatusFromCode(status.code());
   response.body = http::ErrorBody(static_cast<int>(status.code()), status.message());
   if (!request_id.empty()) response.headers.emplace_back(kRequestIdHeader, request_id);
+  // HTTP's Retry-After counts whole seconds: rounded up, so that a client waiting that long is
+  // not refused again for the same reason.
+  if (std::optional<absl::Duration> retry = RetryDelayOf(status)) {
+    response.headers.emplace_back(
+        "Retry-After", absl::StrCat(absl::ToInt64Seconds(absl::Ceil(*retry, absl::Seconds(1)))));
+  }
   return response;
 }
 

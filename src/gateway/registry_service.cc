@@ -108,6 +108,15 @@ grpc::Status RegistryService::RevokeGrant(grpc::ServerContext* context,
                 });
 }
 
+grpc::Status RegistryService::SetGrantRateLimit(grpc::ServerContext* context,
+                                                const v1::SetGrantRateLimitRequest* request,
+                                                v1::Grant* response) {
+  return Handle("SetGrantRateLimit", context, response, "", request->grant_id(),
+                [&](absl::string_view caller, AuditedCall& call) {
+                  return admin_->SetGrantRateLimit(caller, *request, call);
+                });
+}
+
 grpc::Status RegistryService::GetGrant(grpc::ServerContext* context,
                                        const v1::GetGrantRequest* request, v1::Grant* response) {
   return Handle(

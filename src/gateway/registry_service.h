@@ -45,6 +45,9 @@ class RegistryService final : public v1::Registry::Service {
                             v1::Grant* response) override;
   grpc::Status RevokeGrant(grpc::ServerContext* context, const v1::RevokeGrantRequest* request,
                            v1::Grant* response) override;
+  grpc::Status SetGrantRateLimit(grpc::ServerContext* context,
+                                 const v1::SetGrantRateLimitRequest* request,
+                                 v1::Grant* response) override;
   grpc::Status GetGrant(grpc::ServerContext* context, const v1::GetGrantRequest* request,
                         v1::Grant* response) override;
   grpc::Status ListGrants(grpc::ServerContext* context, const v1::ListGrantsRequest* request,

@@ -20,6 +20,14 @@ class ChangeRecorder {
 
   // Called when a write that Record accepted then failed to apply, with the failure.
   virtual void RecordFailure(const v1::RegistryChange& change, const absl::Status& failure) = 0;
+
+  // Record for a write of a grant, with the grant's rate limit after it (nullptr when it has
+  // none), which the record carries beside `change`. The default records `change` alone.
+  virtual absl::Status RecordGrantChange(const v1::RegistryChange& change,
+                                         const v1::RateLimit* rate_limit) {
+    (void)rate_limit;
+    return Record(change);
+  }
 };
 
 }  // namespace ndx::registry

@@ -2,6 +2,7 @@
 #define NDX_REGISTRY_LIMITS_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace ndx::registry {
 
@@ -31,6 +32,9 @@ inline constexpr size_t kMaxRevokeReasonBytes = 1024;
 // Grant requests of one node awaiting approval, over all datasets: a node cannot fill the
 // registry with requests nobody approves.
 inline constexpr int kMaxPendingGrantRequestsPerNode = 100;
+// A grant's rate limit: beyond these, a limit limits nothing a gateway could serve.
+inline constexpr double kMaxGrantRequestsPerSecond = 1e6;
+inline constexpr uint32_t kMaxGrantBurst = 1000000;
 
 // Listings (ListNodes, ListDatasets, ListGrants): a page holds at most page_size items (default
 // kDefaultListPageSize, at most kMaxListPageSize) and stops early once it holds

@@ -1,7 +1,9 @@
 #include "registry/registry_admin.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -247,6 +249,46 @@ absl::StatusOr<std::vector<v1::Operation>> RequestedOperations(
   return operations;
 }
 
+// `limit` checked, with its burst filled in when left 0 (one second's worth, at least one call).
+// `what` names it in messages ("rate_limit").
+absl::StatusOr<v1::RateLimit> CheckedRateLimit(absl::string_view what, const v1::RateLimit& limit) {
+  const double rate = limit.requests_per_second();
+  if (rate == 0 && limit.burst() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what,
+                     " is empty: give requests_per_second (and burst if calls may come in bursts), "
+                     "or leave ",
+                     what, " out for no limit"));
+  }
+  if (rate == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ".burst is ", limit.burst(),
+        " without requests_per_second: a burst needs the rate at which calls come back, e.g. "
+        "requests_per_second 10 with burst 20"));
+  }
+  if (!std::isfinite(rate) || rate < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ".requests_per_second is ", rate,
+        "; it must be a finite number greater than 0, e.g. 10, or 0.5 for a call every two "
+        "seconds"));
+  }
+  if (rate > kMaxGrantRequestsPerSecond) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ".requests_per_second is ", rate, "; at most ",
+                     static_cast<int64_t>(kMaxGrantRequestsPerSecond), " is allowed (leave ", what,
+                     " out for no limit)"));
+  }
+  if (limit.burst() > kMaxGrantBurst) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ".burst is ", limit.burst(), "; at most ",
+                                                   kMaxGrantBurst, " is allowed"));
+  }
+  v1::RateLimit checked = limit;
+  if (checked.burst() == 0) {
+    checked.set_burst(static_cast<uint32_t>(std::max(1.0, std::ceil(rate))));
+  }
+  return checked;
+}
+
 }  // namespace
 
 template <typename Write>
@@ -254,6 +296,16 @@ absl::Status RegistryAdmin::RecordThenWrite(ChangeRecorder& recorder,
                                             const v1::RegistryChange& change, Write write) {
   NDX_RETURN_IF_ERROR(recorder.Record(change));
   absl::Status written = write().status();
+  if (!written.ok()) recorder.RecordFailure(change, written);
+  return written;
+}
+
+absl::Status RegistryAdmin::RecordThenPutGrant(ChangeRecorder& recorder, v1::GrantState before,
+                                               const v1::Grant& grant) {
+  const v1::RegistryChange change = GrantChange(before, grant);
+  NDX_RETURN_IF_ERROR(
+      recorder.RecordGrantChange(change, grant.has_rate_limit() ? &grant.rate_limit() : nullptr));
+  absl::Status written = registry_->PutGrant(grant).status();
   if (!written.ok()) recorder.RecordFailure(change, written);
   return written;
 }
@@ -540,6 +592,10 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RequestGrant(absl::string_view caller,
   }
   for (const std::string& purpose : purposes) NDX_RETURN_IF_ERROR(ValidatePurpose(purpose));
   NDX_ASSIGN_OR_RETURN(std::vector<v1::Operation> operations, RequestedOperations(request));
+  std::optional<v1::RateLimit> rate_limit;
+  if (request.has_rate_limit()) {
+    NDX_ASSIGN_OR_RETURN(rate_limit, CheckedRateLimit("rate_limit", request.rate_limit()));
+  }
   absl::Time now = clock_->Now();
   if (!request.has_expires_at()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -566,8 +622,8 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RequestGrant(absl::string_view caller,
   grant.set_justification(request.justification());
   *grant.mutable_requested_at() = ToProtoTime(now);
   for (v1::Operation operation : operations) grant.add_operations(operation);
-  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, GrantChange(v1::GRANT_STATE_UNSPECIFIED, grant),
-                                      [&] { return registry_->PutGrant(grant); }));
+  if (rate_limit.has_value()) *grant.mutable_rate_limit() = *std::move(rate_limit);
+  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, v1::GRANT_STATE_UNSPECIFIED, grant));
   return grant;
 }
 
@@ -605,11 +661,14 @@ absl::StatusOr<v1::Grant> RegistryAdmin::ApproveGrant(absl::string_view caller,
         " before it was approved; its consumer must request a new one"));
   }
   v1::Grant grant = *found;
+  if (request.has_rate_limit()) {
+    NDX_ASSIGN_OR_RETURN(*grant.mutable_rate_limit(),
+                         CheckedRateLimit("rate_limit", request.rate_limit()));
+  }
   grant.set_state(v1::GRANT_STATE_APPROVED);
   grant.set_approved_by(std::string(caller));
   *grant.mutable_approved_at() = ToProtoTime(now);
-  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, GrantChange(found->state(), grant),
-                                      [&] { return registry_->PutGrant(grant); }));
+  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant));
   return grant;
 }
 
@@ -638,8 +697,37 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RevokeGrant(absl::string_view caller,
   grant.set_revoked_by(std::string(caller));
   *grant.mutable_revoked_at() = ToProtoTime(clock_->Now());
   grant.set_revoke_reason(request.reason());
-  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, GrantChange(found->state(), grant),
-                                      [&] { return registry_->PutGrant(grant); }));
+  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant));
+  return grant;
+}
+
+absl::StatusOr<v1::Grant> RegistryAdmin::SetGrantRateLimit(
+    absl::string_view caller, const v1::SetGrantRateLimitRequest& request,
+    ChangeRecorder& recorder) {
+  absl::MutexLock lock(&write_mutex_);
+  std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
+  NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
+  if (request.grant_id().empty()) return absl::InvalidArgumentError("grant_id is required");
+  const v1::Grant* found = snapshot->FindGrant(request.grant_id());
+  if (found == nullptr) return GrantNotFound(request.grant_id());
+  absl::string_view owner = OwnerOf(*snapshot, *found);
+  if (owner != caller) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("only the owner of dataset ", found->dataset(), " (node ", owner,
+                     ") may set the rate limit of grant ", found->id()));
+  }
+  if (found->state() == v1::GRANT_STATE_REVOKED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "grant ", found->id(), " is revoked; a revoked grant allows no call to limit"));
+  }
+  v1::Grant grant = *found;
+  if (request.has_rate_limit()) {
+    NDX_ASSIGN_OR_RETURN(*grant.mutable_rate_limit(),
+                         CheckedRateLimit("rate_limit", request.rate_limit()));
+  } else {
+    grant.clear_rate_limit();
+  }
+  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant));
   return grant;
 }
 

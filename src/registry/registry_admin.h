@@ -19,14 +19,14 @@ namespace ndx::registry {
 //   - Every input is bounded (registry/limits.h) and every operation takes time linear in its
 //     input; listings come in pages.
 //   - RegisterDataset: the owner is the caller, and the dataset's agency is the caller's.
-//   - RequestGrant: the consumer is the caller. ApproveGrant: the dataset's owner.
-//     RevokeGrant: the dataset's owner or an operator. GetGrant/ListGrants: operators see all;
-//     others see the grants they consume or whose dataset they own.
+//   - RequestGrant: the consumer is the caller. ApproveGrant, SetGrantRateLimit: the dataset's
+//     owner. RevokeGrant: the dataset's owner or an operator. GetGrant/ListGrants: operators see
+//     all; others see the grants they consume or whose dataset they own.
 // Every write (RegisterNode, RegisterDataset, RequestGrant, ApproveGrant, RevokeGrant,
-// BootstrapOperators) describes itself to the call's ChangeRecorder before it applies, and
-// applies only once that record is durable; a write that then fails is recorded as failed.
-// Thread-safe: read-modify-write operations are serialized by a mutex, which is held from the
-// record to the write so that what is recorded is what applies.
+// SetGrantRateLimit, BootstrapOperators) describes itself to the call's ChangeRecorder before it
+// applies, and applies only once that record is durable; a write that then fails is recorded as
+// failed. Thread-safe: read-modify-write operations are serialized by a mutex, which is held from
+// the record to the write so that what is recorded is what applies.
 class RegistryAdmin {
  public:
   RegistryAdmin(Registry* registry, const Clock* clock) : registry_(registry), clock_(clock) {}
@@ -55,6 +55,11 @@ class RegistryAdmin {
   absl::StatusOr<v1::Grant> RevokeGrant(absl::string_view caller,
                                         const v1::RevokeGrantRequest& request,
                                         ChangeRecorder& recorder);
+  // The dataset's owner sets, changes or removes (no rate_limit) the rate limit of a grant that
+  // is requested or approved.
+  absl::StatusOr<v1::Grant> SetGrantRateLimit(absl::string_view caller,
+                                              const v1::SetGrantRateLimitRequest& request,
+                                              ChangeRecorder& recorder);
   absl::StatusOr<v1::Grant> GetGrant(absl::string_view caller, const v1::GetGrantRequest& request);
   absl::StatusOr<v1::ListGrantsResponse> ListGrants(absl::string_view caller,
                                                     const v1::ListGrantsRequest& request);
@@ -72,6 +77,10 @@ class RegistryAdmin {
   template <typename Write>
   absl::Status RecordThenWrite(ChangeRecorder& recorder, const v1::RegistryChange& change,
                                Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
+  // Records the change of `grant` from the state `before`, with its rate limit, then stores it.
+  absl::Status RecordThenPutGrant(ChangeRecorder& recorder, v1::GrantState before,
+                                  const v1::Grant& grant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
 
   Registry* const registry_;
   const Clock* const clock_;

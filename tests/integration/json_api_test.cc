@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
@@ -155,6 +156,52 @@ TEST_F(JsonApiTest, RefusalsAreJsonWithTheTranscodersHttpStatusAndAreAudited) {
   ASSERT_EQ(civil.size(), 1u);
   EXPECT_EQ(civil[0].decision(), v1::AuditEntry::DECISION_DENY);
   EXPECT_EQ(civil[0].code(), "PERMISSION_DENIED");
+}
+
+TEST_F(JsonApiTest, OverAGrantsRateLimitIs429WithRetryAfterInWholeSeconds) {
+  // The owner limits the grant to one call every five seconds.
+  auto registry = federation_.RegistryAs(kPopulationNode);
+  v1::ListGrantsRequest list;
+  list.set_consumer(kInsuranceNode);
+  v1::ListGrantsResponse grants;
+  {
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(10));
+    ASSERT_TRUE(registry->ListGrants(&context, list, &grants).ok());
+  }
+  ASSERT_EQ(grants.grants_size(), 1);
+  v1::SetGrantRateLimitRequest limit;
+  limit.set_grant_id(grants.grants(0).id());
+  limit.mutable_rate_limit()->set_requests_per_second(0.2);
+  limit.mutable_rate_limit()->set_burst(1);
+  {
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(10));
+    v1::Grant limited;
+    grpc::Status status = registry->SetGrantRateLimit(&context, limit, &limited);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(
+      Curl(kInsuranceNode, "/v1/datasets/mops/residents:get", GetBody("001090000001")).http_code,
+      "200");
+  CurlResult refused =
+      Curl(kInsuranceNode, "/v1/datasets/mops/residents:get", GetBody("001090000001"));
+  ASSERT_EQ(refused.http_code, "429") << refused.body;
+  EXPECT_EQ(refused.Json()["code"], 8);
+  EXPECT_THAT(refused.Json()["message"].get<std::string>(),
+              HasSubstr("is over its rate limit of 0.2 requests per second (burst 1); retry in"));
+  // The delay, under five seconds, rounded up to whole seconds.
+  bool has_retry_after = false;
+  for (absl::string_view line : absl::StrSplit(refused.headers, "\r\n")) {
+    if (absl::StartsWithIgnoreCase(line, "retry-after: ")) {
+      int seconds = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(line.substr(13), &seconds)) << line;
+      EXPECT_GE(seconds, 1);
+      EXPECT_LE(seconds, 5);
+      has_retry_after = true;
+    }
+  }
+  EXPECT_TRUE(has_retry_after) << refused.headers;
 }
 
 TEST_F(JsonApiTest, ABodyThatIsNotARequestIsRefusedWithoutRepeatingIt) {

@@ -118,11 +118,11 @@ TEST_F(AuditCommandsTest, QueryPrintsATableNewestFirst) {
   EXPECT_EQ(
       result.out,
       "SEQ  TIME                  CALLER         OPERATION  DATASET         PURPOSE               "
-      "DECISION  CODE               FIELDS                CHANGE\n"
+      "DECISION  CODE               CALLS  FIELDS                CHANGE\n"
       "2    2026-01-01T00:02:00Z  moh/insurance  Get        mops/residents  enrolment, "
-      "\"phase 2\"  deny      PERMISSION_DENIED  -                     -\n"
+      "\"phase 2\"  deny      PERMISSION_DENIED  1      -                     -\n"
       "1    2026-01-01T00:01:00Z  moj/courts     Get        mops/residents  enrolment, "
-      "\"phase 2\"  allow     OK                 full_name,birth_date  -\n");
+      "\"phase 2\"  allow     OK                 1      full_name,birth_date  -\n");
   EXPECT_EQ(result.err, "more entries: add --page-token offset-2 (or use --all)\n");
 }
 
@@ -131,13 +131,13 @@ TEST_F(AuditCommandsTest, QueryCsvQuotesCommasAndQuotes) {
   CliResult result = Run({"audit", "query", "--all", "--output", "csv"});
   ASSERT_EQ(result.exit_code, 0) << result;
   EXPECT_EQ(result.out,
-            "seq,time,caller,operation,dataset,purpose,decision,code,fields,change\r\n"
+            "seq,time,caller,operation,dataset,purpose,decision,code,calls,fields,change\r\n"
             "2,2026-01-01T00:02:00Z,moh/insurance,Get,mops/residents,\"enrolment, \"\"phase "
-            "2\"\"\",deny,PERMISSION_DENIED,,\r\n"
+            "2\"\"\",deny,PERMISSION_DENIED,1,,\r\n"
             "1,2026-01-01T00:01:00Z,moj/courts,Get,mops/residents,\"enrolment, \"\"phase "
-            "2\"\"\",allow,OK,\"full_name,birth_date\",\r\n"
+            "2\"\"\",allow,OK,1,\"full_name,birth_date\",\r\n"
             "0,2026-01-01T00:00:00Z,moh/insurance,Get,mops/residents,\"enrolment, \"\"phase "
-            "2\"\"\",allow,OK,\"full_name,birth_date\",\r\n");
+            "2\"\"\",allow,OK,1,\"full_name,birth_date\",\r\n");
   EXPECT_THAT(result.err, IsEmpty());
   // csv is a format of audit query only.
   EXPECT_EQ(Run({"audit", "checkpoint", "--output", "csv"}).exit_code, 2);
@@ -149,11 +149,25 @@ TEST_F(AuditCommandsTest, QueryTableSummarizesRegistryChanges) {
   ASSERT_EQ(result.exit_code, 0) << result;
   EXPECT_THAT(result.out, HasSubstr("Registry.ApproveGrant"));
   EXPECT_THAT(result.out, HasSubstr("grant g-7 requested→approved for moh/insurance operations "
-                                    "read,export"));
+                                    "read,export rate 5/s burst 10"));
   result = Run({"audit", "query", "--all", "--output", "json"});
   ASSERT_EQ(result.exit_code, 0) << result;
   nlohmann::ordered_json json = ParseJson(result.out);
   EXPECT_EQ(json["entries"][0]["change"]["grant_state_after"], "GRANT_STATE_APPROVED");
+}
+
+TEST_F(AuditCommandsTest, QueryShowsHowManyCallsAnEntryOfRefusalsStandsFor) {
+  gateway_.AppendAuditEntries(6);
+  CliResult result = Run({"audit", "query", "--all", "--output", "csv"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  EXPECT_THAT(result.out,
+              HasSubstr("5,2026-01-01T00:05:00Z,moj/courts,Get,mops/residents,\"enrolment, "
+                        "\"\"phase 2\"\"\",deny,RESOURCE_EXHAUSTED,37,,\r\n"));
+  result = Run({"audit", "query", "--all", "--output", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  nlohmann::ordered_json json = ParseJson(result.out);
+  EXPECT_EQ(json["entries"][0]["refused_calls"], "37");
+  EXPECT_EQ(json["entries"][0]["refused_until"], "2026-01-01T00:05:01Z");
 }
 
 TEST_F(AuditCommandsTest, QueryAllFollowsThePagesIntoOneJsonDocument) {

@@ -121,13 +121,43 @@ class FakeGateway::RegistryImpl final : public v1::Registry::Service {
     *response->mutable_purposes() = request->purposes();
     *response->mutable_expires_at() = request->expires_at();
     response->set_state(v1::GRANT_STATE_REQUESTED);
+    if (request->has_rate_limit()) *response->mutable_rate_limit() = request->rate_limit();
     return grpc::Status::OK;
+  }
+  grpc::Status ApproveGrant(grpc::ServerContext*, const v1::ApproveGrantRequest* request,
+                            v1::Grant* response) override {
+    absl::MutexLock lock(&mutex_);
+    last_approve_grant_ = *request;
+    *response = GrantWithId(request->grant_id(), v1::GRANT_STATE_APPROVED);
+    if (request->has_rate_limit()) *response->mutable_rate_limit() = request->rate_limit();
+    return grpc::Status::OK;
+  }
+  grpc::Status SetGrantRateLimit(grpc::ServerContext*, const v1::SetGrantRateLimitRequest* request,
+                                 v1::Grant* response) override {
+    absl::MutexLock lock(&mutex_);
+    last_set_grant_rate_limit_ = *request;
+    *response = GrantWithId(request->grant_id(), v1::GRANT_STATE_APPROVED);
+    if (request->has_rate_limit()) *response->mutable_rate_limit() = request->rate_limit();
+    return grpc::Status::OK;
+  }
+
+  static v1::Grant GrantWithId(const std::string& id, v1::GrantState state) {
+    v1::Grant grant;
+    grant.set_id(id);
+    grant.set_consumer("moh/insurance");
+    grant.set_dataset("mops/residents");
+    grant.add_fields("full_name");
+    grant.add_purposes("enrolment");
+    grant.set_state(state);
+    return grant;
   }
 
   mutable absl::Mutex mutex_;
   v1::RegisterNodeRequest last_register_node_ ABSL_GUARDED_BY(mutex_);
   v1::RegisterDatasetRequest last_register_dataset_ ABSL_GUARDED_BY(mutex_);
   v1::RequestGrantRequest last_request_grant_ ABSL_GUARDED_BY(mutex_);
+  v1::ApproveGrantRequest last_approve_grant_ ABSL_GUARDED_BY(mutex_);
+  v1::SetGrantRateLimitRequest last_set_grant_rate_limit_ ABSL_GUARDED_BY(mutex_);
 };
 
 class FakeGateway::ExchangeImpl final : public v1::Exchange::Service {
@@ -547,6 +577,16 @@ v1::RequestGrantRequest FakeGateway::last_request_grant() const {
   return registry_->last_request_grant_;
 }
 
+v1::ApproveGrantRequest FakeGateway::last_approve_grant() const {
+  absl::MutexLock lock(&registry_->mutex_);
+  return registry_->last_approve_grant_;
+}
+
+v1::SetGrantRateLimitRequest FakeGateway::last_set_grant_rate_limit() const {
+  absl::MutexLock lock(&registry_->mutex_);
+  return registry_->last_set_grant_rate_limit_;
+}
+
 v1::RegisterNodeRequest FakeGateway::last_register_node() const {
   absl::MutexLock lock(&registry_->mutex_);
   return registry_->last_register_node_;
@@ -614,6 +654,17 @@ v1::AuditEntry FakeGateway::AuditEntryAt(uint64_t sequence) {
     change->add_operations(v1::OPERATION_EXPORT);
     change->set_grant_state_before(v1::GRANT_STATE_REQUESTED);
     change->set_grant_state_after(v1::GRANT_STATE_APPROVED);
+    entry.mutable_grant_rate_limit()->set_requests_per_second(5);
+    entry.mutable_grant_rate_limit()->set_burst(10);
+    return entry;
+  }
+  if (sequence == 5) {
+    // 37 reads refused over the grant's rate limit within one second, in one entry.
+    entry.set_code("RESOURCE_EXHAUSTED");
+    entry.set_reason("grant g-7 of moh/insurance on mops/residents is over its rate limit");
+    entry.set_grant_id("g-7");
+    entry.set_refused_calls(37);
+    entry.mutable_refused_until()->set_seconds(entry.time().seconds() + 1);
     return entry;
   }
   if (!denied) {

@@ -24,7 +24,9 @@ using ::ndx::testing::kResidentProto;
 // An in-process gateway on 127.0.0.1 (port 0) serving Registry and Exchange over mTLS with the
 // identity spiffe://ndx.test/gateway/core from a TestPki, answering from fixed data:
 //   - GetDataset("mops/residents") gives the dataset above; any other id is NOT_FOUND.
-//   - ListNodes gives two nodes; RegisterNode, RegisterDataset, RequestGrant echo their request.
+//   - ListNodes gives two nodes; RegisterNode, RegisterDataset, RequestGrant echo their request;
+//     ApproveGrant and SetGrantRateLimit answer an approved grant of that id with the request's
+//     rate limit.
 //   - Get: purpose "denied" is PERMISSION_DENIED; key "slow" answers after 1.5 s; key
 //     "wrong-type" answers a record of another type; otherwise the record of that key with
 //     fields citizen_id, full_name, household_size (household_size = 0) and an address that is
@@ -72,6 +74,8 @@ class FakeGateway {
 
   v1::RegisterDatasetRequest last_register_dataset() const;
   v1::RequestGrantRequest last_request_grant() const;
+  v1::ApproveGrantRequest last_approve_grant() const;
+  v1::SetGrantRateLimitRequest last_set_grant_rate_limit() const;
   v1::RegisterNodeRequest last_register_node() const;
   std::vector<v1::QueryRequest> queries() const;
 
@@ -88,7 +92,8 @@ class FakeGateway {
   std::vector<v1::QueryEntriesRequest> audit_queries() const;
   std::vector<v1::GetCheckpointRequest> checkpoint_requests() const;
   // Entry `sequence` as the fake logs it: callers alternate between moh/insurance and
-  // moj/courts, every third read is denied, and the purpose holds a comma and quotes.
+  // moj/courts, every third read is denied, and the purpose holds a comma and quotes. Entry 3
+  // is a grant's approval with a rate limit; entry 5 stands for 37 reads refused over it.
   static v1::AuditEntry AuditEntryAt(uint64_t sequence);
 
   // Appends `count` events to kEventsDataset: type "birth.registered", key "B-<sequence>",

@@ -175,6 +175,87 @@ TEST_F(RpcCommandsTest, GrantRequestWithDays) {
   EXPECT_NEAR(gateway_.last_request_grant().expires_at().seconds(), expected, 60);
 }
 
+TEST_F(RpcCommandsTest, GrantRequestSendsTheRateAskedFor) {
+  CliResult result =
+      Run({"grant", "request", "--dataset", "mops/residents", "--fields", "full_name", "--purpose",
+           "statistics", "--days", "30", "--rate", "0.5", "--burst", "3"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  v1::RequestGrantRequest sent = gateway_.last_request_grant();
+  ASSERT_TRUE(sent.has_rate_limit());
+  EXPECT_EQ(sent.rate_limit().requests_per_second(), 0.5);
+  EXPECT_EQ(sent.rate_limit().burst(), 3u);
+
+  // No --rate: no limit asked for. A --burst leaves the gateway's one second's worth.
+  result = Run({"grant", "request", "--dataset", "mops/residents", "--fields", "full_name",
+                "--purpose", "statistics", "--days", "30"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  EXPECT_FALSE(gateway_.last_request_grant().has_rate_limit());
+  result = Run({"grant", "request", "--dataset", "mops/residents", "--fields", "full_name",
+                "--purpose", "statistics", "--days", "30", "--rate", "20"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  EXPECT_EQ(gateway_.last_request_grant().rate_limit().requests_per_second(), 20);
+  EXPECT_EQ(gateway_.last_request_grant().rate_limit().burst(), 0u);
+}
+
+TEST_F(RpcCommandsTest, GrantRateFlagsAreCheckedBeforeAnyCall) {
+  const std::vector<std::string> request = {"grant",    "request",   "--dataset", "mops/residents",
+                                            "--fields", "full_name", "--purpose", "statistics",
+                                            "--days",   "30"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = request;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  };
+  CliResult result = with({"--rate", "ten"});
+  EXPECT_EQ(result.exit_code, 2) << result;
+  EXPECT_THAT(result.err, HasSubstr("--rate \"ten\" is not a number of calls per second above 0"));
+  for (const char* rate : {"0", "-1", "inf", "nan"}) {
+    result = with({"--rate", rate});
+    EXPECT_EQ(result.exit_code, 2) << rate << result;
+  }
+  result = with({"--burst", "5"});
+  EXPECT_EQ(result.exit_code, 2) << result;
+  EXPECT_THAT(result.err, HasSubstr("--burst needs --rate"));
+  result = with({"--rate", "5", "--burst", "0"});
+  EXPECT_EQ(result.exit_code, 2) << result;
+  EXPECT_THAT(result.err, HasSubstr("--burst \"0\" is not a whole number of calls of at least 1"));
+  result = Run({"grant", "set-rate", "g-7"});
+  EXPECT_EQ(result.exit_code, 2) << result;
+  EXPECT_THAT(result.err,
+              HasSubstr("give exactly one of --rate (with --burst if wanted) and --none"));
+  result = Run({"grant", "set-rate", "g-7", "--rate", "5", "--none"});
+  EXPECT_EQ(result.exit_code, 2) << result;
+  // Nothing reached the gateway.
+  EXPECT_FALSE(gateway_.last_request_grant().has_rate_limit());
+  EXPECT_TRUE(gateway_.last_set_grant_rate_limit().grant_id().empty());
+}
+
+TEST_F(RpcCommandsTest, GrantApproveAndSetRateSendTheLimitAndShowIt) {
+  CliResult result = Run({"grant", "approve", "g-7", "--rate", "5", "--burst", "10"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  EXPECT_EQ(gateway_.last_approve_grant().grant_id(), "g-7");
+  EXPECT_EQ(gateway_.last_approve_grant().rate_limit().requests_per_second(), 5);
+  EXPECT_EQ(gateway_.last_approve_grant().rate_limit().burst(), 10u);
+  EXPECT_THAT(result.out, HasSubstr("rate limit:     5/s, burst 10\n"));
+
+  // Approving without --rate keeps what the consumer asked for.
+  result = Run({"grant", "approve", "g-8"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  EXPECT_FALSE(gateway_.last_approve_grant().has_rate_limit());
+  EXPECT_THAT(result.out, HasSubstr("rate limit:     none\n"));
+
+  result = Run({"grant", "set-rate", "g-7", "--rate", "0.5"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  EXPECT_EQ(gateway_.last_set_grant_rate_limit().grant_id(), "g-7");
+  EXPECT_EQ(gateway_.last_set_grant_rate_limit().rate_limit().requests_per_second(), 0.5);
+  EXPECT_EQ(gateway_.last_set_grant_rate_limit().rate_limit().burst(), 0u);
+
+  result = Run({"grant", "set-rate", "g-7", "--none", "--output", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result;
+  EXPECT_FALSE(gateway_.last_set_grant_rate_limit().has_rate_limit());
+  EXPECT_FALSE(ParseJson(result.out).contains("rate_limit"));
+}
+
 TEST_F(RpcCommandsTest, GetPrintsOnlyTheReturnedFieldsAsJson) {
   CliResult result = Run({"get", "mops/residents", "001090000001", "--purpose", "statistics"});
   ASSERT_EQ(result.exit_code, 0) << result;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "common/files.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
@@ -97,6 +99,30 @@ TEST(GatewayConfigTest, NamesTheSettingToFix) {
   ASSERT_THAT(FinishGatewayConfig("g.textproto", &config), IsOk());
   EXPECT_EQ(config.json_api().threads(), 16u);
   EXPECT_EQ(config.json_api().idle_timeout_seconds(), 30u);
+}
+
+TEST(GatewayConfigTest, GrantQuotaShareIsAPartOfOne) {
+  v1::GatewayConfig config;
+  config.set_listen_address("127.0.0.1:0");
+  config.set_trust_domain("ndx.test");
+  config.mutable_tls()->set_ca_file("a");
+  config.mutable_tls()->set_cert_file("b");
+  config.mutable_tls()->set_key_file("c");
+  config.set_data_dir("d");
+  ASSERT_THAT(FinishGatewayConfig("g.textproto", &config), IsOk());
+  EXPECT_EQ(config.grant_quotas().share(), 1.0);
+  config.mutable_grant_quotas()->set_share(0.25);
+  ASSERT_THAT(FinishGatewayConfig("g.textproto", &config), IsOk());
+  EXPECT_EQ(config.grant_quotas().share(), 0.25);
+  for (double share : {-0.5, 1.5, std::numeric_limits<double>::quiet_NaN(),
+                       std::numeric_limits<double>::infinity()}) {
+    config.mutable_grant_quotas()->set_share(share);
+    EXPECT_THAT(FinishGatewayConfig("g.textproto", &config),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr("g.textproto: grant_quotas.share is "),
+                               HasSubstr("it must be more than 0 and at most 1"))))
+        << share;
+  }
 }
 
 TEST(GatewayConfigTest, MetricsAreOffUnlessConfiguredAndLoopbackUnlessAllowed) {

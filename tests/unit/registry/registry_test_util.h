@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -114,9 +115,20 @@ class RecordingChangeRecorder : public ChangeRecorder {
   void RecordFailure(const v1::RegistryChange& change, const absl::Status& failure) override {
     failed.emplace_back(change, failure);
   }
+  absl::Status RecordGrantChange(const v1::RegistryChange& change,
+                                 const v1::RateLimit* rate_limit) override {
+    absl::Status status = Record(change);
+    if (status.ok()) {
+      grant_rate_limits.push_back(
+          rate_limit == nullptr ? std::nullopt : std::optional<v1::RateLimit>(*rate_limit));
+    }
+    return status;
+  }
 
   absl::Status refuse;
   std::vector<v1::RegistryChange> recorded;
+  // The rate limit recorded with each grant change, in order.
+  std::vector<std::optional<v1::RateLimit>> grant_rate_limits;
   std::vector<std::pair<v1::RegistryChange, absl::Status>> failed;
 };
 
