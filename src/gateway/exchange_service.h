@@ -12,6 +12,8 @@
 #include "common/clock.h"
 #include "gateway/adapter_pool.h"
 #include "gateway/caller.h"
+#include "gateway/node_limits.h"
+#include "gateway/owner_guard.h"
 #include "gateway/page_tokens.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "registry/registry.h"
@@ -24,6 +26,10 @@ struct ExchangeOptions {
   absl::Duration adapter_timeout = absl::Seconds(5);
   int default_page_size = 100;
   int max_page_size = 1000;
+  // Caps per caller node and guards per owner's adapter (docs/architecture.md, Admission); none
+  // means no cap. Not owned; they must outlive the service.
+  NodeLimits* node_limits = nullptr;
+  OwnerGuards* owner_guards = nullptr;
 };
 
 // Who asked for a read, as the transport established it, and until when they wait.
@@ -32,6 +38,9 @@ struct ReadOrigin {
   // is then audited and answered like any other.
   absl::StatusOr<std::string> caller;
   std::chrono::system_clock::time_point deadline;
+  // The connection the call arrived on (its peer address), for the node's connection cap; empty
+  // for a transport whose connections are bounded otherwise (the REST/JSON face).
+  std::string connection;
 };
 
 // Receives a read's outcome once, on any thread, after its audit record was appended; the
