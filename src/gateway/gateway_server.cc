@@ -236,8 +236,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   gateway->adapters_ = std::make_unique<AdapterPool>(tls, config.trust_domain(),
                                                      static_cast<int>(config.max_message_bytes()),
                                                      gateway->metrics_.get());
-  gateway->node_limits_ =
-      std::make_unique<NodeLimits>(NodeLimitsOptionsFrom(config.node_limits()), &Clock::Real());
+  gateway->node_limits_ = std::make_unique<NodeLimits>(NodeLimitsOptionsFrom(config.node_limits()));
   gateway->owner_guards_ =
       std::make_unique<OwnerGuards>(OwnerGuardOptionsFrom(config.owner_guard()), &Clock::Real());
   gateway->exchange_ = std::make_unique<ExchangeService>(

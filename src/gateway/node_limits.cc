@@ -61,7 +61,6 @@ NodeLimitsOptions NodeLimitsOptionsFrom(const v1::NodeLimitsConfig& config) {
   NodeLimitsOptions options;
   options.defaults = CapsFrom(config.defaults());
   for (const auto& [node, caps] : config.nodes()) options.nodes.emplace(node, CapsFrom(caps));
-  options.connection_idle = absl::Milliseconds(config.transport().max_connection_idle_ms());
   return options;
 }
 
@@ -82,9 +81,6 @@ void NodeLimits::Hold::Release() {
   limits_ = nullptr;
 }
 
-NodeLimits::NodeLimits(NodeLimitsOptions options, const Clock* clock)
-    : options_(std::move(options)), clock_(clock) {}
-
 NodeLimits::Shard& NodeLimits::ShardOf(absl::string_view node) const {
   return shards_[absl::Hash<absl::string_view>()(node) % kShards];
 }
@@ -94,37 +90,24 @@ const NodeCapValues& NodeLimits::CapsOf(absl::string_view node) const {
   return it == options_.nodes.end() ? options_.defaults : it->second;
 }
 
-void NodeLimits::ForgetIdleConnections(NodeState& state, absl::Time now) const {
-  absl::erase_if(state.connections, [&](const auto& entry) {
-    return entry.second.calls == 0 && now - entry.second.last_call_end >= options_.connection_idle;
-  });
-}
-
 absl::StatusOr<NodeLimits::Hold> NodeLimits::Acquire(absl::string_view node, NodeResource resource,
                                                      absl::string_view connection) {
   const NodeCapValues& caps = CapsOf(node);
   const int cap = CapOf(caps, resource);
-  const absl::Time now = clock_->Now();
   Shard& shard = ShardOf(node);
+  int held = 0;
+  int connections = 0;
   {
     absl::MutexLock lock(&shard.mutex);
-    NodeState& state = shard.nodes[node];
-    int& held = state.held[Index(resource)];
-    bool refused_connection = false;
-    if (held < cap && !connection.empty()) {
-      auto it = state.connections.find(connection);
-      if (it == state.connections.end()) {
-        ForgetIdleConnections(state, now);
-        if (static_cast<int>(state.connections.size()) >= caps.connections) {
-          refused_connection = true;
-        } else {
-          it = state.connections.emplace(connection, Connection{}).first;
-        }
-      }
-      if (!refused_connection) ++it->second.calls;
-    }
-    if (held < cap && !refused_connection) {
-      ++held;
+    auto state = shard.nodes.find(node);
+    if (state == shard.nodes.end()) state = shard.nodes.emplace(node, NodeState{}).first;
+    held = state->second.held[Index(resource)];
+    connections = static_cast<int>(state->second.connections.size());
+    const bool new_connection =
+        !connection.empty() && !state->second.connections.contains(connection);
+    if (held < cap && (!new_connection || connections < caps.connections)) {
+      ++state->second.held[Index(resource)];
+      if (!connection.empty()) ++state->second.connections[connection];
       Hold hold;
       hold.limits_ = this;
       hold.node_ = std::string(node);
@@ -132,40 +115,30 @@ absl::StatusOr<NodeLimits::Hold> NodeLimits::Acquire(absl::string_view node, Nod
       hold.resource_ = resource;
       return hold;
     }
-    const int connections = static_cast<int>(state.connections.size());
-    if (state.held == std::array<int, 3>{0, 0, 0} && state.connections.empty()) {
-      shard.nodes.erase(node);
-    }
-    if (!refused_connection) return OverCap(node, resource, cap);
-    return OverloadRefusal(
-        absl::StatusCode::kResourceExhausted, OverloadReason::kNodeConnections,
-        absl::StrCat("node ", node, " has ", connections,
-                     " connections carrying its calls, as many as the gateway allows it (",
-                     SettingName(node, "connections"), "; a connection counts until ",
-                     absl::FormatDuration(options_.connection_idle),
-                     " after its last call); send the calls over fewer gRPC channels: one "
-                     "channel multiplexes them all"));
+    if (state->second.held == std::array<int, 3>{0, 0, 0}) shard.nodes.erase(state);
   }
+  if (held >= cap) return OverCap(node, resource, held);
+  return OverloadRefusal(
+      absl::StatusCode::kResourceExhausted, OverloadReason::kNodeConnections,
+      absl::StrCat("node ", node, " has calls in progress on ", connections,
+                   " connections, as many as the gateway allows it (",
+                   SettingName(node, "connections"),
+                   "); send the calls over fewer gRPC channels: one channel multiplexes them all"));
 }
 
 void NodeLimits::Release(const Hold& hold) {
-  const absl::Time now = clock_->Now();
   Shard& shard = ShardOf(hold.node_);
   absl::MutexLock lock(&shard.mutex);
-  auto node = shard.nodes.find(hold.node_);
-  if (node == shard.nodes.end()) return;
-  NodeState& state = node->second;
-  --state.held[Index(hold.resource_)];
+  auto state = shard.nodes.find(hold.node_);
+  if (state == shard.nodes.end()) return;
+  --state->second.held[Index(hold.resource_)];
   if (!hold.connection_.empty()) {
-    auto connection = state.connections.find(hold.connection_);
-    if (connection != state.connections.end() && --connection->second.calls == 0) {
-      connection->second.last_call_end = now;
+    auto connection = state->second.connections.find(hold.connection_);
+    if (connection != state->second.connections.end() && --connection->second == 0) {
+      state->second.connections.erase(connection);
     }
   }
-  if (state.held == std::array<int, 3>{0, 0, 0}) {
-    ForgetIdleConnections(state, now);
-    if (state.connections.empty()) shard.nodes.erase(node);
-  }
+  if (state->second.held == std::array<int, 3>{0, 0, 0}) shard.nodes.erase(state);
 }
 
 std::string NodeLimits::SettingName(absl::string_view node, absl::string_view setting) const {
@@ -212,18 +185,10 @@ int NodeLimits::Held(absl::string_view node, NodeResource resource) const {
 }
 
 int NodeLimits::Connections(absl::string_view node) const {
-  const absl::Time now = clock_->Now();
   Shard& shard = ShardOf(node);
   absl::MutexLock lock(&shard.mutex);
   auto it = shard.nodes.find(node);
-  if (it == shard.nodes.end()) return 0;
-  int counted = 0;
-  for (const auto& [address, connection] : it->second.connections) {
-    if (connection.calls > 0 || now - connection.last_call_end < options_.connection_idle) {
-      ++counted;
-    }
-  }
-  return counted;
+  return it == shard.nodes.end() ? 0 : static_cast<int>(it->second.connections.size());
 }
 
 }  // namespace ndx::gateway

@@ -6,12 +6,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
-#include "common/clock.h"
 #include "ndx/v1/config.pb.h"
 
 namespace ndx::gateway {
@@ -44,10 +41,6 @@ struct NodeLimitsOptions {
   NodeCapValues defaults;
   // Caps of particular nodes, by node id.
   absl::flat_hash_map<std::string, NodeCapValues> nodes;
-  // A connection that carried none of the node's calls for this long no longer counts against
-  // its cap: the gRPC server closes a connection idle this long (max_connection_idle_ms), so
-  // one still open has carried a call since.
-  absl::Duration connection_idle = absl::Seconds(60);
 };
 
 // The options of a node_limits config whose defaults FinishGatewayConfig filled.
@@ -59,10 +52,12 @@ NodeLimitsOptions NodeLimitsOptionsFrom(const v1::NodeLimitsConfig& config);
 //
 // Connections: gRPC 1.51 offers no hook when a connection is accepted or closed, and the node is
 // known only from a call's certificate. A connection is therefore known by the peer address its
-// calls carry (each connection has its own client port) and counts against its node from its
-// first call until connection_idle after its last one ends, by when the server has closed it if
-// it stayed idle. A call arriving on a further connection is refused; connections on which no
-// call ever arrives are not counted (max_connection_idle closes them).
+// calls carry (each connection has its own client port), and counts against its node while it
+// carries one of the node's calls: a call arriving on a further connection is refused. A
+// connection cannot go on counting after its last call until it closes, since its closing is not
+// seen either: a client running one call per connection (ndxctl, once per process) would be
+// refused after a few. Connections without a call are not counted; max_connection_idle closes
+// them.
 //
 // Thread-safe. State is kept per node in 16 shards, each under its own mutex, held for a few map
 // operations: no lock is shared by all callers.
@@ -90,7 +85,7 @@ class NodeLimits {
     NodeResource resource_ = NodeResource::kCalls;
   };
 
-  NodeLimits(NodeLimitsOptions options, const Clock* clock);
+  explicit NodeLimits(NodeLimitsOptions options) : options_(std::move(options)) {}
   NodeLimits(const NodeLimits&) = delete;
   NodeLimits& operator=(const NodeLimits&) = delete;
 
@@ -104,18 +99,15 @@ class NodeLimits {
   // by the event store), may have one more.
   absl::Status CheckHeld(absl::string_view node, NodeResource resource, int held) const;
 
-  // How much of `resource` `node` holds now, and its connections counted now.
+  // How much of `resource` `node` holds now, and its connections carrying calls now.
   int Held(absl::string_view node, NodeResource resource) const;
   int Connections(absl::string_view node) const;
 
  private:
-  struct Connection {
-    int calls = 0;
-    absl::Time last_call_end;
-  };
   struct NodeState {
     std::array<int, 3> held = {0, 0, 0};
-    absl::node_hash_map<std::string, Connection> connections;
+    // The node's calls in progress on each connection that carries some.
+    absl::flat_hash_map<std::string, int> connections;
   };
   struct Shard {
     mutable absl::Mutex mutex;
@@ -126,15 +118,12 @@ class NodeLimits {
   Shard& ShardOf(absl::string_view node) const;
   const NodeCapValues& CapsOf(absl::string_view node) const;
   void Release(const Hold& hold);
-  // Forgets the connections of `state` that ended their idle time: the server has closed them.
-  void ForgetIdleConnections(NodeState& state, absl::Time now) const;
   // The setting that sets `node`'s cap `setting` ("calls"), as an operator writes it.
   std::string SettingName(absl::string_view node, absl::string_view setting) const;
   // The refusal for `node` holding `held` of `resource`.
   absl::Status OverCap(absl::string_view node, NodeResource resource, int held) const;
 
   const NodeLimitsOptions options_;
-  const Clock* const clock_;
   mutable std::array<Shard, kShards> shards_;
 };
 

@@ -193,23 +193,31 @@ TEST_F(OverloadTest, ANodeAtItsCallCapIsRefusedWhileAnotherNodeStillReads) {
 }
 
 TEST_F(OverloadTest, ACallOnAConnectionPastTheNodesCapIsRefused) {
-  StartWith("node_limits { defaults { connections: 1 } }\n");
-  auto first = federation_.ExchangeAs(kInsuranceNode);
-  auto second = federation_.ExchangeAs(kInsuranceNode);
-  grpc::Status status = Get(kInsuranceNode, absl::Seconds(10), kResidents, first.get());
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  StartWith("node_limits { defaults { connections: 2 } }\n");
+  // One call per connection, one after another, as ndxctl makes them: never refused.
+  for (int i = 0; i < 4; ++i) {
+    grpc::Status status = Get(kInsuranceNode);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  population_->HangWhen(
+      [](const v1::FetchRequest& request) { return request.context().caller() == kInsuranceNode; });
+  StartHeldReads(kInsuranceNode, 2);
+  ASSERT_TRUE(WaitForHanging(2));
 
-  status = Get(kInsuranceNode, absl::Seconds(10), kResidents, second.get());
+  grpc::Status status = Get(kInsuranceNode);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(status.error_message(),
-              HasSubstr("node moh/insurance has 1 connections carrying its calls, as many as the "
-                        "gateway allows it (node_limits.defaults.connections"));
-  // The first connection goes on; other nodes have connections of their own.
-  status = Get(kInsuranceNode, absl::Seconds(10), kResidents, first.get());
-  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(status.error_message(),
+            "node moh/insurance has calls in progress on 2 connections, as many as the gateway "
+            "allows it (node_limits.defaults.connections); send the calls over fewer gRPC "
+            "channels: one channel multiplexes them all");
+  EXPECT_EQ(population_->fetch_count(), 6);
+  // Other nodes have connections of their own.
   status = Get(kCivilNode);
   EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(population_->fetch_count(), 3);
+
+  population_->ReleaseHanging();
+  JoinHeld();
+  for (const grpc::Status& held : held_) EXPECT_TRUE(held.ok()) << held.error_message();
 }
 
 TEST_F(OverloadTest, AHangingOwnersFullBulkheadShedsWhileAnotherOwnersDatasetReadsFine) {

@@ -182,7 +182,6 @@ owner_guard { max_in_flight_by_owner { key: "mops/population" value: 0 } }
   NodeLimitsOptions options = NodeLimitsOptionsFrom(limits);
   EXPECT_EQ(options.defaults.calls, 100);
   EXPECT_EQ(options.nodes.at("moh/insurance").connections, 32);
-  EXPECT_EQ(options.connection_idle, absl::Milliseconds(500));
   OwnerGuardOptions guards = OwnerGuardOptionsFrom(guard);
   EXPECT_EQ(guards.circuit.open_for, absl::Seconds(10));
   EXPECT_EQ(guards.shedding.window, absl::Seconds(60));
