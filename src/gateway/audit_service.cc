@@ -39,9 +39,9 @@ absl::Status FillCheckpoint(const audit::SignedCheckpoint& signed_checkpoint,
 
 }  // namespace
 
-template <typename Body>
+template <bool kStream, typename Body>
 grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context,
-                                  const std::string& subject, Body body, bool stream) {
+                                  const std::string& subject, Body body) {
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
   AuditedCall call(*context, *sink_, *clock_, absl::StrCat("Audit.", name), snapshot->revision());
   // An auditor's question about a citizen is itself recorded under that citizen's pseudonym.
@@ -56,7 +56,7 @@ grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context
       return absl::PermissionDeniedError(
           absl::StrCat("node ", caller, " does not hold the auditor role"));
     }
-    if (stream && node_limits_ != nullptr) {
+    if (kStream && node_limits_ != nullptr) {
       NDX_ASSIGN_OR_RETURN(held,
                            node_limits_->Acquire(caller, NodeResource::kStreams, context->peer()));
     }
@@ -138,32 +138,28 @@ grpc::Status AuditService::GetConsistencyProof(grpc::ServerContext* context,
 grpc::Status AuditService::ExportEntries(grpc::ServerContext* context,
                                          const v1::ExportEntriesRequest* request,
                                          grpc::ServerWriter<v1::ExportedEntry>* writer) {
-  return Handle(
-      "ExportEntries", context, "",
-      [&]() -> absl::Status {
-        uint64_t size = log_->size();
-        uint64_t end = request->end() == 0 ? size : request->end();
-        if (request->start() > end || end > size) {
-          return absl::OutOfRangeError(absl::StrCat("export range [", request->start(), ", ", end,
-                                                    ") is outside the log of ", size, " entries"));
-        }
-        if (end - request->start() > kMaxExportEntries) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "at most ", kMaxExportEntries,
-              " entries per export; continue with start = ", request->start() + kMaxExportEntries));
-        }
-        v1::ExportedEntry exported;
-        for (uint64_t sequence = request->start(); sequence < end; ++sequence) {
-          if (context->IsCancelled())
-            return absl::CancelledError("the client cancelled the export");
-          NDX_ASSIGN_OR_RETURN(audit::LoggedEntry entry, log_->Entry(sequence));
-          exported.set_sequence(sequence);
-          exported.set_entry(std::move(entry.bytes));
-          if (!writer->Write(exported)) return absl::CancelledError("the client went away");
-        }
-        return absl::OkStatus();
-      },
-      /*stream=*/true);
+  return Handle</*kStream=*/true>("ExportEntries", context, "", [&]() -> absl::Status {
+    uint64_t size = log_->size();
+    uint64_t end = request->end() == 0 ? size : request->end();
+    if (request->start() > end || end > size) {
+      return absl::OutOfRangeError(absl::StrCat("export range [", request->start(), ", ", end,
+                                                ") is outside the log of ", size, " entries"));
+    }
+    if (end - request->start() > kMaxExportEntries) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "at most ", kMaxExportEntries,
+          " entries per export; continue with start = ", request->start() + kMaxExportEntries));
+    }
+    v1::ExportedEntry exported;
+    for (uint64_t sequence = request->start(); sequence < end; ++sequence) {
+      if (context->IsCancelled()) return absl::CancelledError("the client cancelled the export");
+      NDX_ASSIGN_OR_RETURN(audit::LoggedEntry entry, log_->Entry(sequence));
+      exported.set_sequence(sequence);
+      exported.set_entry(std::move(entry.bytes));
+      if (!writer->Write(exported)) return absl::CancelledError("the client went away");
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace ndx::gateway

@@ -48,10 +48,10 @@ class AuditService final : public v1::Audit::Service {
  private:
   // Identifies the caller, checks the auditor role, runs `body`, records the call, and converts
   // the status. `subject` is a data subject the call is about, recorded only as a pseudonym. A
-  // `stream` holds one of the caller's streams while `body` runs.
-  template <typename Body>
+  // stream (kStream) holds one of the caller's streams while `body` runs.
+  template <bool kStream = false, typename Body>
   grpc::Status Handle(const char* name, grpc::ServerContext* context, const std::string& subject,
-                      Body body, bool stream = false);
+                      Body body);
 
   const CallerPolicy callers_;
   registry::Registry* const registry_;
