@@ -39,7 +39,7 @@ absl::Status FillCheckpoint(const audit::SignedCheckpoint& signed_checkpoint,
 
 }  // namespace
 
-template <typename Body>
+template <bool kStream, typename Body>
 grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context,
                                   const std::string& subject, Body body) {
   std::shared_ptr<const registry::Snapshot> snapshot = registry_->snapshot();
@@ -47,6 +47,7 @@ grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context
   // An auditor's question about a citizen is itself recorded under that citizen's pseudonym.
   if (!subject.empty()) call.record().subjects.push_back(subject);
 
+  NodeLimits::Hold held;
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(std::string caller, CallerNodeId(*context, callers_));
     call.record().caller = caller;
@@ -54,6 +55,10 @@ grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context
     if (!registry::HasRole(*node, v1::ROLE_AUDITOR)) {
       return absl::PermissionDeniedError(
           absl::StrCat("node ", caller, " does not hold the auditor role"));
+    }
+    if (kStream && node_limits_ != nullptr) {
+      NDX_ASSIGN_OR_RETURN(held,
+                           node_limits_->Acquire(caller, NodeResource::kStreams, context->peer()));
     }
     return body();
   }();
@@ -133,7 +138,7 @@ grpc::Status AuditService::GetConsistencyProof(grpc::ServerContext* context,
 grpc::Status AuditService::ExportEntries(grpc::ServerContext* context,
                                          const v1::ExportEntriesRequest* request,
                                          grpc::ServerWriter<v1::ExportedEntry>* writer) {
-  return Handle("ExportEntries", context, "", [&]() -> absl::Status {
+  return Handle</*kStream=*/true>("ExportEntries", context, "", [&]() -> absl::Status {
     uint64_t size = log_->size();
     uint64_t end = request->end() == 0 ? size : request->end();
     if (request->start() > end || end > size) {

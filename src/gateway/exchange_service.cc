@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "gateway/audited_call.h"
 #include "gateway/caller.h"
+#include "gateway/overload_refusal.h"
 #include "gateway/projection.h"
 #include "gateway/read_validation.h"
 #include "registry/authorizer.h"
@@ -81,6 +82,7 @@ class ReadCall {
   // REQUIRES: called once; `this` may be deleted before it returns.
   void Start() {
     absl::Status status = Authorize();
+    if (status.ok()) status = AdmitToOwner();
     if (!status.ok()) {
       Fail(std::move(status));
     } else {
@@ -153,6 +155,12 @@ class ReadCall {
     return fields;
   }
 
+  // Tells the owner's guards how the adapter call ended.
+  // REQUIRES: called first thing in the adapter call's completion.
+  void AdapterCallEnded(const grpc::Status& status) {
+    owner_permit_.Finish(static_cast<absl::StatusCode>(status.error_code()));
+  }
+
   // Maps a failed adapter call.
   void FailFromAdapter(const grpc::Status& status) {
     Fail(AdapterFailure(status, decision_, deadline_is_gateway_limit_,
@@ -192,6 +200,7 @@ class ReadCall {
     registry::ReadRequest request = AsReadRequest();
     record.dataset = std::string(request.dataset);
     record.purpose = std::string(request.purpose);
+    NDX_RETURN_IF_ERROR(HoldNodeCall());
     absl::Status shape = ValidateShape();
     if (!shape.ok()) return shape;
     snapshot_ = service_->registry_->snapshot();
@@ -216,11 +225,48 @@ class ReadCall {
     return ValidateValues(*decision_.dataset->descriptor);
   }
 
+  // Takes one of the caller node's reads in progress, held until the answer is sent. Before any
+  // other work: a node at its cap costs the gateway no more than this refusal.
+  absl::Status HoldNodeCall() {
+    NodeLimits* limits = service_->options_.node_limits;
+    if (limits == nullptr) return absl::OkStatus();
+    NDX_ASSIGN_OR_RETURN(node_call_, limits->Acquire(call_.record().caller, NodeResource::kCalls,
+                                                     origin_.connection));
+    return absl::OkStatus();
+  }
+
+  // Passes the guards of the owner's adapter: its circuit, the caller's deadline against the time
+  // the adapter usually needs, its calls in flight.
+  absl::Status AdmitToOwner() {
+    OwnerGuards* guards = service_->options_.owner_guards;
+    if (guards == nullptr) return absl::OkStatus();
+    std::optional<absl::Duration> caller_time;
+    auto left = std::max(origin_.deadline - std::chrono::system_clock::now(),
+                         std::chrono::system_clock::duration::zero());
+    // Beyond the gateway's own limit, the caller's deadline does not matter to the adapter call.
+    if (left < absl::ToChronoMicroseconds(service_->options_.adapter_timeout)) {
+      caller_time = absl::FromChrono(left);
+    }
+    NDX_ASSIGN_OR_RETURN(owner_permit_, guards->Admit(decision_.owner->id(), caller_time));
+    return absl::OkStatus();
+  }
+
   // The single place where a read's outcome goes: audited, then answered (AuditedCall).
   void Complete(absl::Status status) {
+    // A call that never reached the adapter gives its place back without a verdict on it.
+    owner_permit_ = {};
+    // The gateway's own limits refuse in floods: counted per second (RefusalTally), not audited
+    // call by call. The reason names the limit only; the message can vary between calls.
+    if (std::optional<OverloadReason> overload = OverloadReasonOf(status);
+        overload.has_value() && call_.record().overload_reason.empty()) {
+      call_.record().overload_reason =
+          absl::StrCat("refused for overload (", OverloadReasonName(*overload), ")");
+    }
     // Finish hands the record, request id included, to the audit sink.
     call_.Finish(std::move(status),
                  [this, request_id = call_.record().request_id](absl::Status answer) {
+                   // Before the answer, so that the caller's next read finds it free.
+                   node_call_.Release();
                    std::move(done_)(std::move(answer), request_id);
                    delete this;
                  });
@@ -234,6 +280,8 @@ class ReadCall {
   std::shared_ptr<const registry::Snapshot> snapshot_;
   registry::Decision decision_;
   bool deadline_is_gateway_limit_ = false;
+  NodeLimits::Hold node_call_;
+  OwnerGuards::Permit owner_permit_;
 };
 
 namespace {
@@ -284,6 +332,7 @@ class GetCall final : public ReadCall {
   }
 
   void OnFetched(const grpc::Status& status) {
+    AdapterCallEnded(status);
     if (!status.ok()) return FailFromAdapter(status);
     absl::Status noted = NoteRecordSubject(fetched_.record());
     if (!noted.ok()) return Fail(std::move(noted));
@@ -381,6 +430,7 @@ class QueryCall final : public ReadCall {
   }
 
   void OnFound(const grpc::Status& status) {
+    AdapterCallEnded(status);
     if (!status.ok()) return FailFromAdapter(status);
     if (found_.records_size() > search_.page_size()) {
       return Fail(
@@ -433,7 +483,9 @@ ReadDone AnswerGrpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReact
 }  // namespace
 
 ReadOrigin ExchangeService::OriginOf(const grpc::CallbackServerContext& context) const {
-  return {.caller = CallerNodeId(context, options_.callers), .deadline = context.deadline()};
+  return {.caller = CallerNodeId(context, options_.callers),
+          .deadline = context.deadline(),
+          .connection = context.peer()};
 }
 
 void ExchangeService::StartGet(ReadOrigin origin, const v1::GetRequest* request,

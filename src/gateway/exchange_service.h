@@ -13,6 +13,8 @@
 #include "gateway/adapter_pool.h"
 #include "gateway/caller.h"
 #include "gateway/grant_quotas.h"
+#include "gateway/node_limits.h"
+#include "gateway/owner_guard.h"
 #include "gateway/page_tokens.h"
 #include "ndx/v1/exchange.grpc.pb.h"
 #include "registry/registry.h"
@@ -27,6 +29,10 @@ struct ExchangeOptions {
   int max_page_size = 1000;
   // The grants' rate limits, checked once a call is authorized; nullptr enforces none. Not owned.
   GrantQuotas* grant_quotas = nullptr;
+  // Caps per caller node and guards per owner's adapter (docs/architecture.md, Admission); none
+  // means no cap. Not owned; they must outlive the service.
+  NodeLimits* node_limits = nullptr;
+  OwnerGuards* owner_guards = nullptr;
 };
 
 // Who asked for a read, as the transport established it, and until when they wait.
@@ -35,6 +41,9 @@ struct ReadOrigin {
   // is then audited and answered like any other.
   absl::StatusOr<std::string> caller;
   std::chrono::system_clock::time_point deadline;
+  // The connection the call arrived on (its peer address), for the node's connection cap; empty
+  // for a transport whose connections are bounded otherwise (the REST/JSON face).
+  std::string connection;
 };
 
 // Receives a read's outcome once, on any thread, after its audit record was appended; the

@@ -7,6 +7,9 @@
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "gateway/latency_estimate.h"
+#include "gateway/node_limits.h"
+#include "gateway/owner_guard.h"
 #include "metrics/metrics_config.h"
 
 namespace ndx::gateway {
@@ -25,6 +28,138 @@ constexpr uint32_t kDefaultJsonApiIdleTimeoutSeconds = 30;
 
 absl::Status Invalid(const std::string& origin, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
+}
+
+// The gRPC port's connection policy (TransportConfig).
+constexpr uint32_t kDefaultMaxConnectionIdleMs = 60'000;
+constexpr uint32_t kDefaultMaxConcurrentStreams = 100;
+constexpr uint32_t kDefaultKeepaliveTimeMs = 60'000;
+constexpr uint32_t kDefaultKeepaliveTimeoutMs = 20'000;
+constexpr uint32_t kDefaultMinClientPingIntervalMs = 30'000;
+constexpr uint32_t kDefaultMaxPingStrikes = 2;
+// Caps larger than this are typos: the gateway could not hold that much.
+constexpr uint32_t kMaxCap = 1'000'000;
+// gRPC takes its channel arguments as int.
+constexpr uint32_t kMaxMilliseconds = 0x7fffffff;
+
+// Sets `*value` to `fallback` when 0; kInvalidArgument naming `setting` above `max`.
+absl::Status DefaultAndBound(const std::string& origin, absl::string_view setting,
+                             uint32_t fallback, uint32_t max, uint32_t* value) {
+  if (*value == 0) *value = fallback;
+  if (*value > max) {
+    return Invalid(origin, absl::StrCat(setting, " ", *value, " is larger than ", max));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FinishNodeCaps(const std::string& origin, const std::string& prefix,
+                            const NodeCapValues& defaults, v1::NodeCaps* caps) {
+  uint32_t values[] = {caps->calls(), caps->streams(), caps->subscriptions(), caps->connections()};
+  const std::pair<const char*, int> settings[] = {{"calls", defaults.calls},
+                                                  {"streams", defaults.streams},
+                                                  {"subscriptions", defaults.subscriptions},
+                                                  {"connections", defaults.connections}};
+  for (size_t i = 0; i < std::size(values); ++i) {
+    NDX_RETURN_IF_ERROR(DefaultAndBound(origin, absl::StrCat(prefix, settings[i].first),
+                                        static_cast<uint32_t>(settings[i].second), kMaxCap,
+                                        &values[i]));
+  }
+  caps->set_calls(values[0]);
+  caps->set_streams(values[1]);
+  caps->set_subscriptions(values[2]);
+  caps->set_connections(values[3]);
+  return absl::OkStatus();
+}
+
+absl::Status FinishNodeLimits(const std::string& origin, v1::NodeLimitsConfig* limits) {
+  NDX_RETURN_IF_ERROR(
+      FinishNodeCaps(origin, "node_limits.defaults.", NodeCapValues{}, limits->mutable_defaults()));
+  const v1::NodeCaps& filled = limits->defaults();
+  const NodeCapValues defaults{.calls = static_cast<int>(filled.calls()),
+                               .streams = static_cast<int>(filled.streams()),
+                               .subscriptions = static_cast<int>(filled.subscriptions()),
+                               .connections = static_cast<int>(filled.connections())};
+  for (auto& [node, caps] : *limits->mutable_nodes()) {
+    absl::Status valid = ValidateNodeId(node);
+    if (!valid.ok()) {
+      return Invalid(origin, absl::StrCat("node_limits.nodes: ", valid.message()));
+    }
+    NDX_RETURN_IF_ERROR(FinishNodeCaps(origin, absl::StrCat("node_limits.nodes[\"", node, "\"]."),
+                                       defaults, &caps));
+  }
+  v1::TransportConfig* transport = limits->mutable_transport();
+  uint32_t values[] = {
+      transport->max_connection_idle_ms(),      transport->max_concurrent_streams(),
+      transport->keepalive_time_ms(),           transport->keepalive_timeout_ms(),
+      transport->min_client_ping_interval_ms(), transport->max_ping_strikes()};
+  const std::pair<const char*, uint32_t> settings[] = {
+      {"max_connection_idle_ms", kDefaultMaxConnectionIdleMs},
+      {"max_concurrent_streams", kDefaultMaxConcurrentStreams},
+      {"keepalive_time_ms", kDefaultKeepaliveTimeMs},
+      {"keepalive_timeout_ms", kDefaultKeepaliveTimeoutMs},
+      {"min_client_ping_interval_ms", kDefaultMinClientPingIntervalMs},
+      {"max_ping_strikes", kDefaultMaxPingStrikes}};
+  for (size_t i = 0; i < std::size(values); ++i) {
+    NDX_RETURN_IF_ERROR(DefaultAndBound(origin,
+                                        absl::StrCat("node_limits.transport.", settings[i].first),
+                                        settings[i].second, kMaxMilliseconds, &values[i]));
+  }
+  transport->set_max_connection_idle_ms(values[0]);
+  transport->set_max_concurrent_streams(values[1]);
+  transport->set_keepalive_time_ms(values[2]);
+  transport->set_keepalive_timeout_ms(values[3]);
+  transport->set_min_client_ping_interval_ms(values[4]);
+  transport->set_max_ping_strikes(values[5]);
+  // 0 is "no age limit" and "no limit to the grace" here, as in gRPC.
+  if (transport->max_connection_age_ms() > kMaxMilliseconds ||
+      transport->max_connection_age_grace_ms() > kMaxMilliseconds) {
+    return Invalid(origin, absl::StrCat("node_limits.transport.max_connection_age_ms and "
+                                        "max_connection_age_grace_ms are at most ",
+                                        kMaxMilliseconds));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FinishOwnerGuard(const std::string& origin, v1::OwnerGuardConfig* guard) {
+  const OwnerGuardOptions defaults;
+  uint32_t max_in_flight = guard->max_in_flight();
+  NDX_RETURN_IF_ERROR(DefaultAndBound(origin, "owner_guard.max_in_flight",
+                                      static_cast<uint32_t>(defaults.max_in_flight), kMaxCap,
+                                      &max_in_flight));
+  guard->set_max_in_flight(max_in_flight);
+  for (auto& [owner, cap] : *guard->mutable_max_in_flight_by_owner()) {
+    absl::Status valid = ValidateNodeId(owner);
+    if (!valid.ok()) {
+      return Invalid(origin, absl::StrCat("owner_guard.max_in_flight_by_owner: ", valid.message()));
+    }
+    NDX_RETURN_IF_ERROR(
+        DefaultAndBound(origin, absl::StrCat("owner_guard.max_in_flight_by_owner[\"", owner, "\"]"),
+                        max_in_flight, kMaxCap, &cap));
+  }
+  v1::CircuitConfig* circuit = guard->mutable_circuit();
+  uint32_t failures = circuit->failures_to_open();
+  NDX_RETURN_IF_ERROR(DefaultAndBound(origin, "owner_guard.circuit.failures_to_open",
+                                      static_cast<uint32_t>(defaults.circuit.failures_to_open),
+                                      kMaxCap, &failures));
+  circuit->set_failures_to_open(failures);
+  uint32_t open_ms = circuit->open_ms();
+  NDX_RETURN_IF_ERROR(
+      DefaultAndBound(origin, "owner_guard.circuit.open_ms",
+                      static_cast<uint32_t>(absl::ToInt64Milliseconds(defaults.circuit.open_for)),
+                      kMaxMilliseconds, &open_ms));
+  circuit->set_open_ms(open_ms);
+  v1::DeadlineSheddingConfig* shedding = guard->mutable_deadline_shedding();
+  uint32_t min_samples = shedding->min_samples();
+  NDX_RETURN_IF_ERROR(DefaultAndBound(origin, "owner_guard.deadline_shedding.min_samples",
+                                      static_cast<uint32_t>(defaults.shedding.min_samples),
+                                      LatencyEstimate::kCapacity, &min_samples));
+  shedding->set_min_samples(min_samples);
+  uint32_t window = shedding->window_seconds();
+  NDX_RETURN_IF_ERROR(DefaultAndBound(
+      origin, "owner_guard.deadline_shedding.window_seconds",
+      static_cast<uint32_t>(absl::ToInt64Seconds(defaults.shedding.window)), 86'400, &window));
+  shedding->set_window_seconds(window);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -125,6 +260,8 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
                                         "each grant's rate limit this gateway enforces, 1/N for "
                                         "N replicas"));
   }
+  NDX_RETURN_IF_ERROR(FinishNodeLimits(origin, config->mutable_node_limits()));
+  NDX_RETURN_IF_ERROR(FinishOwnerGuard(origin, config->mutable_owner_guard()));
   absl::Status metrics_ok = metrics::CheckMetricsConfig(config->metrics());
   if (!metrics_ok.ok()) return Invalid(origin, metrics_ok.message());
   return absl::OkStatus();

@@ -72,6 +72,34 @@ absl::StatusOr<std::string> LoadOrCreateRawKey(const std::string& path, absl::st
   return key;
 }
 
+// The gRPC port's connection policy (docs/configuration.md, Connections): an idle connection is
+// closed; a silent one is pinged, and closed when its peer does not answer; a client pinging more
+// often than allowed, or at all while it has no call, is disconnected (GOAWAY too_many_pings);
+// calls per connection are capped, further ones waiting in the client.
+void ApplyTransportPolicy(const v1::TransportConfig& transport, grpc::ServerBuilder* builder) {
+  auto arg = [builder](const char* name, uint32_t value) {
+    builder->AddChannelArgument(name, static_cast<int>(value));
+  };
+  arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS, transport.max_connection_idle_ms());
+  if (transport.max_connection_age_ms() > 0) {
+    arg(GRPC_ARG_MAX_CONNECTION_AGE_MS, transport.max_connection_age_ms());
+    if (transport.max_connection_age_grace_ms() > 0) {
+      arg(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, transport.max_connection_age_grace_ms());
+    }
+  }
+  arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, transport.max_concurrent_streams());
+  arg(GRPC_ARG_KEEPALIVE_TIME_MS, transport.keepalive_time_ms());
+  arg(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, transport.keepalive_timeout_ms());
+  // gRPC's default stops the gateway's keepalive pings after two without data: a subscriber's
+  // quiet stream would go unchecked.
+  arg(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // An idle connection is closed anyway: pinging it keeps nothing alive.
+  arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  arg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      transport.min_client_ping_interval_ms());
+  arg(GRPC_ARG_HTTP2_MAX_PING_STRIKES, transport.max_ping_strikes());
+}
+
 // The gateway's own identity, as the caller of what it does on its own (start-up changes).
 std::string OwnIdentity(const v1::GatewayConfig& config) {
   absl::StatusOr<std::string> pem = ReadFile(config.tls().cert_file());
@@ -215,12 +243,17 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   gateway->adapters_ = std::make_unique<AdapterPool>(tls, config.trust_domain(),
                                                      static_cast<int>(config.max_message_bytes()),
                                                      gateway->metrics_.get());
+  gateway->node_limits_ = std::make_unique<NodeLimits>(NodeLimitsOptionsFrom(config.node_limits()));
+  gateway->owner_guards_ =
+      std::make_unique<OwnerGuards>(OwnerGuardOptionsFrom(config.owner_guard()), &Clock::Real());
   gateway->exchange_ = std::make_unique<ExchangeService>(
       ExchangeOptions{.callers = callers,
                       .adapter_timeout = absl::Milliseconds(config.adapter_timeout_ms()),
                       .default_page_size = static_cast<int>(config.default_page_size()),
                       .max_page_size = static_cast<int>(config.max_page_size()),
-                      .grant_quotas = gateway->grant_quotas_.get()},
+                      .grant_quotas = gateway->grant_quotas_.get(),
+                      .node_limits = gateway->node_limits_.get(),
+                      .owner_guards = gateway->owner_guards_.get()},
       gateway->registry_.get(), gateway->adapters_.get(), gateway->page_tokens_.get(),
       gateway->audit_.get(), &Clock::Real());
   gateway->registry_service_ =
@@ -228,7 +261,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
                                         gateway->audit_.get(), &Clock::Real());
   gateway->audit_service_ = std::make_unique<AuditService>(
       callers, gateway->registry_.get(), gateway->audit_log_, gateway->checkpointer_.get(),
-      gateway->audit_.get(), &Clock::Real());
+      gateway->audit_.get(), &Clock::Real(), gateway->node_limits_.get());
 
   NDX_ASSIGN_OR_RETURN(gateway->events_,
                        events::EventStore::Open(events::EventStoreOptions{
@@ -252,6 +285,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes()));
   // Channelz counts every call for a debugging service ndx does not serve (see AdapterPool).
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
+  ApplyTransportPolicy(config.node_limits().transport(), &builder);
   builder.RegisterService(gateway->exchange_.get());
   builder.RegisterService(gateway->registry_service_.get());
   builder.RegisterService(gateway->audit_service_.get());
@@ -293,14 +327,16 @@ absl::Status GatewayServer::StartMetrics(const v1::GatewayConfig& config,
                    .audit_log_dir = config.audit().dir() + "/log",
                    .checkpointer = checkpointer_.get(),
                    .events = events_.get()});
+  owner_guard_metrics_ = std::make_unique<OwnerGuardCollector>(owner_guards_.get());
   certificate_metrics_ = std::make_unique<metrics::CertificateCollector>(tls);
-  NDX_ASSIGN_OR_RETURN(metrics_server_,
-                       metrics::MetricsServer::Start({.config = config.metrics(),
-                                                      .tls = tls,
-                                                      .trust_domain = config.trust_domain(),
-                                                      .revocation = revocation_.get()},
-                                                     {&metrics_->registry(), state_metrics_.get(),
-                                                      certificate_metrics_.get()}));
+  NDX_ASSIGN_OR_RETURN(
+      metrics_server_,
+      metrics::MetricsServer::Start({.config = config.metrics(),
+                                     .tls = tls,
+                                     .trust_domain = config.trust_domain(),
+                                     .revocation = revocation_.get()},
+                                    {&metrics_->registry(), state_metrics_.get(),
+                                     owner_guard_metrics_.get(), certificate_metrics_.get()}));
   spdlog::info("metrics at https://{}/metrics (port {}), for {}", config.metrics().listen_address(),
                metrics_server_->port(), absl::StrJoin(config.metrics().scrapers(), ", "));
   return absl::OkStatus();

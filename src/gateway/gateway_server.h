@@ -21,6 +21,9 @@
 #include "gateway/gateway_metrics.h"
 #include "gateway/gateway_state_collector.h"
 #include "gateway/json_api.h"
+#include "gateway/node_limits.h"
+#include "gateway/owner_guard.h"
+#include "gateway/owner_guard_collector.h"
 #include "gateway/page_tokens.h"
 #include "gateway/registry_service.h"
 #include "metrics/certificate_collector.h"
@@ -80,6 +83,10 @@ class GatewayServer {
   std::unique_ptr<AdapterPool> adapters_;
   std::unique_ptr<PageTokens> page_tokens_;
   std::unique_ptr<GrantQuotas> grant_quotas_;
+  // What the services consult before they take on a call: caps per caller node, and the guards
+  // of each owner's adapter.
+  std::unique_ptr<NodeLimits> node_limits_;
+  std::unique_ptr<OwnerGuards> owner_guards_;
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<RegistryService> registry_service_;
   std::unique_ptr<AuditService> audit_service_;
@@ -93,6 +100,7 @@ class GatewayServer {
   std::unique_ptr<crypto::CertificateExpiryMonitor> expiry_;
   // The metrics listener and what it reads at each scrape; last, so that it stops first.
   std::unique_ptr<GatewayStateCollector> state_metrics_;
+  std::unique_ptr<OwnerGuardCollector> owner_guard_metrics_;
   std::unique_ptr<metrics::CertificateCollector> certificate_metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
 };

@@ -32,8 +32,10 @@ http::Response ErrorResponse(const absl::Status& status, const std::string& requ
 // caller's (the TLS layer has already checked the chain, the leaf rules and the CRL).
 ReadOrigin OriginOf(const http::Request& request, const CallerPolicy& callers,
                     absl::Status* bad_header) {
+  // No connection: the face's threads and idle timeout bound its connections (node_limits).
   ReadOrigin origin{.caller = NodeIdOf(request.peer, callers),
-                    .deadline = std::chrono::system_clock::time_point::max()};
+                    .deadline = std::chrono::system_clock::time_point::max(),
+                    .connection = {}};
   std::string timeout = request.header("grpc-timeout");
   if (!timeout.empty()) {
     absl::StatusOr<std::chrono::nanoseconds> parsed = ParseGrpcTimeout(timeout);

@@ -53,6 +53,11 @@ std::string FakeAdapter::endpoint() const { return absl::StrCat("127.0.0.1:", po
 grpc::Status FakeAdapter::Fetch(grpc::ServerContext* context, const v1::FetchRequest* request,
                                 v1::FetchResponse* response) {
   ++fetch_count_;
+  if (hang_ != nullptr && hang_(*request)) {
+    ++hanging_;
+    while (!released_ && !context->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
+    --hanging_;
+  }
   absl::Time until = absl::Now() + absl::Milliseconds(delay_ms_.load());
   while (absl::Now() < until && !context->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
   return reply_(*request, response);

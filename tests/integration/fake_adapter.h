@@ -31,6 +31,13 @@ class FakeAdapter final : public v1::Adapter::Service {
   std::string endpoint() const;
   void set_delay(absl::Duration delay) { delay_ms_ = absl::ToInt64Milliseconds(delay); }
   int fetch_count() const { return fetch_count_; }
+  // From now on, a Fetch for which `hang` is true waits until ReleaseHanging() or until it is
+  // cancelled, as a stuck database would. Set before the calls arrive.
+  void HangWhen(std::function<bool(const v1::FetchRequest&)> hang) { hang_ = std::move(hang); }
+  // Lets the waiting calls answer, and the later ones not wait.
+  void ReleaseHanging() { released_ = true; }
+  // Calls waiting now.
+  int hanging() const { return hanging_; }
 
   grpc::Status Fetch(grpc::ServerContext* context, const v1::FetchRequest* request,
                      v1::FetchResponse* response) override;
@@ -39,6 +46,9 @@ class FakeAdapter final : public v1::Adapter::Service {
   Reply reply_;
   std::atomic<int64_t> delay_ms_{0};
   std::atomic<int> fetch_count_{0};
+  std::function<bool(const v1::FetchRequest&)> hang_;
+  std::atomic<bool> released_{false};
+  std::atomic<int> hanging_{0};
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -180,7 +180,9 @@ TEST_F(MisbehavingAdapterTest, DeniedReadIsNeverForwarded) {
 }
 
 TEST_F(MisbehavingAdapterTest, SlowReadsWaitForTheAdapterTogether) {
-  StartWith(AnswerFullRecord(), absl::Seconds(5));
+  // Each read comes on a connection of its own: more than a node's default cap of connections.
+  StartWith(AnswerFullRecord(), absl::Seconds(5), 0,
+            "node_limits { defaults { connections: 16 } }\n");
   adapter_->set_delay(absl::Seconds(1));
   // Waiting one after another, 16 reads of 1 s each would miss a 6 s deadline: no gateway
   // thread may wait for an adapter.

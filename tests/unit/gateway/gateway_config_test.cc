@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "common/files.h"
+#include "gateway/node_limits.h"
+#include "gateway/owner_guard.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
 
@@ -159,6 +161,81 @@ TEST(GatewayConfigTest, MetricsAreOffUnlessConfiguredAndLoopbackUnlessAllowed) {
       IsOk());
   EXPECT_THAT(LoadGatewayConfig(path),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metrics.scrapers is empty")));
+}
+
+TEST(GatewayConfigTest, OverloadSettingsHaveProtectiveDefaults) {
+  ndx::testing::TempDir dir;
+  std::string path = dir.Join("gateway.textproto");
+  ASSERT_THAT(WriteFileAtomically(path, std::string(kConfig) + R"(
+node_limits {
+  defaults { calls: 100 }
+  nodes { key: "moh/insurance" value { connections: 32 } }
+  transport { max_connection_idle_ms: 500 }
+}
+owner_guard { max_in_flight_by_owner { key: "mops/population" value: 0 } }
+)",
+                                  0644),
+              IsOk());
+  absl::StatusOr<v1::GatewayConfig> config = LoadGatewayConfig(path);
+  ASSERT_THAT(config, IsOk());
+  const v1::NodeLimitsConfig& limits = config->node_limits();
+  EXPECT_EQ(limits.defaults().calls(), 100u);
+  EXPECT_EQ(limits.defaults().streams(), 16u);
+  EXPECT_EQ(limits.defaults().subscriptions(), 64u);
+  EXPECT_EQ(limits.defaults().connections(), 8u);
+  // A node's own caps default to the configured defaults.
+  const v1::NodeCaps& insurance = limits.nodes().at("moh/insurance");
+  EXPECT_EQ(insurance.calls(), 100u);
+  EXPECT_EQ(insurance.connections(), 32u);
+  EXPECT_EQ(limits.transport().max_connection_idle_ms(), 500u);
+  EXPECT_EQ(limits.transport().max_connection_age_ms(), 0u);
+  EXPECT_EQ(limits.transport().max_concurrent_streams(), 100u);
+  EXPECT_EQ(limits.transport().keepalive_time_ms(), 60000u);
+  EXPECT_EQ(limits.transport().keepalive_timeout_ms(), 20000u);
+  EXPECT_EQ(limits.transport().min_client_ping_interval_ms(), 30000u);
+  EXPECT_EQ(limits.transport().max_ping_strikes(), 2u);
+
+  const v1::OwnerGuardConfig& guard = config->owner_guard();
+  EXPECT_EQ(guard.max_in_flight(), 128u);
+  EXPECT_EQ(guard.max_in_flight_by_owner().at("mops/population"), 128u);
+  EXPECT_EQ(guard.circuit().failures_to_open(), 5u);
+  EXPECT_EQ(guard.circuit().open_ms(), 10000u);
+  EXPECT_FALSE(guard.circuit().disabled());
+  EXPECT_EQ(guard.deadline_shedding().min_samples(), 20u);
+  EXPECT_EQ(guard.deadline_shedding().window_seconds(), 60u);
+  EXPECT_FALSE(guard.deadline_shedding().disabled());
+
+  NodeLimitsOptions options = NodeLimitsOptionsFrom(limits);
+  EXPECT_EQ(options.defaults.calls, 100);
+  EXPECT_EQ(options.nodes.at("moh/insurance").connections, 32);
+  OwnerGuardOptions guards = OwnerGuardOptionsFrom(guard);
+  EXPECT_EQ(guards.circuit.open_for, absl::Seconds(10));
+  EXPECT_EQ(guards.shedding.window, absl::Seconds(60));
+}
+
+TEST(GatewayConfigTest, OverloadSettingsOutOfRangeAreNamed) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"node_limits { nodes { key: \"ops\" value { calls: 1 } } }", "node_limits.nodes"},
+      {"node_limits { defaults { calls: 5000000 } }", "node_limits.defaults.calls 5000000"},
+      {"node_limits { nodes { key: \"moh/insurance\" value { streams: 2000000 } } }",
+       "node_limits.nodes[\"moh/insurance\"].streams"},
+      {"node_limits { transport { keepalive_time_ms: 4000000000 } }",
+       "node_limits.transport.keepalive_time_ms"},
+      {"node_limits { transport { max_connection_age_ms: 4000000000 } }", "max_connection_age_ms"},
+      {"owner_guard { max_in_flight_by_owner { key: \"x\" value: 1 } }",
+       "owner_guard.max_in_flight_by_owner"},
+      {"owner_guard { deadline_shedding { min_samples: 65 } }",
+       "owner_guard.deadline_shedding.min_samples 65 is larger than 64"},
+      {"owner_guard { circuit { open_ms: 3000000000 } }", "owner_guard.circuit.open_ms"},
+  };
+  ndx::testing::TempDir dir;
+  std::string path = dir.Join("gateway.textproto");
+  for (const auto& [setting, message] : cases) {
+    ASSERT_THAT(WriteFileAtomically(path, std::string(kConfig) + setting + "\n", 0644), IsOk());
+    EXPECT_THAT(LoadGatewayConfig(path),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(message)))
+        << setting;
+  }
 }
 
 }  // namespace
