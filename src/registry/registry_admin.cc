@@ -181,6 +181,22 @@ absl::string_view OwnerOf(const Snapshot& snapshot, const v1::Grant& grant) {
   return entry == nullptr ? absl::string_view() : absl::string_view(entry->dataset.owner());
 }
 
+// Grant `id` of the snapshot, when `caller` owns its dataset; the refusal completes "only the
+// owner of dataset ... may <action> grant <id>".
+absl::StatusOr<const v1::Grant*> GrantOwnedBy(const Snapshot& snapshot, absl::string_view caller,
+                                              const std::string& id, absl::string_view action) {
+  if (id.empty()) return absl::InvalidArgumentError("grant_id is required");
+  const v1::Grant* found = snapshot.FindGrant(id);
+  if (found == nullptr) return GrantNotFound(id);
+  absl::string_view owner = OwnerOf(snapshot, *found);
+  if (owner != caller) {
+    return absl::PermissionDeniedError(absl::StrCat("only the owner of dataset ", found->dataset(),
+                                                    " (node ", owner, ") may ", action, " grant ",
+                                                    found->id()));
+  }
+  return found;
+}
+
 bool MaySeeGrant(const Snapshot& snapshot, const v1::Node& caller, const v1::Grant& grant) {
   return IsOperator(caller) || grant.consumer() == caller.id() ||
          OwnerOf(snapshot, grant) == caller.id();
@@ -633,15 +649,8 @@ absl::StatusOr<v1::Grant> RegistryAdmin::ApproveGrant(absl::string_view caller,
   absl::MutexLock lock(&write_mutex_);
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
-  if (request.grant_id().empty()) return absl::InvalidArgumentError("grant_id is required");
-  const v1::Grant* found = snapshot->FindGrant(request.grant_id());
-  if (found == nullptr) return GrantNotFound(request.grant_id());
-  absl::string_view owner = OwnerOf(*snapshot, *found);
-  if (owner != caller) {
-    return absl::PermissionDeniedError(absl::StrCat("only the owner of dataset ", found->dataset(),
-                                                    " (node ", owner, ") may approve grant ",
-                                                    found->id()));
-  }
+  NDX_ASSIGN_OR_RETURN(const v1::Grant* found,
+                       GrantOwnedBy(*snapshot, caller, request.grant_id(), "approve"));
   switch (found->state()) {
     case v1::GRANT_STATE_REQUESTED:
       break;
@@ -707,15 +716,8 @@ absl::StatusOr<v1::Grant> RegistryAdmin::SetGrantRateLimit(
   absl::MutexLock lock(&write_mutex_);
   std::shared_ptr<const Snapshot> snapshot = registry_->snapshot();
   NDX_RETURN_IF_ERROR(ActiveCaller(*snapshot, caller).status());
-  if (request.grant_id().empty()) return absl::InvalidArgumentError("grant_id is required");
-  const v1::Grant* found = snapshot->FindGrant(request.grant_id());
-  if (found == nullptr) return GrantNotFound(request.grant_id());
-  absl::string_view owner = OwnerOf(*snapshot, *found);
-  if (owner != caller) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("only the owner of dataset ", found->dataset(), " (node ", owner,
-                     ") may set the rate limit of grant ", found->id()));
-  }
+  NDX_ASSIGN_OR_RETURN(const v1::Grant* found, GrantOwnedBy(*snapshot, caller, request.grant_id(),
+                                                            "set the rate limit of"));
   if (found->state() == v1::GRANT_STATE_REVOKED) {
     return absl::FailedPreconditionError(absl::StrCat(
         "grant ", found->id(), " is revoked; a revoked grant allows no call to limit"));
