@@ -8,6 +8,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "adapters/field_value.h"
@@ -110,6 +111,11 @@ class Backend {
   // Checks that the backend can serve `binding` (its table and columns exist); the message says
   // what is missing. Called once per binding at load.
   virtual absl::Status CheckBinding(const Binding& binding) = 0;
+
+  // Where `binding`'s records are read from, for the operator's log: "table residents".
+  virtual std::string Source(const Binding& binding) const {
+    return absl::StrCat("table ", binding.table);
+  }
 
   // The record whose key field equals `key`, serialized; kNotFound when there is none.
   virtual absl::StatusOr<std::string> Fetch(const Binding& binding, absl::string_view key,

@@ -99,8 +99,8 @@ int main(int argc, char** argv) {
                  (*server)->metrics_port());
   }
   for (const auto& [id, dataset] : config->datasets) {
-    spdlog::info("serving dataset {} ({}) from table {}", id, dataset.binding->message->full_name(),
-                 dataset.binding->table);
+    spdlog::info("serving dataset {} ({}) from {}", id, dataset.binding->message->full_name(),
+                 dataset.backend->Source(*dataset.binding));
   }
   spdlog::info("ndx-adapter listening on {}:{}", HostOf(config->listen_address), port);
 

@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/backend.h"
@@ -98,6 +99,10 @@ class RestBackend final : public Backend {
   // the JSON mapping reads into a supported field, and no field is named like a query parameter
   // of the contract (page_size, page_token).
   absl::Status CheckBinding(const Binding& binding) override;
+  // "the REST API at https://host:port": a binding has no table here.
+  std::string Source(const Binding& binding) const override {
+    return absl::StrCat("the REST API at ", origin_);
+  }
   absl::StatusOr<std::string> Fetch(const Binding& binding, absl::string_view key,
                                     const std::vector<std::string>& fields,
                                     absl::Time deadline) override;

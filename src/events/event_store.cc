@@ -246,9 +246,20 @@ size_t EventStore::SubscriptionCount(absl::string_view dataset) const {
   return it == datasets_.end() ? 0 : it->second.subscriptions.size();
 }
 
+size_t EventStore::SubscriberSubscriptionCountLocked(absl::string_view subscriber) const {
+  size_t count = 0;
+  for (const auto& [id, state] : datasets_) count += state.subscriptions.count(subscriber);
+  return count;
+}
+
 absl::StatusOr<v1::Subscription> EventStore::OpenSubscription(v1::Subscription subscription,
-                                                              bool at_head) {
+                                                              bool at_head, AdmitNew admit) {
   absl::MutexLock lock(&mutex_);
+  auto existing = datasets_.find(subscription.dataset());
+  if (existing == datasets_.end() ||
+      !existing->second.subscriptions.contains(subscription.subscriber())) {
+    NDX_RETURN_IF_ERROR(admit(SubscriberSubscriptionCountLocked(subscription.subscriber())));
+  }
   DatasetState& state = datasets_[subscription.dataset()];
   if (at_head) subscription.set_acknowledged_sequence(state.head);
   if (subscription.acknowledged_sequence() > state.head) {

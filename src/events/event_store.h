@@ -95,7 +95,14 @@ class EventStore {
   // position becomes the dataset's head, atomically with respect to Append: it will receive
   // exactly the events appended after this call. Otherwise its position is kept as given;
   // kInvalidArgument when that is beyond the head.
-  absl::StatusOr<v1::Subscription> OpenSubscription(v1::Subscription subscription, bool at_head);
+  //
+  // A new subscription (its subscriber has none to the dataset yet) is stored only if `admit`,
+  // asked with how many subscriptions the subscriber has now, returns OK; otherwise its refusal is
+  // returned. It is asked under the store's lock, so that concurrent calls cannot all pass one
+  // cap: it must not call the store.
+  using AdmitNew = absl::FunctionRef<absl::Status(size_t subscriber_subscriptions)>;
+  absl::StatusOr<v1::Subscription> OpenSubscription(v1::Subscription subscription, bool at_head,
+                                                    AdmitNew admit = AdmitAll);
 
   // Moves the subscription's position to `sequence` when that is further; returns the position.
   // kNotFound without such a subscription, kInvalidArgument for a sequence beyond the head.
@@ -114,6 +121,11 @@ class EventStore {
                                     absl::Time expire_before);
 
  private:
+  static absl::Status AdmitAll(size_t) { return absl::OkStatus(); }
+  // How many subscriptions `subscriber` has, to every dataset.
+  size_t SubscriberSubscriptionCountLocked(absl::string_view subscriber) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
   struct DatasetState {
     uint64_t head = 0;
     // No stored event of the dataset has a lower sequence.

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/logging.h"
+#include "gateway/overload_refusal.h"
 #include "gateway/request_id.h"
 
 namespace ndx::gateway {
@@ -31,6 +33,13 @@ void AuditedCall::Finish(absl::Status status, absl::AnyInvocable<void(absl::Stat
     if (!status.ok() && !failure_recorded_) RecordApplyFailure(status);
     std::move(answer)(std::move(status));
     return;
+  }
+  // The gateway's own limits refuse in floods: counted per second (RefusalTally), not audited
+  // call by call. The reason names the limit only; the message can vary between calls.
+  if (std::optional<OverloadReason> overload = OverloadReasonOf(status);
+      overload.has_value() && record_.overload_reason.empty()) {
+    record_.overload_reason =
+        absl::StrCat("refused for overload (", OverloadReasonName(*overload), ")");
   }
   record_.allowed = status.ok();
   record_.code = status.code();

@@ -64,12 +64,16 @@ class RefusedSubscription final : public grpc::ServerWriteReactor<v1::SubscribeR
 // set before Finish).
 class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
  public:
+  // `node_stream` is the subscriber's place among its node's open streams, given back when the
+  // stream is done.
   static std::shared_ptr<SubscriptionStream> Create(EventsService* service,
                                                     v1::Subscription subscription, uint32_t window,
                                                     audit::AuditRecord opening,
-                                                    std::string peer_certificate) {
-    std::shared_ptr<SubscriptionStream> stream(new SubscriptionStream(
-        service, std::move(subscription), window, std::move(opening), std::move(peer_certificate)));
+                                                    std::string peer_certificate,
+                                                    NodeLimits::Hold node_stream) {
+    std::shared_ptr<SubscriptionStream> stream(
+        new SubscriptionStream(service, std::move(subscription), window, std::move(opening),
+                               std::move(peer_certificate), std::move(node_stream)));
     stream->self_ = stream;
     return stream;
   }
@@ -182,16 +186,19 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
     // reference, if any, deletes it later.
     std::shared_ptr<SubscriptionStream> self = std::move(self_);
     service_->Unregister(this);
+    node_stream_.Release();
   }
 
  private:
   SubscriptionStream(EventsService* service, v1::Subscription subscription, uint32_t window,
-                     audit::AuditRecord opening, std::string peer_certificate)
+                     audit::AuditRecord opening, std::string peer_certificate,
+                     NodeLimits::Hold node_stream)
       : service_(service),
         subscription_(std::move(subscription)),
         peer_certificate_(std::move(peer_certificate)),
         window_(window),
         opening_(std::move(opening)),
+        node_stream_(std::move(node_stream)),
         acknowledged_(subscription_.acknowledged_sequence()),
         next_(acknowledged_ + 1) {}
 
@@ -246,6 +253,8 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
   const uint32_t window_ = kDefaultMaxUnacknowledged;
   // The audit record of the Subscribe call, for the record of its end.
   const audit::AuditRecord opening_;
+  // Released by OnDone; nothing else touches it.
+  NodeLimits::Hold node_stream_;
   // Set by Create, cleared by OnDone; nothing else touches it.
   std::shared_ptr<SubscriptionStream> self_;
 
@@ -383,8 +392,14 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
   record.dataset = request->dataset();
   record.purpose = request->purpose();
   v1::Subscription subscription;
+  NodeLimits::Hold node_stream;
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(record.caller, CallerNodeId(*context, options_.callers));
+    if (options_.node_limits != nullptr) {
+      NDX_ASSIGN_OR_RETURN(
+          node_stream,
+          options_.node_limits->Acquire(record.caller, NodeResource::kStreams, context->peer()));
+    }
     absl::Time now = clock_->Now();
     NDX_ASSIGN_OR_RETURN(registry::GrantMatch match,
                          SubscribeGrant(*snapshot, record.caller, *request, now));
@@ -406,7 +421,12 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
     }
     wanted.set_grant_id(match.grant->id());
     wanted.set_purpose(request->purpose());
-    NDX_ASSIGN_OR_RETURN(subscription, store_->OpenSubscription(std::move(wanted), !resume));
+    auto admit = [&](size_t held) {
+      if (options_.node_limits == nullptr) return absl::OkStatus();
+      return options_.node_limits->CheckHeld(record.caller, NodeResource::kSubscriptions,
+                                             static_cast<int>(held));
+    };
+    NDX_ASSIGN_OR_RETURN(subscription, store_->OpenSubscription(std::move(wanted), !resume, admit));
     return absl::OkStatus();
   }();
   audit::AuditRecord opening = record;
@@ -424,8 +444,9 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
     std::vector<grpc::string_ref> pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
     if (!pems.empty()) peer_certificate.assign(pems[0].data(), pems[0].size());
   }
-  std::shared_ptr<SubscriptionStream> stream = SubscriptionStream::Create(
-      this, std::move(subscription), window, std::move(opening), std::move(peer_certificate));
+  std::shared_ptr<SubscriptionStream> stream =
+      SubscriptionStream::Create(this, std::move(subscription), window, std::move(opening),
+                                 std::move(peer_certificate), std::move(node_stream));
   stream->Start();
   return stream.get();
 }

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "events/event_store.h"
 #include "gateway/caller.h"
+#include "gateway/node_limits.h"
 #include "ndx/v1/events.grpc.pb.h"
 #include "registry/authorizer.h"
 #include "registry/registry.h"
@@ -33,6 +34,8 @@ struct EventsOptions {
   absl::Duration expiry_interval = absl::Seconds(60);
   // Time between two looks at the registry for grant changes that end open streams.
   absl::Duration registry_poll_interval = absl::Milliseconds(200);
+  // Caps each node's open Subscribe streams and stored subscriptions; none without it.
+  NodeLimits* node_limits = nullptr;
 };
 
 // The Events gRPC service: owners publish references to their records, granted nodes subscribe

@@ -12,7 +12,6 @@
 #include "common/status_macros.h"
 #include "gateway/audited_call.h"
 #include "gateway/caller.h"
-#include "gateway/overload_refusal.h"
 #include "gateway/projection.h"
 #include "gateway/read_validation.h"
 #include "registry/authorizer.h"
@@ -255,13 +254,6 @@ class ReadCall {
   void Complete(absl::Status status) {
     // A call that never reached the adapter gives its place back without a verdict on it.
     owner_permit_ = {};
-    // The gateway's own limits refuse in floods: counted per second (RefusalTally), not audited
-    // call by call. The reason names the limit only; the message can vary between calls.
-    if (std::optional<OverloadReason> overload = OverloadReasonOf(status);
-        overload.has_value() && call_.record().overload_reason.empty()) {
-      call_.record().overload_reason =
-          absl::StrCat("refused for overload (", OverloadReasonName(*overload), ")");
-    }
     // Finish hands the record, request id included, to the audit sink.
     call_.Finish(std::move(status),
                  [this, request_id = call_.record().request_id](absl::Status answer) {

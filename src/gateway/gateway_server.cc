@@ -272,7 +272,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
       EventsOptions{
           .callers = callers,
           .retention = absl::Seconds(static_cast<int64_t>(config.events().retention_seconds())),
-          .expiry_interval = absl::Seconds(config.events().expiry_interval_seconds())},
+          .expiry_interval = absl::Seconds(config.events().expiry_interval_seconds()),
+          .node_limits = gateway->node_limits_.get()},
       gateway->events_.get(), gateway->registry_.get(), gateway->audit_.get(), &Clock::Real());
   spdlog::info("event store at {} ({} subscriptions), retention {} s", config.events().dir(),
                gateway->events_->Subscriptions().size(), config.events().retention_seconds());

@@ -162,7 +162,7 @@ absl::Status NodeLimits::OverCap(absl::string_view node, NodeResource resource, 
       break;
     case NodeResource::kSubscriptions:
       what = "subscriptions";
-      advice = "remove one first";
+      advice = "a subscription ends with its grant; ask the gateway's operator to raise the cap";
       break;
   }
   return OverloadRefusal(

@@ -320,7 +320,7 @@ TEST_F(EventStoreTest, SecondOpenOfTheSameDirectoryIsUnavailable) {
 
 TEST(EventStoreOpenTest, NeedsAKeySealer) {
   TempDir dir;
-  EXPECT_THAT(EventStore::Open({.dir = dir.Join("events")}),
+  EXPECT_THAT(EventStore::Open({.dir = dir.Join("events"), .key_sealer = std::nullopt}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key_sealer")));
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "gateway/overload_refusal.h"
 #include "testing/fake_clock.h"
 #include "testing/status_matchers.h"
 
@@ -109,6 +110,24 @@ TEST_F(AuditedCallTest, ARefusalRecordsItsReasonAndStaysTheSameRefusal) {
   AuditedCall unrecorded = NewCall("Query");
   EXPECT_THAT(unrecorded.FinishAndWait(absl::PermissionDeniedError("no grant")),
               StatusIs(absl::StatusCode::kPermissionDenied, "no grant"));
+}
+
+// Every service's refusals for overload (Exchange reads, audit exports, subscriptions) reach
+// the sink marked with the limit, for RefusalTally to count them; other refusals are not marked.
+TEST_F(AuditedCallTest, AnOverloadRefusalIsMarkedWithItsLimitForTheTally) {
+  AuditedCall call = NewCall("Events.Subscribe");
+  absl::Status refusal =
+      OverloadRefusal(absl::StatusCode::kResourceExhausted, OverloadReason::kNodeStreams,
+                      "node x has 16 streams open");
+  EXPECT_THAT(call.FinishAndWait(refusal), StatusIs(absl::StatusCode::kResourceExhausted));
+  AuditedCall other = NewCall("Events.Subscribe");
+  EXPECT_THAT(other.FinishAndWait(absl::ResourceExhaustedError("message too large")),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+
+  std::vector<audit::AuditRecord> records = sink_.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].overload_reason, "refused for overload (node_streams)");
+  EXPECT_EQ(records[1].overload_reason, "");
 }
 
 TEST_F(AuditedCallTest, FinishAnswersThroughItsCallbackExactlyOnce) {

@@ -163,6 +163,9 @@ class StreamReader final : public grpc::ClientReadReactor<v1::SubscribeResponse>
     return ended_;
   }
 
+  // Ends the call from the subscriber's side; WaitEnd waits for the end.
+  void Cancel() { context_.TryCancel(); }
+
   void OnReadInitialMetadataDone(bool ok) override {
     absl::MutexLock lock(&mutex_);
     subscribed_ = ok;
@@ -302,10 +305,11 @@ class EventsServiceTest : public ::testing::Test {
     ASSERT_THAT(registry_->PutGrant(grant).status(), IsOk());
   }
 
-  void StartServer() {
+  void StartServer(NodeLimits* node_limits = nullptr) {
     service_ = std::make_unique<EventsService>(
         EventsOptions{.callers = {.trust_domain = ::ndx::testing::TestPki::kTrustDomain},
-                      .registry_poll_interval = absl::Milliseconds(5)},
+                      .registry_poll_interval = absl::Milliseconds(5),
+                      .node_limits = node_limits},
         store_.get(), registry_.get(), &audit_, &clock_);
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
         crypto::MakeServerCredentials(pki_.Gateway("core"), ::ndx::testing::TestPki::kTrustDomain);
@@ -349,6 +353,8 @@ class EventsServiceTest : public ::testing::Test {
   std::unique_ptr<registry::RegistryAdmin> admin_;
   std::unique_ptr<events::EventStore> store_;
   HoldingAuditSink audit_;
+  // Outlives the streams, which give their places back when TearDown ends them.
+  std::unique_ptr<NodeLimits> node_limits_;
   std::unique_ptr<EventsService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -450,6 +456,76 @@ TEST_F(EventsServiceTest, RevocationWithManyIdleStreamsDoesNotBlockPublishOrAck)
   EXPECT_EQ(ends.size(), size_t{kNodes * kDatasets});
   EXPECT_EQ(std::set(ends.begin(), ends.end()).size(), ends.size());
   EXPECT_FALSE(deaths->ended());
+}
+
+// A node's open Subscribe streams and its stored subscriptions are capped (node_limits). Over a
+// cap, Subscribe is refused with RESOURCE_EXHAUSTED naming the setting, and its record is marked
+// as an overload refusal, for the audit log to count rather than append one by one. A stream
+// gives its place back when it ends; a subscription keeps its place after its stream ended, and
+// resuming it takes none.
+TEST_F(EventsServiceTest, SubscribeStreamsAndSubscriptionsAreCappedPerNode) {
+  std::vector<std::string> datasets;
+  for (int d = 0; d < 4; ++d) {
+    datasets.push_back(absl::StrFormat("civil/set-%02d", d));
+    RegisterDataset(datasets.back());
+  }
+  RegisterNode(kTax);
+  for (const std::string& dataset : datasets) Grant(kTax, dataset);
+  NodeLimitsOptions caps;
+  caps.nodes[kTax] = NodeCapValues{.streams = 2, .subscriptions = 3};
+  node_limits_ = std::make_unique<NodeLimits>(caps);
+  NodeLimits& limits = *node_limits_;
+  StartServer(&limits);
+
+  StreamReader* first = Subscribe(kTax, datasets[0]);
+  StreamReader* second = Subscribe(kTax, datasets[1]);
+  ASSERT_TRUE(first->WaitSubscribed());
+  ASSERT_TRUE(second->WaitSubscribed());
+  EXPECT_EQ(limits.Held(kTax, NodeResource::kStreams), 2);
+
+  // A third stream while two are open.
+  std::optional<grpc::Status> refused = Subscribe(kTax, datasets[2])->WaitEnd();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused->error_message(), HasSubstr("node_limits.nodes[\"tax/core\"].streams"));
+  EXPECT_FALSE(store_->FindSubscription(kTax, datasets[2]).has_value());
+
+  // The gateway gives a stream's place back in its OnDone, after the subscriber heard the end.
+  auto end = [&](StreamReader* reader) {
+    int open = limits.Held(kTax, NodeResource::kStreams);
+    reader->Cancel();
+    ASSERT_TRUE(reader->WaitEnd().has_value());
+    for (absl::Time guard = absl::Now() + kGuard;
+         limits.Held(kTax, NodeResource::kStreams) >= open && absl::Now() < guard;) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ(limits.Held(kTax, NodeResource::kStreams), open - 1);
+  };
+
+  // Once one ends, its place is free: the third stream opens, and is the third subscription.
+  end(first);
+  StreamReader* third = Subscribe(kTax, datasets[2]);
+  ASSERT_TRUE(third->WaitSubscribed());
+
+  // Three subscriptions are stored, one of them without a stream: a fourth dataset is refused...
+  end(second);
+  std::optional<grpc::Status> fourth = Subscribe(kTax, datasets[3])->WaitEnd();
+  ASSERT_TRUE(fourth.has_value());
+  EXPECT_EQ(fourth->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(fourth->error_message(),
+              HasSubstr("has 3 subscriptions, as many as the gateway allows it "
+                        "(node_limits.nodes[\"tax/core\"].subscriptions)"));
+  EXPECT_FALSE(store_->FindSubscription(kTax, datasets[3]).has_value());
+  // ...while resuming one of the three is not a new subscription.
+  StreamReader* resumed = Subscribe(kTax, datasets[0]);
+  EXPECT_TRUE(resumed->WaitSubscribed());
+
+  std::vector<std::string> marked;
+  for (const audit::AuditRecord& record : audit_.Records("Events.Subscribe")) {
+    if (!record.overload_reason.empty()) marked.push_back(record.overload_reason);
+  }
+  EXPECT_EQ(marked, (std::vector<std::string>{"refused for overload (node_streams)",
+                                              "refused for overload (node_subscriptions)"}));
 }
 
 }  // namespace
