@@ -71,7 +71,7 @@ std::string FormatJson(const RunDescription& run, const LoadResult& result) {
       {"latency_max_us", latency.max()},
       {"response_bytes", result.response_bytes},
       {"client_cpu_percent", RoundToTenths(CpuPercent(result))},
-      {"mode", run.rate > 0 ? "open" : "closed"},
+      {"loop", run.rate > 0 ? "open" : "closed"},
   };
   nlohmann::ordered_json by_code = nlohmann::ordered_json::object();
   for (const auto& [code, histogram] : result.latency_by_code)
