@@ -2,12 +2,16 @@
 // with the adapter's own mTLS credentials and server options (same API style, same settings,
 // through the same functions), and answers every call with one fixed, pre-serialized record: no
 // authorization, no backend, no record building, no logging. bench/adapter-bench.sh runs it
-// beside ndx-adapter, so that what the adapter spends on top of it is its own work.
+// beside ndx-adapter, so that what the adapter spends on top of it is its own work. With
+// --delay_ms it stands for a slow agency instead (bench/overload-bench.sh): every answer leaves
+// after that delay, and a waiting call holds a timer, not a thread, so thousands can wait at once.
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -54,16 +58,38 @@ std::string FixedRecord(int size) {
   return "";
 }
 
-// Fetch answers the fixed record, whoever asks and whatever for, on the gRPC thread that received
-// the call, as the adapter answers a SQLite read. Thread-safe: immutable.
+// Answers one Fetch when its alarm fires. The callback API lets a reactor finish from any thread,
+// so the call waits on gRPC's timer, not on a thread of its own. Deletes itself once gRPC is done
+// with the call.
+class DelayedAnswer final : public grpc::ServerUnaryReactor {
+ public:
+  explicit DelayedAnswer(std::chrono::milliseconds delay) {
+    alarm_.Set(std::chrono::system_clock::now() + delay, [this](bool fired) {
+      // A cancelled alarm (the caller went away) finishes the call at once.
+      Finish(fired ? grpc::Status::OK : grpc::Status::CANCELLED);
+    });
+  }
+
+  void OnCancel() override { alarm_.Cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  grpc::Alarm alarm_;
+};
+
+// Fetch answers the fixed record, whoever asks and whatever for: at once on the gRPC thread that
+// received the call, as the adapter answers a SQLite read, or after `delay`.
+// Thread-safe: immutable.
 class MinimalAdapterService final : public v1::Adapter::CallbackService {
  public:
-  explicit MinimalAdapterService(std::string record) : record_(std::move(record)) {}
+  MinimalAdapterService(std::string record, std::chrono::milliseconds delay)
+      : record_(std::move(record)), delay_(delay) {}
 
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
                                   const v1::FetchRequest* request,
                                   v1::FetchResponse* response) override {
     response->set_record(record_);
+    if (delay_ > std::chrono::milliseconds::zero()) return new DelayedAnswer(delay_);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -71,6 +97,7 @@ class MinimalAdapterService final : public v1::Adapter::CallbackService {
 
  private:
   const std::string record_;
+  const std::chrono::milliseconds delay_;
 };
 
 }  // namespace
@@ -95,6 +122,7 @@ int main(int argc, char** argv) {
   ndx::crypto::TlsFilePaths tls;
   int record_bytes = 1024;
   int max_message_bytes = ndx::adapters::kDefaultMaxMessageBytes;
+  int delay_ms = 0;
   std::string port_file;
   app.add_option("--listen", listen, "host:port (default 127.0.0.1:0, a free port)");
   app.add_option("--trust_domain", trust_domain, "the platform's trust domain")->required();
@@ -105,6 +133,10 @@ int main(int argc, char** argv) {
   app.add_option("--record_bytes", record_bytes,
                  "size of the record every Fetch answers (default 1024)")
       ->check(CLI::Range(8, 1 << 20));
+  app.add_option("--delay_ms", delay_ms,
+                 "answer every Fetch this many milliseconds after it arrives, as a slow agency "
+                 "would (default 0: at once)")
+      ->check(CLI::Range(0, 600000));
   app.add_option("--max_message_bytes", max_message_bytes,
                  "as the adapter's AdapterConfig.max_message_bytes (default 4 MiB)");
   app.add_option("--port_file", port_file,
@@ -125,7 +157,8 @@ int main(int argc, char** argv) {
                  std::string(credentials.status().message()).c_str());
     return kExitUsage;
   }
-  ndx::bench::MinimalAdapterService service(ndx::bench::FixedRecord(record_bytes));
+  ndx::bench::MinimalAdapterService service(ndx::bench::FixedRecord(record_bytes),
+                                            std::chrono::milliseconds(delay_ms));
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, *credentials, &port);
@@ -144,7 +177,8 @@ int main(int argc, char** argv) {
       return kExitFailure;
     }
   }
-  spdlog::info("ndx-minimal-adapter listening on port {}, {}-byte record", port, record_bytes);
+  spdlog::info("ndx-minimal-adapter listening on port {}, {}-byte record, answered after {} ms",
+               port, record_bytes, delay_ms);
   stop_signals.Wait();
   server->Shutdown(std::chrono::system_clock::now());
   server->Wait();

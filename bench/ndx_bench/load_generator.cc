@@ -6,8 +6,10 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -31,51 +33,134 @@ absl::Duration ProcessCpuTime() {
   return absl::DurationFromTimespec(now);
 }
 
-// The slots of one channel, driven by one thread through one CompletionQueue. Run() is called
-// once, on the worker's thread; the progress counters may be read from any thread meanwhile,
-// everything else only after Run() has returned.
+uint64_t MicrosBetween(SteadyTime from, SteadyTime to) {
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count();
+  return static_cast<uint64_t>(std::max<int64_t>(0, nanos) + 500) / 1000;
+}
+
+// When an open loop's calls fall due: call k of worker `index` of `workers` is due at
+// (k * workers + index) / rate seconds after the first call, so that the workers' schedules
+// interleave into one evenly spaced schedule. Computed from k each time, so it never drifts.
+class Schedule {
+ public:
+  Schedule(SteadyTime first_call, double rate, int index, int workers)
+      : first_call_(first_call), rate_(rate), index_(index), workers_(workers) {}
+
+  SteadyTime Due(uint64_t k) const {
+    const double seconds = (static_cast<double>(k) * workers_ + index_) / rate_;
+    return first_call_ + std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9));
+  }
+
+ private:
+  const SteadyTime first_call_;
+  const double rate_;
+  const int index_;
+  const int workers_;
+};
+
+// The calls of one channel, driven by one thread through one CompletionQueue. RunClosed() or
+// RunOpen() is called once, on the worker's thread; the progress counters may be read from any
+// thread meanwhile, everything else only after the run has returned.
 class ChannelWorker {
  public:
   ChannelWorker(const std::shared_ptr<grpc::Channel>& channel, int slots,
                 const BenchCallFactory& calls, absl::Duration call_timeout)
       : call_timeout_(absl::ToChronoMicroseconds(call_timeout)) {
     slots_.reserve(slots);
-    for (int i = 0; i < slots; ++i) slots_.push_back(Slot{calls(channel), {}});
+    for (int i = 0; i < slots; ++i) slots_.push_back(Slot{calls(channel), {}, false});
   }
 
-  void Run(Window window) {
+  void RunClosed(Window window) {
     window_ = window;
-    for (Slot& slot : slots_) Start(&slot);
+    for (Slot& slot : slots_) {
+      slot.started = SteadyClock::now();
+      Start(&slot);
+    }
     size_t running = slots_.size();
     void* tag = nullptr;
     bool ok = false;
     while (running > 0 && queue_.Next(&tag, &ok)) {
       const SteadyTime now = SteadyClock::now();
       Slot* slot = static_cast<Slot*>(tag);
-      Finished(*slot, now);
+      finished_.fetch_add(1, std::memory_order_relaxed);
+      if (now >= window_.start && now < window_.end) Count(*slot, now);
       if (now < window_.end) {
+        slot->started = now;
         Start(slot);
       } else {
         --running;
       }
     }
-    queue_.Shutdown();
-    while (queue_.Next(&tag, &ok)) {
+    Drain();
+  }
+
+  // Starts the calls that `schedule` makes due before the window ends, each on a free slot, or
+  // counts it as not sent when every slot is busy; then waits for the last call.
+  void RunOpen(Window window, const Schedule& schedule) {
+    window_ = window;
+    std::vector<Slot*> free;
+    free.reserve(slots_.size());
+    for (Slot& slot : slots_) free.push_back(&slot);
+    uint64_t k = 0;
+    SteadyTime next = schedule.Due(k);
+    void* tag = nullptr;
+    bool ok = false;
+    while (true) {
+      SteadyTime now = SteadyClock::now();
+      // After a stall every call that fell due is started at once, each keeping its own
+      // scheduled time, as a caller that does not wait for the server would.
+      while (next < window_.end && next <= now) {
+        const bool in_window = next >= window_.start;
+        if (in_window) ++scheduled_;
+        if (free.empty()) {
+          if (in_window) ++not_sent_;
+        } else {
+          Slot* slot = free.back();
+          free.pop_back();
+          slot->started = next;
+          slot->counted = in_window;
+          if (in_window) start_lag_.Record(MicrosBetween(next, now));
+          Start(slot);
+        }
+        next = schedule.Due(++k);
+        now = SteadyClock::now();
+      }
+      const bool schedule_done = next >= window_.end;
+      if (schedule_done && free.size() == slots_.size()) break;
+      grpc::CompletionQueue::NextStatus got;
+      if (schedule_done) {
+        got = queue_.Next(&tag, &ok) ? grpc::CompletionQueue::GOT_EVENT
+                                     : grpc::CompletionQueue::SHUTDOWN;
+      } else {
+        got = queue_.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + (next - now));
+      }
+      if (got == grpc::CompletionQueue::SHUTDOWN) break;
+      if (got != grpc::CompletionQueue::GOT_EVENT) continue;
+      Slot* slot = static_cast<Slot*>(tag);
+      finished_.fetch_add(1, std::memory_order_relaxed);
+      if (slot->counted) Count(*slot, SteadyClock::now());
+      free.push_back(slot);
     }
+    Drain();
   }
 
   uint64_t finished() const { return finished_.load(std::memory_order_relaxed); }
   uint64_t counted() const { return counted_.load(std::memory_order_relaxed); }
   uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
 
-  // REQUIRES: Run() has returned.
+  // REQUIRES: the run has returned.
   void AddTo(LoadResult* result) const {
     result->calls += counted();
     result->errors += failed();
-    for (int code = 1; code < kCodes; ++code) {
-      if (errors_by_code_[code] == 0) continue;
+    result->scheduled += scheduled_;
+    result->not_sent += not_sent_;
+    result->start_lag.Merge(start_lag_);
+    for (int code = 0; code < kCodes; ++code) {
+      if (latency_by_code_[code] == nullptr) continue;
       const std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-      result->errors_by_code[name] += errors_by_code_[code];
+      result->latency_by_code[name].Merge(*latency_by_code_[code]);
+      if (code == 0) continue;
+      result->errors_by_code[name] += latency_by_code_[code]->count();
       result->error_messages.emplace(name, error_messages_[code]);
     }
     result->latency.Merge(latency_);
@@ -85,30 +170,42 @@ class ChannelWorker {
  private:
   struct Slot {
     std::unique_ptr<BenchCall> call;
+    // When the call started (closed loop) or was due (open loop): its latency runs from here.
     SteadyTime started;
+    // Open loop: the call was due within the window.
+    bool counted;
   };
 
   void Start(Slot* slot) {
-    slot->started = SteadyClock::now();
     slot->call->Start(&queue_, std::chrono::system_clock::now() + call_timeout_, slot);
   }
 
-  void Finished(const Slot& slot, SteadyTime now) {
-    finished_.fetch_add(1, std::memory_order_relaxed);
-    if (now < window_.start || now >= window_.end) return;
-    const auto nanos =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.started).count();
-    latency_.Record(static_cast<uint64_t>(std::max<int64_t>(0, nanos) + 500) / 1000);
+  void Count(const Slot& slot, SteadyTime now) {
+    const uint64_t micros = MicrosBetween(slot.started, now);
+    latency_.Record(micros);
     counted_.fetch_add(1, std::memory_order_relaxed);
     const grpc::Status& status = slot.call->status();
+    int code = static_cast<int>(status.error_code());
+    if (code < 0 || code >= kCodes) code = static_cast<int>(grpc::StatusCode::UNKNOWN);
+    // A histogram is 230 KiB: only the codes seen get one.
+    std::unique_ptr<LatencyHistogram>& by_code = latency_by_code_[code];
+    const bool first = by_code == nullptr;
+    if (first) by_code = std::make_unique<LatencyHistogram>();
+    by_code->Record(micros);
     if (status.ok()) {
       if (response_bytes_ == 0) response_bytes_ = slot.call->response_bytes();
       return;
     }
     failed_.fetch_add(1, std::memory_order_relaxed);
-    int code = static_cast<int>(status.error_code());
-    if (code <= 0 || code >= kCodes) code = static_cast<int>(grpc::StatusCode::UNKNOWN);
-    if (errors_by_code_[code]++ == 0) error_messages_[code] = status.error_message();
+    if (first) error_messages_[code] = status.error_message();
+  }
+
+  void Drain() {
+    queue_.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (queue_.Next(&tag, &ok)) {
+    }
   }
 
   const std::chrono::microseconds call_timeout_;
@@ -116,9 +213,12 @@ class ChannelWorker {
   std::vector<Slot> slots_;
   Window window_;
   LatencyHistogram latency_;
-  std::array<uint64_t, kCodes> errors_by_code_{};
+  std::array<std::unique_ptr<LatencyHistogram>, kCodes> latency_by_code_;
   std::array<std::string, kCodes> error_messages_;
   size_t response_bytes_ = 0;
+  uint64_t scheduled_ = 0;
+  uint64_t not_sent_ = 0;
+  LatencyHistogram start_lag_;
   // Written by the worker's thread only, read by the progress line: apart from the rest, so that
   // those reads do not slow the worker's own writes.
   alignas(64) std::atomic<uint64_t> finished_{0};
@@ -132,11 +232,12 @@ LoadResult RunLoad(const LoadOptions& options,
                    const std::vector<std::shared_ptr<grpc::Channel>>& channels,
                    const BenchCallFactory& calls) {
   const int channel_count = static_cast<int>(channels.size());
+  const bool open_loop = options.rate > 0;
+  const int total_slots = open_loop ? options.max_in_flight : options.concurrency;
   std::vector<std::unique_ptr<ChannelWorker>> workers;
   for (int i = 0; i < channel_count; ++i) {
-    // Round-robin: the first (concurrency % channels) channels get one slot more.
-    const int slots =
-        options.concurrency / channel_count + (i < options.concurrency % channel_count ? 1 : 0);
+    // Round-robin: the first (total_slots % channels) channels get one slot more.
+    const int slots = total_slots / channel_count + (i < total_slots % channel_count ? 1 : 0);
     workers.push_back(
         std::make_unique<ChannelWorker>(channels[i], slots, calls, options.call_timeout));
   }
@@ -146,8 +247,16 @@ LoadResult RunLoad(const LoadOptions& options,
                       first_call + absl::ToChronoNanoseconds(options.warmup + options.duration)};
   std::vector<std::thread> threads;
   threads.reserve(workers.size());
-  for (auto& worker : workers) {
-    threads.emplace_back([worker = worker.get(), window] { worker->Run(window); });
+  for (int i = 0; i < channel_count; ++i) {
+    ChannelWorker* worker = workers[i].get();
+    if (open_loop) {
+      threads.emplace_back(
+          [worker, window, schedule = Schedule(first_call, options.rate, i, channel_count)] {
+            worker->RunOpen(window, schedule);
+          });
+    } else {
+      threads.emplace_back([worker, window] { worker->RunClosed(window); });
+    }
   }
 
   // This thread samples the CPU clock at both ends of the window and reports progress between.

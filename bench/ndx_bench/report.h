@@ -12,7 +12,10 @@ namespace ndx::bench {
 struct RunDescription {
   std::string api;  // "exchange" or "adapter"
   std::string target;
+  // Closed loop: calls in flight. Open loop (rate > 0): at most max_in_flight outstanding.
   int concurrency = 1;
+  double rate = 0;
+  int max_in_flight = 0;
   int connections = 1;
   absl::Duration warmup;
 };
