@@ -15,7 +15,7 @@
 # second), while the normal consumer reads the first owner's dataset at 0.1 C: their p99 against
 # the same reads' unloaded p99.
 #
-# usage: bench/overload-bench.sh [--rounds N] [--duration S] [--warmup S] [--quick]
+# usage: bench/overload-bench.sh [--rounds N] [--duration S] [--warmup S] [--quick] [--pin]
 #          [--durability power-loss|process-crash] [--capacity CALLS_PER_S] [--json FILE]
 #
 # --rounds N repeats everything N times (default 3) and reports the median of each figure;
@@ -59,7 +59,7 @@ LOAD_CONNECTIONS=16       # SLOW_IN_FLIGHT / 16 calls per connection, below 100 
 RECORD_BYTES=1024
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-rounds=3 duration=10 warmup=2 durability=power-loss json_out="" fixed_capacity=""
+rounds=3 duration=10 warmup=2 durability=power-loss json_out="" fixed_capacity="" pin=""
 command_line="$0 $*"
 while (($# > 0)); do
   case "$1" in
@@ -70,6 +70,7 @@ while (($# > 0)); do
     --json) json_out=$2 && shift ;;
     --capacity) fixed_capacity=$2 && shift ;;
     --quick) rounds=1 duration=2 warmup=1 ;;
+    --pin) pin=1 ;;
     *)
       sed -n '/^# usage:/,/^#$/s/^# \{0,1\}//p' "$0" >&2
       exit 2
@@ -112,6 +113,14 @@ stop() {
   pids=("${kept[@]}")
 }
 die_with_script=(setpriv --pdeathsig KILL)
+# With --pin, the gateway has CPU 0 to itself and everything else (adapters, ndxctl, the load
+# clients) runs on the other CPUs: the clients stand for other machines, whose CPU is not the
+# gateway's. Unpinned, a greedy client offering 2 C takes from the gateway the CPU it would need
+# to refuse it.
+gateway_cpus=() other_cpus=()
+if [[ -n "$pin" ]]; then
+  gateway_cpus=(taskset -c 0) other_cpus=(taskset -c "1-$(($(nproc) - 1))")
+fi
 
 # --- PKI: the gateway, the two owners' adapters, the operator and the consumers.
 "$bin/ndxctl" pki init --dir pki/ca --trust-domain ndx.bench >/dev/null
@@ -135,7 +144,7 @@ EOF
 minimal() {
   local node=$1
   shift
-  start "$node" "${die_with_script[@]}" "$bin/ndx-minimal-adapter" --trust_domain ndx.bench \
+  start "$node" "${die_with_script[@]}" "${other_cpus[@]}" "$bin/ndx-minimal-adapter" --trust_domain ndx.bench \
     --ca "pki/$node/ca.pem" --cert "pki/$node/tls.pem" --key "pki/$node/tls.key" \
     --record_bytes "$RECORD_BYTES" "$@"
 }
@@ -184,7 +193,7 @@ EOF
 ndx() {
   local who=$1
   shift
-  "$bin/ndxctl" --gateway "127.0.0.1:$gateway_port" --gateway-id core --ca pki/ca/ca.pem \
+  "${other_cpus[@]}" "$bin/ndxctl" --gateway "127.0.0.1:$gateway_port" --gateway-id core --ca pki/ca/ca.pem \
     --cert "pki/$who/tls.pem" --key "pki/$who/tls.key" "$@"
 }
 # grant CONSUMER DATASET OWNER [APPROVE FLAGS...]: CONSUMER's grant to read DATASET, approved by
@@ -204,7 +213,8 @@ start_gateway() {
   mkdir -p "$1"
   gateway_config "$1" >"$1-gateway.textproto"
   rm -f "$1-gateway.port"
-  start "$1-gateway" "${die_with_script[@]}" "$bin/ndx-gateway" --config "$1-gateway.textproto"
+  start "$1-gateway" "${die_with_script[@]}" "${gateway_cpus[@]}" "$bin/ndx-gateway" \
+    --config "$1-gateway.textproto"
   gateway_pid=${pids[-1]} gateway_port=$(cat "$1-gateway.port")
   ndx ops node register bench/owner --name Owner --kind other \
     --endpoint "127.0.0.1:$owner_port" >/dev/null
@@ -241,7 +251,7 @@ loads=()
 load() {
   local name=$1 consumer=$2 dataset=$3
   shift 3
-  "${die_with_script[@]}" "$bin/ndx-bench" --target "127.0.0.1:$gateway_port" --server-id spiffe://ndx.bench/gateway/core \
+  "${die_with_script[@]}" "${other_cpus[@]}" "$bin/ndx-bench" --target "127.0.0.1:$gateway_port" --server-id spiffe://ndx.bench/gateway/core \
     --ca pki/ca/ca.pem --cert "pki/$consumer/tls.pem" --key "pki/$consumer/tls.key" \
     --dataset "$dataset" --record-key r-1 --purpose benchmark --fields id,payload \
     --output json "$@" >"$name.json" 2>"$name.log" &

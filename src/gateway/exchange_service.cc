@@ -246,7 +246,8 @@ class ReadCall {
     if (left < absl::ToChronoMicroseconds(service_->options_.adapter_timeout)) {
       caller_time = absl::FromChrono(left);
     }
-    NDX_ASSIGN_OR_RETURN(owner_permit_, guards->Admit(decision_.owner->id(), caller_time));
+    NDX_ASSIGN_OR_RETURN(owner_permit_,
+                         guards->Admit(decision_.owner->id(), call_.record().caller, caller_time));
     return absl::OkStatus();
   }
 

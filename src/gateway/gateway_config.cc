@@ -136,6 +136,11 @@ absl::Status FinishOwnerGuard(const std::string& origin, v1::OwnerGuardConfig* g
         DefaultAndBound(origin, absl::StrCat("owner_guard.max_in_flight_by_owner[\"", owner, "\"]"),
                         max_in_flight, kMaxCap, &cap));
   }
+  uint32_t share = guard->caller_share_percent();
+  NDX_RETURN_IF_ERROR(DefaultAndBound(origin, "owner_guard.caller_share_percent",
+                                      static_cast<uint32_t>(defaults.caller_share_percent), 100,
+                                      &share));
+  guard->set_caller_share_percent(share);
   v1::CircuitConfig* circuit = guard->mutable_circuit();
   uint32_t failures = circuit->failures_to_open();
   NDX_RETURN_IF_ERROR(DefaultAndBound(origin, "owner_guard.circuit.failures_to_open",

@@ -14,8 +14,8 @@ constexpr char kPayloadType[] = "ndx.gov.vn/ndx.overload_reason";
 constexpr OverloadReason kReasons[] = {
     OverloadReason::kNodeCalls,         OverloadReason::kNodeStreams,
     OverloadReason::kNodeSubscriptions, OverloadReason::kNodeConnections,
-    OverloadReason::kOwnerInFlight,     OverloadReason::kOwnerCircuitOpen,
-    OverloadReason::kDeadlineTooShort,
+    OverloadReason::kOwnerInFlight,     OverloadReason::kOwnerCallerShare,
+    OverloadReason::kOwnerCircuitOpen,  OverloadReason::kDeadlineTooShort,
 };
 
 }  // namespace
@@ -32,6 +32,8 @@ absl::string_view OverloadReasonName(OverloadReason reason) {
       return "node_connections";
     case OverloadReason::kOwnerInFlight:
       return "owner_in_flight";
+    case OverloadReason::kOwnerCallerShare:
+      return "owner_caller_share";
     case OverloadReason::kOwnerCircuitOpen:
       return "owner_circuit_open";
     case OverloadReason::kDeadlineTooShort:

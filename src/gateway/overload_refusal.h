@@ -23,6 +23,8 @@ enum class OverloadReason {
   kNodeConnections,
   // The owner's adapter has as many calls in flight as the gateway allows it.
   kOwnerInFlight,
+  // The caller node has its share of those calls in flight (owner_guard.caller_share_percent).
+  kOwnerCallerShare,
   // The circuit to the owner's adapter is open (or half-open with its probe out).
   kOwnerCircuitOpen,
   // The caller's deadline is shorter than what the owner's adapter usually needs.

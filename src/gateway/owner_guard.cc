@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,13 +15,18 @@ struct OwnerGuards::OwnerState {
   OwnerState(std::string owner, int max_in_flight, const OwnerGuardOptions& options)
       : owner(std::move(owner)),
         max_in_flight(max_in_flight),
+        caller_share(std::max(1, max_in_flight * options.caller_share_percent / 100)),
         circuit(options.circuit),
         latency(options.shedding.min_samples, options.shedding.window) {}
 
   const std::string owner;
   const int max_in_flight;
+  // Of max_in_flight, what one caller node may hold.
+  const int caller_share;
   absl::Mutex mutex;
   int in_flight ABSL_GUARDED_BY(mutex) = 0;
+  // The calls in flight of each caller node that has some.
+  absl::flat_hash_map<std::string, int> in_flight_by_caller ABSL_GUARDED_BY(mutex);
   CircuitBreaker circuit ABSL_GUARDED_BY(mutex);
   LatencyEstimate latency ABSL_GUARDED_BY(mutex);
 };
@@ -101,6 +107,7 @@ OwnerGuardOptions OwnerGuardOptionsFrom(const v1::OwnerGuardConfig& config) {
   for (const auto& [owner, cap] : config.max_in_flight_by_owner()) {
     options.max_in_flight_by_owner.emplace(owner, static_cast<int>(cap));
   }
+  options.caller_share_percent = static_cast<int>(config.caller_share_percent());
   options.circuit = {.enabled = !config.circuit().disabled(),
                      .failures_to_open = static_cast<int>(config.circuit().failures_to_open()),
                      .open_for = absl::Milliseconds(config.circuit().open_ms())};
@@ -115,6 +122,7 @@ OwnerGuards::Permit& OwnerGuards::Permit::operator=(Permit&& other) noexcept {
     Release(std::nullopt);
     guards_ = std::exchange(other.guards_, nullptr);
     owner_ = std::exchange(other.owner_, nullptr);
+    caller_ = std::move(other.caller_);
     sent_ = other.sent_;
     probe_ = other.probe_;
     timeout_is_failure_ = other.timeout_is_failure_;
@@ -131,6 +139,10 @@ void OwnerGuards::Permit::Release(std::optional<absl::StatusCode> code) {
   {
     absl::MutexLock lock(&state.mutex);
     --state.in_flight;
+    if (auto held = state.in_flight_by_caller.find(caller_);
+        held != state.in_flight_by_caller.end() && --held->second == 0) {
+      state.in_flight_by_caller.erase(held);
+    }
     transition.before = state.circuit.state(now);
     switch (health) {
       case Health::kAnswered:
@@ -184,6 +196,7 @@ OwnerGuards::OwnerState& OwnerGuards::StateOf(const std::string& owner) {
 }
 
 absl::StatusOr<OwnerGuards::Permit> OwnerGuards::Admit(const std::string& owner,
+                                                       const std::string& caller,
                                                        std::optional<absl::Duration> caller_time) {
   OwnerState& state = StateOf(owner);
   const absl::Time now = clock_->Now();
@@ -191,9 +204,10 @@ absl::StatusOr<OwnerGuards::Permit> OwnerGuards::Admit(const std::string& owner,
   Transition transition{};
   std::optional<absl::Duration> usual;
   int in_flight = 0;
+  int caller_in_flight = 0;
   int failures = 0;
   absl::Duration probe_in;
-  enum class Refusal { kNone, kCircuitOpen, kProbing, kDeadline, kInFlight } refusal;
+  enum class Refusal { kNone, kCircuitOpen, kProbing, kDeadline, kInFlight, kCallerShare } refusal;
   {
     absl::MutexLock lock(&state.mutex);
     usual = state.latency.Estimate(now);
@@ -208,9 +222,14 @@ absl::StatusOr<OwnerGuards::Permit> OwnerGuards::Admit(const std::string& owner,
       refusal = Refusal::kDeadline;
     } else if (state.in_flight >= state.max_in_flight) {
       refusal = Refusal::kInFlight;
+    } else if (int& held = state.in_flight_by_caller[caller]; held >= state.caller_share) {
+      caller_in_flight = held;
+      refusal = Refusal::kCallerShare;
     } else {
       refusal = Refusal::kNone;
+      ++held;
       ++state.in_flight;
+      permit.caller_ = caller;
       permit.probe_ = state.circuit.Admit(now);
       // state() already reads a circuit past its open time as half-open: the probe is the change.
       transition.before =
@@ -254,6 +273,14 @@ absl::StatusOr<OwnerGuards::Permit> OwnerGuards::Admit(const std::string& owner,
                            : "owner_guard.max_in_flight",
                        "); retry later"));
     }
+    case Refusal::kCallerShare:
+      return OverloadRefusal(
+          absl::StatusCode::kResourceExhausted, OverloadReason::kOwnerCallerShare,
+          absl::StrCat("node ", caller, " has ", caller_in_flight,
+                       " calls in flight to the adapter of ", owner,
+                       ", its share of the adapter's calls (owner_guard.caller_share_percent: ",
+                       options_.caller_share_percent, "% of ", state.max_in_flight,
+                       "); retry once some are answered"));
   }
   return absl::InternalError("unreachable");
 }

@@ -34,6 +34,9 @@ struct OwnerGuardOptions {
   int max_in_flight = 128;
   // The same cap for particular owners, by node id.
   absl::flat_hash_map<std::string, int> max_in_flight_by_owner;
+  // The percent of an owner's cap one caller node may hold (at least one call). Half leaves an
+  // owner's other consumers at least half of its adapter whatever one consumer sends.
+  int caller_share_percent = 50;
   CircuitOptions circuit;
   DeadlineSheddingOptions shedding;
 };
@@ -43,9 +46,10 @@ OwnerGuardOptions OwnerGuardOptionsFrom(const v1::OwnerGuardConfig& config);
 
 // Stands between the gateway's reads and each owner's adapter, so that a slow or failing adapter
 // costs the callers of that owner's datasets only, and quickly:
-//   - a bulkhead: at most max_in_flight calls in flight to one adapter; a call beyond is refused
-//     at once (kResourceExhausted), without a queue: a queue at the gateway would add the
-//     adapter's slowness to its callers' waiting, not throughput;
+//   - a bulkhead: at most max_in_flight calls in flight to one adapter, and at most
+//     caller_share_percent of them from one caller node; a call beyond is refused at once
+//     (kResourceExhausted), without a queue: a queue at the gateway would add the adapter's
+//     slowness to its callers' waiting, not throughput;
 //   - a circuit breaker (CircuitBreaker): after consecutive failures, calls are refused at once
 //     (kUnavailable) until a probe call finds the adapter answering again;
 //   - shedding by deadline: a call whose caller's deadline leaves less time than the adapter
@@ -80,6 +84,7 @@ class OwnerGuards {
 
     OwnerGuards* guards_ = nullptr;
     OwnerState* owner_ = nullptr;
+    std::string caller_;
     absl::Time sent_;
     bool probe_ = false;
     // Whether running out of time counts as the adapter's failure: the call had the gateway's
@@ -100,10 +105,11 @@ class OwnerGuards {
   OwnerGuards& operator=(const OwnerGuards&) = delete;
   ~OwnerGuards();
 
-  // Admits one call to `owner`'s adapter, or refuses it. `caller_time` is the time the caller's
-  // deadline leaves, when it is shorter than the gateway's own limit on adapter calls; none when
-  // the gateway's limit applies.
-  absl::StatusOr<Permit> Admit(const std::string& owner, std::optional<absl::Duration> caller_time);
+  // Admits one call of node `caller` to `owner`'s adapter, or refuses it. `caller_time` is the
+  // time the caller's deadline leaves, when it is shorter than the gateway's own limit on adapter
+  // calls; none when the gateway's limit applies.
+  absl::StatusOr<Permit> Admit(const std::string& owner, const std::string& caller,
+                               std::optional<absl::Duration> caller_time);
 
   // Every owner seen so far, in no particular order.
   std::vector<OwnerStatus> Status() const;

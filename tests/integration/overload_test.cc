@@ -221,7 +221,8 @@ TEST_F(OverloadTest, ACallOnAConnectionPastTheNodesCapIsRefused) {
 }
 
 TEST_F(OverloadTest, AHangingOwnersFullBulkheadShedsWhileAnotherOwnersDatasetReadsFine) {
-  StartWith("owner_guard { max_in_flight: 2 }\n");
+  // One consumer fills the bulkhead alone here (no share per caller).
+  StartWith("owner_guard { max_in_flight: 2 caller_share_percent: 100 }\n");
   AddBirthsOwner();
   population_->HangWhen([](const v1::FetchRequest&) { return true; });
   StartHeldReads(kCivilNode, 2);
@@ -237,6 +238,31 @@ TEST_F(OverloadTest, AHangingOwnersFullBulkheadShedsWhileAnotherOwnersDatasetRea
   grpc::Status births = Get(kInsuranceNode, absl::Seconds(10), kBirths);
   EXPECT_TRUE(births.ok()) << births.error_message();
   EXPECT_EQ(births_->fetch_count(), 1);
+
+  population_->ReleaseHanging();
+  JoinHeld();
+  for (const grpc::Status& status : held_) EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// A consumer whose reads hang at an owner's adapter holds at most its share of that owner's
+// bulkhead: the owner's other consumers still read.
+TEST_F(OverloadTest, AConsumerHoldsOnlyItsShareOfAnOwnersBulkhead) {
+  StartWith("owner_guard { max_in_flight: 4 caller_share_percent: 50 }\n");
+  population_->HangWhen(
+      [](const v1::FetchRequest& request) { return request.context().caller() == kCivilNode; });
+  StartHeldReads(kCivilNode, 2);
+  ASSERT_TRUE(WaitForHanging(2));
+
+  grpc::Status refused = Get(kCivilNode);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(),
+            "node moj/civil-status has 2 calls in flight to the adapter of mops/population, its "
+            "share of the adapter's calls (owner_guard.caller_share_percent: 50% of 4); retry "
+            "once some are answered");
+  EXPECT_EQ(population_->fetch_count(), 2);
+
+  grpc::Status other = Get(kInsuranceNode);
+  EXPECT_TRUE(other.ok()) << other.error_message();
 
   population_->ReleaseHanging();
   JoinHeld();

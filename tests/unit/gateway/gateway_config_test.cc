@@ -198,6 +198,7 @@ owner_guard { max_in_flight_by_owner { key: "mops/population" value: 0 } }
   const v1::OwnerGuardConfig& guard = config->owner_guard();
   EXPECT_EQ(guard.max_in_flight(), 128u);
   EXPECT_EQ(guard.max_in_flight_by_owner().at("mops/population"), 128u);
+  EXPECT_EQ(guard.caller_share_percent(), 50u);
   EXPECT_EQ(guard.circuit().failures_to_open(), 5u);
   EXPECT_EQ(guard.circuit().open_ms(), 10000u);
   EXPECT_FALSE(guard.circuit().disabled());
@@ -227,6 +228,8 @@ TEST(GatewayConfigTest, OverloadSettingsOutOfRangeAreNamed) {
       {"owner_guard { deadline_shedding { min_samples: 65 } }",
        "owner_guard.deadline_shedding.min_samples 65 is larger than 64"},
       {"owner_guard { circuit { open_ms: 3000000000 } }", "owner_guard.circuit.open_ms"},
+      {"owner_guard { caller_share_percent: 101 }",
+       "owner_guard.caller_share_percent 101 is larger than 100"},
   };
   ndx::testing::TempDir dir;
   std::string path = dir.Join("gateway.textproto");

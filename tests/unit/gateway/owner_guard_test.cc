@@ -24,6 +24,7 @@ using ::testing::Optional;
 
 constexpr char kPopulation[] = "mops/population";
 constexpr char kCivil[] = "moj/civil-status";
+constexpr char kConsumer[] = "moh/insurance";
 
 using State = CircuitBreaker::State;
 
@@ -150,6 +151,8 @@ class OwnerGuardsTest : public ::testing::Test {
   OwnerGuardOptions Options() {
     OwnerGuardOptions options;
     options.max_in_flight = 2;
+    // One consumer may fill the bulkhead here; its share is tested on its own.
+    options.caller_share_percent = 100;
     options.circuit = {.failures_to_open = 3, .open_for = absl::Seconds(10)};
     options.shedding = {.min_samples = 4, .window = absl::Seconds(60)};
     return options;
@@ -158,7 +161,7 @@ class OwnerGuardsTest : public ::testing::Test {
   // Answers `count` calls to `owner` OK after `latency` each.
   void Answer(OwnerGuards& guards, const std::string& owner, int count, absl::Duration latency) {
     for (int i = 0; i < count; ++i) {
-      auto permit = guards.Admit(owner, std::nullopt);
+      auto permit = guards.Admit(owner, kConsumer, std::nullopt);
       ASSERT_THAT(permit, IsOk());
       clock_.Advance(latency);
       permit->Finish(absl::StatusCode::kOk);
@@ -169,7 +172,7 @@ class OwnerGuardsTest : public ::testing::Test {
   void Fail(OwnerGuards& guards, const std::string& owner, int count,
             absl::StatusCode code = absl::StatusCode::kUnavailable) {
     for (int i = 0; i < count; ++i) {
-      auto permit = guards.Admit(owner, std::nullopt);
+      auto permit = guards.Admit(owner, kConsumer, std::nullopt);
       ASSERT_THAT(permit, IsOk());
       permit->Finish(code);
     }
@@ -188,31 +191,71 @@ class OwnerGuardsTest : public ::testing::Test {
 
 TEST_F(OwnerGuardsTest, TheBulkheadShedsAtOnceAndOnlyForItsOwner) {
   OwnerGuards guards(Options(), &clock_);
-  auto a = guards.Admit(kPopulation, std::nullopt);
-  auto b = guards.Admit(kPopulation, std::nullopt);
+  auto a = guards.Admit(kPopulation, kConsumer, std::nullopt);
+  auto b = guards.Admit(kPopulation, kConsumer, std::nullopt);
   ASSERT_THAT(a, IsOk());
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ(StatusOf(guards, kPopulation).in_flight, 2);
 
-  auto shed = guards.Admit(kPopulation, std::nullopt);
+  auto shed = guards.Admit(kPopulation, kConsumer, std::nullopt);
   EXPECT_THAT(shed, StatusIs(absl::StatusCode::kResourceExhausted,
                              "the adapter of mops/population has 2 calls in flight, the gateway's "
                              "limit for it (owner_guard.max_in_flight); retry later"));
   EXPECT_THAT(OverloadReasonOf(shed.status()), Optional(OverloadReason::kOwnerInFlight));
-  EXPECT_THAT(guards.Admit(kCivil, std::nullopt), IsOk());
+  EXPECT_THAT(guards.Admit(kCivil, kConsumer, std::nullopt), IsOk());
 
   // A call never sent frees its place too.
   *a = OwnerGuards::Permit();
-  EXPECT_THAT(guards.Admit(kPopulation, std::nullopt), IsOk());
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, std::nullopt), IsOk());
+}
+
+// One consumer cannot take all of an owner's adapter: beyond its share it is refused while
+// another consumer of the same owner is still admitted.
+TEST_F(OwnerGuardsTest, OneCallerHoldsAtMostItsShareOfAnOwnersCalls) {
+  OwnerGuardOptions options = Options();
+  options.max_in_flight = 4;
+  options.caller_share_percent = 50;
+  OwnerGuards guards(std::move(options), &clock_);
+  auto a = guards.Admit(kPopulation, kConsumer, std::nullopt);
+  auto b = guards.Admit(kPopulation, kConsumer, std::nullopt);
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+
+  auto over = guards.Admit(kPopulation, kConsumer, std::nullopt);
+  EXPECT_THAT(over, StatusIs(absl::StatusCode::kResourceExhausted,
+                             "node moh/insurance has 2 calls in flight to the adapter of "
+                             "mops/population, its share of the adapter's calls "
+                             "(owner_guard.caller_share_percent: 50% of 4); retry once some are "
+                             "answered"));
+  EXPECT_THAT(OverloadReasonOf(over.status()), Optional(OverloadReason::kOwnerCallerShare));
+  // The owner's other consumers still have their part, and the same consumer on another owner.
+  auto other = guards.Admit(kPopulation, "mof/tax", std::nullopt);
+  EXPECT_THAT(other, IsOk());
+  EXPECT_THAT(guards.Admit(kCivil, kConsumer, std::nullopt), IsOk());
+  EXPECT_EQ(StatusOf(guards, kPopulation).in_flight, 3);
+
+  // An answer gives the consumer's place back.
+  a->Finish(absl::StatusCode::kOk);
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, std::nullopt), IsOk());
+}
+
+// A share rounds down but never to nothing.
+TEST_F(OwnerGuardsTest, ACallersShareIsAtLeastOneCall) {
+  OwnerGuardOptions options = Options();
+  options.max_in_flight = 1;
+  options.caller_share_percent = 10;
+  OwnerGuards guards(std::move(options), &clock_);
+  auto held = guards.Admit(kPopulation, kConsumer, std::nullopt);
+  EXPECT_THAT(held, IsOk());
 }
 
 TEST_F(OwnerGuardsTest, AnOwnersOwnCapIsUsedAndNamed) {
   OwnerGuardOptions options = Options();
   options.max_in_flight_by_owner[kPopulation] = 1;
   OwnerGuards guards(std::move(options), &clock_);
-  auto held = guards.Admit(kPopulation, std::nullopt);
+  auto held = guards.Admit(kPopulation, kConsumer, std::nullopt);
   ASSERT_THAT(held, IsOk());
-  EXPECT_THAT(guards.Admit(kPopulation, std::nullopt),
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, std::nullopt),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        HasSubstr("(owner_guard.max_in_flight_by_owner[\"mops/population\"])")));
 }
@@ -223,37 +266,37 @@ TEST_F(OwnerGuardsTest, TheCircuitOpensOnFailuresAndClosesWhenAProbeIsAnswered) 
   EXPECT_EQ(StatusOf(guards, kPopulation).circuit, State::kOpen);
 
   clock_.Advance(absl::Milliseconds(5800));
-  auto refused = guards.Admit(kPopulation, std::nullopt);
+  auto refused = guards.Admit(kPopulation, kConsumer, std::nullopt);
   EXPECT_THAT(refused, StatusIs(absl::StatusCode::kUnavailable,
                                 "the circuit to the adapter of mops/population is open after 3 "
                                 "consecutive failures; next probe in 4.2 s"));
   EXPECT_THAT(OverloadReasonOf(refused.status()), Optional(OverloadReason::kOwnerCircuitOpen));
   // Other owners are not concerned.
-  EXPECT_THAT(guards.Admit(kCivil, std::nullopt), IsOk());
+  EXPECT_THAT(guards.Admit(kCivil, kConsumer, std::nullopt), IsOk());
 
   clock_.Advance(absl::Milliseconds(4200));
   EXPECT_EQ(StatusOf(guards, kPopulation).circuit, State::kHalfOpen);
-  auto probe = guards.Admit(kPopulation, std::nullopt);
+  auto probe = guards.Admit(kPopulation, kConsumer, std::nullopt);
   ASSERT_THAT(probe, IsOk());
-  EXPECT_THAT(guards.Admit(kPopulation, std::nullopt),
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, std::nullopt),
               StatusIs(absl::StatusCode::kUnavailable,
                        HasSubstr("is half-open after 3 consecutive failures: one probe call is "
                                  "testing it")));
   // An adapter that answers NOT_FOUND is at work.
   probe->Finish(absl::StatusCode::kNotFound);
   EXPECT_EQ(StatusOf(guards, kPopulation).circuit, State::kClosed);
-  EXPECT_THAT(guards.Admit(kPopulation, std::nullopt), IsOk());
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, std::nullopt), IsOk());
 }
 
 TEST_F(OwnerGuardsTest, AFailedProbeReopensTheCircuit) {
   OwnerGuards guards(Options(), &clock_);
   Fail(guards, kPopulation, 3, absl::StatusCode::kInternal);
   clock_.Advance(absl::Seconds(10));
-  auto probe = guards.Admit(kPopulation, std::nullopt);
+  auto probe = guards.Admit(kPopulation, kConsumer, std::nullopt);
   ASSERT_THAT(probe, IsOk());
   probe->Finish(absl::StatusCode::kUnavailable);
   EXPECT_EQ(StatusOf(guards, kPopulation).circuit, State::kOpen);
-  EXPECT_THAT(guards.Admit(kPopulation, std::nullopt),
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, std::nullopt),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("next probe in 10 s")));
 }
 
@@ -265,7 +308,7 @@ TEST_F(OwnerGuardsTest, AnswersAndCallersTimeoutsDoNotOpenTheCircuit) {
   // Deadlines the caller chose shorter than the gateway's limit, before any estimate says what
   // the adapter needs, are the caller's.
   for (int i = 0; i < 5; ++i) {
-    auto permit = guards.Admit(kPopulation, absl::Milliseconds(1));
+    auto permit = guards.Admit(kPopulation, kConsumer, absl::Milliseconds(1));
     ASSERT_THAT(permit, IsOk());
     permit->Finish(absl::StatusCode::kDeadlineExceeded);
   }
@@ -279,7 +322,7 @@ TEST_F(OwnerGuardsTest, ATimeoutAfterAtLeastTheUsualTimeIsTheAdaptersFailure) {
   OwnerGuards guards(Options(), &clock_);
   Answer(guards, kPopulation, 4, absl::Milliseconds(50));
   for (int i = 0; i < 3; ++i) {
-    auto permit = guards.Admit(kPopulation, absl::Milliseconds(60));
+    auto permit = guards.Admit(kPopulation, kConsumer, absl::Milliseconds(60));
     ASSERT_THAT(permit, IsOk());
     permit->Finish(absl::StatusCode::kDeadlineExceeded);
   }
@@ -290,21 +333,21 @@ TEST_F(OwnerGuardsTest, ShedsADeadlineShorterThanTheUsualLatencyOnceThereAreEnou
   OwnerGuards guards(Options(), &clock_);
   Answer(guards, kPopulation, 3, absl::Milliseconds(120));
   // Three answers are too few to judge by.
-  EXPECT_THAT(guards.Admit(kPopulation, absl::Milliseconds(40)), IsOk());
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, absl::Milliseconds(40)), IsOk());
   Answer(guards, kPopulation, 1, absl::Milliseconds(120));
   EXPECT_THAT(StatusOf(guards, kPopulation).latency, Optional(absl::Milliseconds(120)));
 
-  auto shed = guards.Admit(kPopulation, absl::Milliseconds(40));
+  auto shed = guards.Admit(kPopulation, kConsumer, absl::Milliseconds(40));
   EXPECT_THAT(shed, StatusIs(absl::StatusCode::kDeadlineExceeded,
                              "the deadline leaves 40 ms; the adapter of mops/population needs "
                              "about 120 ms (the 90th percentile of its recent answers); give the "
                              "call a longer deadline"));
   EXPECT_THAT(OverloadReasonOf(shed.status()), Optional(OverloadReason::kDeadlineTooShort));
-  EXPECT_THAT(guards.Admit(kPopulation, absl::Milliseconds(120)), IsOk());
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, absl::Milliseconds(120)), IsOk());
   // The gateway's own limit applies: the caller's deadline is not the adapter's.
-  EXPECT_THAT(guards.Admit(kPopulation, std::nullopt), IsOk());
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, std::nullopt), IsOk());
   // Another owner's adapter has no estimate yet.
-  EXPECT_THAT(guards.Admit(kCivil, absl::Milliseconds(1)), IsOk());
+  EXPECT_THAT(guards.Admit(kCivil, kConsumer, absl::Milliseconds(1)), IsOk());
 }
 
 TEST_F(OwnerGuardsTest, SheddingCanBeTurnedOff) {
@@ -312,13 +355,13 @@ TEST_F(OwnerGuardsTest, SheddingCanBeTurnedOff) {
   options.shedding.enabled = false;
   OwnerGuards guards(std::move(options), &clock_);
   Answer(guards, kPopulation, 4, absl::Milliseconds(120));
-  EXPECT_THAT(guards.Admit(kPopulation, absl::Milliseconds(40)), IsOk());
+  EXPECT_THAT(guards.Admit(kPopulation, kConsumer, absl::Milliseconds(40)), IsOk());
 }
 
 TEST_F(OwnerGuardsTest, OnlyAnswersTeachTheLatency) {
   OwnerGuards guards(Options(), &clock_);
   for (int i = 0; i < 8; ++i) {
-    auto permit = guards.Admit(kPopulation, std::nullopt);
+    auto permit = guards.Admit(kPopulation, kConsumer, std::nullopt);
     ASSERT_THAT(permit, IsOk());
     clock_.Advance(absl::Seconds(5));
     permit->Finish(i % 2 == 0 ? absl::StatusCode::kDeadlineExceeded
@@ -330,7 +373,7 @@ TEST_F(OwnerGuardsTest, OnlyAnswersTeachTheLatency) {
 TEST_F(OwnerGuardsTest, OperatorsSeeEachOwnersCircuitCallsInFlightAndLatency) {
   OwnerGuards guards(Options(), &clock_);
   Answer(guards, kCivil, 4, absl::Milliseconds(250));
-  auto in_flight = guards.Admit(kCivil, std::nullopt);
+  auto in_flight = guards.Admit(kCivil, kConsumer, std::nullopt);
   ASSERT_THAT(in_flight, IsOk());
   Fail(guards, kPopulation, 3);
 
