@@ -10,6 +10,9 @@
 # own node and grant) at 2 C and the normal consumer at 0.2 C, both open loop. Reported: the
 # normal consumer's success and p99 against its unloaded p99, the greedy consumer's answers by
 # code and the p99 of its RESOURCE_EXHAUSTED answers, the gateway's resident memory.
+# The cost of a refusal: after the probe, a flood consumer at 0.5 C whose grant allows one call a
+# second (guarded; unguarded it reads). The gateway's CPU time (/proc/PID/stat) over a run,
+# divided by its calls, is reported for the probe (a read) and the flood (a refusal).
 # Scenario 2, slow owner: a second owner's adapter answers after SLOW_DELAY_MS, and a load node
 # keeps SLOW_IN_FLIGHT calls in flight against it (open loop at SLOW_IN_FLIGHT / delay calls a
 # second), while the normal consumer reads the first owner's dataset at 0.1 C: their p99 against
@@ -49,6 +52,7 @@ PROBE_IN_FLIGHT=64
 NORMAL_RATE=0.2
 GREEDY_RATE=2.0
 READER_RATE=0.1           # scenario 2: reads of the fast owner's dataset
+FLOOD_RATE=0.5            # the cost of a refusal: a consumer whose grant allows 1 call a second
 SLOW_DELAY_MS=1000
 SLOW_IN_FLIGHT=1000
 # Outstanding calls a client may hold before further calls count as not sent: the greedy and
@@ -125,7 +129,7 @@ fi
 # --- PKI: the gateway, the two owners' adapters, the operator and the consumers.
 "$bin/ndxctl" pki init --dir pki/ca --trust-domain ndx.bench >/dev/null
 "$bin/ndxctl" pki issue --ca-dir pki/ca --out-dir pki/core --gateway core >/dev/null
-nodes="ops owner slow probe normal greedy loader"
+nodes="ops owner slow probe normal greedy loader flood"
 for node in $nodes; do
   "$bin/ndxctl" pki issue --ca-dir pki/ca --out-dir "pki/$node" --node "bench/$node" >/dev/null
 done
@@ -221,7 +225,7 @@ start_gateway() {
   ndx ops node register bench/slow --name "Slow owner" --kind other \
     --endpoint "127.0.0.1:$slow_port" >/dev/null
   local node
-  for node in probe normal greedy loader; do
+  for node in probe normal greedy loader flood; do
     ndx ops node register "bench/$node" --name "$node" --kind other >/dev/null
   done
   ndx owner dataset register bench/records --proto record.proto --message bench.v1.Record \
@@ -230,6 +234,16 @@ start_gateway() {
     --key id >/dev/null
   grant probe bench/records owner
   grant loader bench/slow-records slow
+}
+
+# The gateway's CPU time so far (user and system), in microseconds.
+clock_ticks=$(getconf CLK_TCK)
+gateway_cpu_us() { awk -v t="$clock_ticks" '{print int(($14 + $15) * 1000000 / t)}' "/proc/$gateway_pid/stat"; }
+# cpu_per_call FILE CPU_US: the gateway's CPU per call of the run in FILE, whose warm-up and
+# measured time took CPU_US of it (calls during the warm-up counted at the measured rate).
+cpu_per_call() {
+  jq -c --argjson cpu "$2" --argjson seconds "$((warmup + duration))" \
+    '{gateway_cpu_us_per_call: ($cpu / (.rps * $seconds) * 100 | round / 100)}' "$1"
 }
 
 # The gateway's resident memory: sampled every 100 ms while a measured run goes on.
@@ -304,9 +318,10 @@ for round in $(seq 1 "$rounds"); do
 
     # The capacity, probed in each mode (what the guards cost); the loads of both modes come from
     # the unguarded probe of the round, so that both modes are offered the same calls.
+    cpu_before=$(gateway_cpu_us)
     load probe probe bench/records --concurrency "$PROBE_IN_FLIGHT" --connections 2 "${run_args[@]}"
     wait_loads
-    record "$round" "$mode" probe probe.json
+    record "$round" "$mode" probe probe.json "$(cpu_per_call probe.json $(($(gateway_cpu_us) - cpu_before)))"
     [[ -n "$capacity" ]] || capacity=$(jq '.rps | floor' probe.json)
     normal_rate=$(times "$capacity" "$NORMAL_RATE")
     greedy_rate=$(times "$capacity" "$GREEDY_RATE")
@@ -318,10 +333,19 @@ for round in $(seq 1 "$rounds"); do
       grant normal bench/records owner --rate "$rate" --burst "$((rate * GUARD_BURST_SECONDS))"
       rate=$(times "$capacity" "$GUARD_GREEDY_RATE")
       grant greedy bench/records owner --rate "$rate" --burst "$((rate * GUARD_BURST_SECONDS))"
+      grant flood bench/records owner --rate 1 --burst 1
     else
       grant normal bench/records owner
       grant greedy bench/records owner
+      grant flood bench/records owner
     fi
+
+    # What a call costs the gateway at FLOOD_RATE: a read unguarded, a refusal guarded.
+    cpu_before=$(gateway_cpu_us)
+    load flood flood bench/records --rate "$(times "$capacity" "$FLOOD_RATE")" \
+      --max-in-flight "$CLIENT_MAX_IN_FLIGHT" --connections "$GREEDY_CONNECTIONS" "${run_args[@]}"
+    wait_loads
+    record "$round" "$mode" flood flood.json "$(cpu_per_call flood.json $(($(gateway_cpu_us) - cpu_before)))"
 
     # Scenario 1: the normal consumer alone, then beside the greedy one.
     load alone normal bench/records --rate "$normal_rate" --connections 2 "${run_args[@]}"
@@ -384,6 +408,9 @@ jq -s -r --arg command "NDX_BIN_DIR=$bin $command_line" --arg rounds "$rounds" \
     (map({key: .run, value: .}) | from_entries) as $r
     | {mode: .[0].mode,
        capacity: $r.probe.rps,
+       probe_cpu: $r.probe.gateway_cpu_us_per_call,
+       flood_cpu: $r.flood.gateway_cpu_us_per_call,
+       flood_exhausted_p99: $r.flood.latency_by_code.RESOURCE_EXHAUSTED.latency_p99_us,
        normal_alone_p99: $r["normal-alone"].latency_total.latency_p99_us,
        normal_success: pct($r["normal-mixed"] | ok; $r["normal-mixed"].scheduled),
        normal_p99: $r["normal-mixed"].latency_total.latency_p99_us,
@@ -417,6 +444,9 @@ jq -s -r --arg command "NDX_BIN_DIR=$bin $command_line" --arg rounds "$rounds" \
     "overload-bench: medians over \($rounds) round(s) of \($duration) s runs",
     "  \("figure" | pad(46)) \("unguarded" | pad(12)) \("guarded" | pad(12)) target (issue 13)",
     row("capacity C, calls/s (closed loop)"; "capacity"; ""),
+    row("gateway CPU us per read, at C"; "probe_cpu"; ""),
+    row("gateway CPU us per call, flood at 0.5 C"; "flood_cpu"; "(guarded: refused)"),
+    row("flood: RESOURCE_EXHAUSTED p99 us"; "flood_exhausted_p99"; ""),
     "  scenario 1: greedy consumer at 2 C, normal at 0.2 C",
     row("normal: success %"; "normal_success"; ">= 99"),
     row("normal: p99 us, alone"; "normal_alone_p99"; ""),
