@@ -15,11 +15,12 @@ bench_bin_dir() {
   echo "$build_dir/bin"
 }
 
-# start NAME COMMAND...: a server in the background whose port arrives in NAME.port.
+# start NAME COMMAND...: a server in the background whose port arrives in NAME.port. It is killed
+# when the script dies, even by SIGKILL, which no trap sees (setpriv --pdeathsig).
 start() {
   local name=$1
   shift
-  "$@" --port_file "$name.port" >"$name.log" 2>&1 &
+  setpriv --pdeathsig KILL "$@" --port_file "$name.port" >"$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 150); do
     [[ -s "$name.port" ]] && return 0

@@ -148,7 +148,7 @@ EOF
 minimal() {
   local node=$1
   shift
-  start "$node" "${die_with_script[@]}" "${other_cpus[@]}" "$bin/ndx-minimal-adapter" --trust_domain ndx.bench \
+  start "$node" "${other_cpus[@]}" "$bin/ndx-minimal-adapter" --trust_domain ndx.bench \
     --ca "pki/$node/ca.pem" --cert "pki/$node/tls.pem" --key "pki/$node/tls.key" \
     --record_bytes "$RECORD_BYTES" "$@"
 }
@@ -217,7 +217,7 @@ start_gateway() {
   mkdir -p "$1"
   gateway_config "$1" >"$1-gateway.textproto"
   rm -f "$1-gateway.port"
-  start "$1-gateway" "${die_with_script[@]}" "${gateway_cpus[@]}" "$bin/ndx-gateway" \
+  start "$1-gateway" "${gateway_cpus[@]}" "$bin/ndx-gateway" \
     --config "$1-gateway.textproto"
   gateway_pid=${pids[-1]} gateway_port=$(cat "$1-gateway.port")
   ndx ops node register bench/owner --name Owner --kind other \
