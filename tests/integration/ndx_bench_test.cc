@@ -197,6 +197,47 @@ TEST_F(NdxBenchTest, BadCommandLinesAreUsageErrors) {
   EXPECT_EQ(RunBench({"--dataset", kResidents}).exit_code, 2);
 }
 
+// Open loop: calls start on a fixed schedule whatever the answers; every call due in the window
+// is either counted or reported as not sent, and the counted ones are split by code.
+TEST_F(NdxBenchTest, OpenLoopAccountsForEveryScheduledCall) {
+  const std::vector<std::string> base = {"--api",         "exchange",
+                                         "--profile",     federation_.WriteProfile(kInsuranceNode),
+                                         "--server-id",   "spiffe://ndx.test/gateway/core",
+                                         "--dataset",     kResidents,
+                                         "--record-key",  kExistingKey,
+                                         "--purpose",     kPurpose,
+                                         "--duration",    "2s",
+                                         "--warmup",      "0.5s",
+                                         "--output",      "json",
+                                         "--connections", "2"};
+  std::vector<std::string> args = base;
+  args.insert(args.end(), {"--rate", "200", "--max-in-flight", "50"});
+  BenchRun run = RunBench(args);
+  ASSERT_TRUE(run.report.is_object()) << "stdout: " << run.out << "\nstderr: " << run.err;
+  EXPECT_EQ(run.report["loop"], "open");
+  EXPECT_EQ(run.report["rate"], 200);
+  EXPECT_EQ(run.report["max_in_flight"], 50);
+  const int calls = run.report.value("calls", -1);
+  const int not_sent = run.report.value("not_sent", -1);
+  const int scheduled = run.report.value("scheduled", -1);
+  // 200 a second for 2 s, wherever the window's edges fall between two scheduled calls.
+  EXPECT_NEAR(scheduled, 400, 2) << run.out;
+  EXPECT_EQ(scheduled, calls + not_sent) << run.out;
+  EXPECT_EQ(run.exit_code, not_sent == 0 && run.report.value("errors", -1) == 0 ? 0 : 1) << run.err;
+  int by_code = 0;
+  for (const auto& [code, figures] : run.report["latency_by_code"].items()) {
+    by_code += figures.value("calls", 0);
+    EXPECT_LE(figures.value("latency_p50_us", 0), figures.value("latency_p99_us", 0)) << code;
+  }
+  EXPECT_EQ(by_code, calls) << run.out;
+  EXPECT_EQ(run.report["latency_total"].value("calls", -1), calls) << run.out;
+
+  // A fixed rate and a fixed number in flight are two different loads.
+  std::vector<std::string> both = base;
+  both.insert(both.end(), {"--rate", "200", "--concurrency", "4"});
+  EXPECT_EQ(RunBench(both).exit_code, 2);
+}
+
 TEST(LatencyHistogramTest, ExactBelowTwoMillisecondsAndWithinATenthOfAPercentAbove) {
   bench::LatencyHistogram histogram;
   for (uint64_t micros = 1; micros <= 1000; ++micros) histogram.Record(micros);
