@@ -45,6 +45,9 @@ GUARD_NODE_CALLS=256
 GUARD_NODE_CONNECTIONS=8
 # The owner bulkhead: calls in flight to one owner's adapter (owner_guard.max_in_flight, default).
 GUARD_OWNER_MAX_IN_FLIGHT=128
+# Calls at once on one connection (node_limits.transport.max_concurrent_streams; the gateway's
+# default is 100). Calls beyond it wait in the client, at no cost to the gateway.
+GUARD_STREAMS_PER_CONNECTION=${GUARD_STREAMS_PER_CONNECTION:-100}
 # ---------------------------------------------------------------------------------------------
 
 # The load. Fractions are of C.
@@ -188,6 +191,7 @@ node_limits {
     key: "bench/loader"
     value { calls: $((CLIENT_MAX_IN_FLIGHT * 2)) connections: $((LOAD_CONNECTIONS * 2)) }
   }
+  transport { max_concurrent_streams: $GUARD_STREAMS_PER_CONNECTION }
 }
 owner_guard { max_in_flight: $GUARD_OWNER_MAX_IN_FLIGHT }
 EOF

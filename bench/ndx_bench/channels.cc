@@ -11,17 +11,17 @@
 namespace ndx::bench {
 
 absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> OpenChannels(
-    const std::string& target, const crypto::TlsFilePaths& tls,
+    const std::string& target, const grpc::ChannelArguments& args, const crypto::TlsFilePaths& tls,
     const std::optional<crypto::SpiffeId>& expected_server, int count) {
   NDX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
                        crypto::MakeChannelCredentials(tls, expected_server));
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < count; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    grpc::ChannelArguments own = args;
+    own.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     // Different arguments make different subchannels even in a shared pool.
-    args.SetInt("ndx.bench.connection", i);
-    channels.push_back(grpc::CreateCustomChannel(target, credentials, args));
+    own.SetInt("ndx.bench.connection", i);
+    channels.push_back(grpc::CreateCustomChannel(target, credentials, own));
   }
   return channels;
 }

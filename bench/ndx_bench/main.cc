@@ -23,6 +23,7 @@
 #include "cli/gateway_client.h"
 #include "cli/profile.h"
 #include "common/process.h"
+#include "common/status_macros.h"
 #include "crypto/spiffe_id.h"
 #include "ndx_bench/bench_call.h"
 #include "ndx_bench/channels.h"
@@ -61,6 +62,7 @@ struct Flags {
   std::string connect_timeout = "10s";
   std::string output = "table";
   bool progress = false;
+  bool retry = false;
 };
 
 // The flags checked and resolved into what a run needs.
@@ -71,6 +73,9 @@ struct Run {
   ReadTarget read;
   LoadOptions load;
   absl::Duration connect_timeout;
+  // The gRPC target of the address or addresses given (cli::GatewayTarget).
+  std::string channel_target;
+  cli::GatewayRetries retries = cli::GatewayRetries::kNone;
 };
 
 void AddFlags(CLI::App& app, Flags& f) {
@@ -79,7 +84,8 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "ndx.v1.Adapter/Fetch on an adapter or a proxy in front of one")
       ->check(CLI::IsMember({"exchange", "adapter"}));
   app.add_option("--target,--gateway", f.connection.gateway,
-                 "Server address HOST:PORT (for --api exchange, the profile's gateway by default)");
+                 "Server address HOST:PORT, or several IP:PORT of the gateway's replicas, "
+                 "comma-separated (for --api exchange, the profile's gateway by default)");
   app.add_option("--dataset", f.dataset, "Dataset id AGENCY/NAME")->required();
   app.add_option("--record-key", f.record_key, "Key of the record every call reads")->required();
   app.add_option("--purpose", f.purpose, "Purpose of the read (one of the grant's)")->required();
@@ -121,6 +127,9 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "the profile; else any identity from the CA)");
   app.add_option("--output", f.output, "table (default) or json (one line)")
       ->check(CLI::IsMember({"table", "json"}));
+  app.add_flag("--retry", f.retry,
+               "Retry idempotent calls (Exchange Get) that fail UNAVAILABLE, up to 3 attempts, as "
+               "ndxctl does (default: every failure counts)");
   app.add_flag("--progress", f.progress,
                "A progress line on stderr every second (default: on a terminal, for runs over "
                "5s)");
@@ -181,6 +190,8 @@ absl::StatusOr<Run> Resolve(const Flags& f) {
     run.server_id = crypto::SpiffeId::Gateway(*trust_domain, connection->gateway_id);
   }
   run.tls = connection->tls;
+  NDX_ASSIGN_OR_RETURN(run.channel_target, cli::GatewayTarget(connection->gateway));
+  run.retries = f.retry ? cli::GatewayRetries::kIdempotent : cli::GatewayRetries::kNone;
   run.read = {.dataset = f.dataset,
               .key = f.record_key,
               .purpose = f.purpose,
@@ -215,7 +226,8 @@ int RunBench(const Flags& flags) {
       flags.api == "adapter" ? AdapterFetchCalls(run->read) : ExchangeGetCalls(run->read);
 
   absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> channels =
-      OpenChannels(run->description.target, run->tls, run->server_id, flags.connections);
+      OpenChannels(run->channel_target, cli::GatewayChannelArguments(run->retries), run->tls,
+                   run->server_id, flags.connections);
   if (!channels.ok()) {
     Complain(std::string(channels.status().message()));
     return kExitSetup;

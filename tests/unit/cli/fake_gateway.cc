@@ -73,6 +73,8 @@ class FakeGateway::RegistryImpl final : public v1::Registry::Service {
   grpc::Status RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest* request,
                             v1::Node* response) override {
     absl::MutexLock lock(&mutex_);
+    ++register_node_calls_;
+    if (unavailable_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica stopping");
     last_register_node_ = *request;
     *response = request->node();
     return grpc::Status::OK;
@@ -153,6 +155,8 @@ class FakeGateway::RegistryImpl final : public v1::Registry::Service {
   }
 
   mutable absl::Mutex mutex_;
+  bool unavailable_ ABSL_GUARDED_BY(mutex_) = false;
+  int register_node_calls_ ABSL_GUARDED_BY(mutex_) = 0;
   v1::RegisterNodeRequest last_register_node_ ABSL_GUARDED_BY(mutex_);
   v1::RegisterDatasetRequest last_register_dataset_ ABSL_GUARDED_BY(mutex_);
   v1::RequestGrantRequest last_request_grant_ ABSL_GUARDED_BY(mutex_);
@@ -184,6 +188,7 @@ class FakeGateway::ExchangeImpl final : public v1::Exchange::Service {
     {
       absl::MutexLock lock(&mutex_);
       queries_.push_back(*request);
+      if (unavailable_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica stopping");
     }
     response->add_fields("citizen_id");
     response->add_fields("full_name");
@@ -202,6 +207,7 @@ class FakeGateway::ExchangeImpl final : public v1::Exchange::Service {
   }
 
   mutable absl::Mutex mutex_;
+  bool unavailable_ ABSL_GUARDED_BY(mutex_) = false;
   std::vector<v1::QueryRequest> queries_ ABSL_GUARDED_BY(mutex_);
 };
 
@@ -590,6 +596,20 @@ v1::SetGrantRateLimitRequest FakeGateway::last_set_grant_rate_limit() const {
 v1::RegisterNodeRequest FakeGateway::last_register_node() const {
   absl::MutexLock lock(&registry_->mutex_);
   return registry_->last_register_node_;
+}
+
+void FakeGateway::set_unavailable(bool unavailable) {
+  {
+    absl::MutexLock lock(&registry_->mutex_);
+    registry_->unavailable_ = unavailable;
+  }
+  absl::MutexLock lock(&exchange_->mutex_);
+  exchange_->unavailable_ = unavailable;
+}
+
+int FakeGateway::register_node_calls() const {
+  absl::MutexLock lock(&registry_->mutex_);
+  return registry_->register_node_calls_;
 }
 
 std::vector<v1::QueryRequest> FakeGateway::queries() const {

@@ -78,6 +78,10 @@ class FakeGateway {
   v1::SetGrantRateLimitRequest last_set_grant_rate_limit() const;
   v1::RegisterNodeRequest last_register_node() const;
   std::vector<v1::QueryRequest> queries() const;
+  // While set, RegisterNode and Query answer UNAVAILABLE, as a replica that is stopping (each
+  // still counted: register_node_calls(), queries()).
+  void set_unavailable(bool unavailable);
+  int register_node_calls() const;
 
   // Appends `count` entries to the audit log (entry i is AuditEntryAt(i)); the latest
   // checkpoint is re-signed over the whole log.
