@@ -57,14 +57,10 @@ bench_name=adapter-bench
 source "$repo/bench/lib.sh"
 bin=$(bench_bin_dir)
 
-work=$(mktemp -d -t ndx-adapter-bench.XXXXXX)
-pids=()
 pg_pid="" api_pid=""
 # The adapters first, then the servers they read from.
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_started
   if [[ -n "$pg_pid" ]]; then
     # Fast shutdown: the postmaster ends its sessions and stops without a checkpoint to wait for.
     kill -INT "$pg_pid" 2>/dev/null || true
@@ -75,12 +71,8 @@ cleanup() {
     kill -TERM "$api_pid" 2>/dev/null || true
     wait "$api_pid" 2>/dev/null || true
   fi
-  [[ -n "${NDX_KEEP:-}" ]] || rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-cd "$work"
+enter_work_dir
 
 
 # --- PKI: the owner's adapter (and the minimal server, with the same identity), and the bench's

@@ -41,3 +41,27 @@ free_port() {
   done
   echo "$port"
 }
+
+# enter_work_dir: a fresh temporary directory in $work, made the current directory, and an empty
+# `pids`. On exit (SIGINT and SIGTERM included) the script's `cleanup` runs if it defines one
+# (which stops what pids holds with stop_started, then whatever else it started), else
+# stop_started; then $work is removed unless NDX_KEEP is set.
+enter_work_dir() {
+  work=$(mktemp -d -t "ndx-$bench_name.XXXXXX")
+  pids=()
+  trap bench_on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  cd "$work"
+}
+bench_on_exit() {
+  if declare -F cleanup >/dev/null; then cleanup; else stop_started; fi
+  [[ -n "${NDX_KEEP:-}" ]] || rm -rf "$work"
+}
+
+# stop_started: ends every process in pids and waits for each.
+stop_started() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}

@@ -96,21 +96,10 @@ bench_name=overload-bench
 source "$repo/bench/lib.sh"
 bin=$(bench_bin_dir)
 
-work=$(mktemp -d -t ndx-overload-bench.XXXXXX)
-pids=()
 # Every process this script starts is in pids until it has been waited for. The servers and
 # clients also die with the script when it is killed with SIGKILL (setpriv --pdeathsig), which no
 # trap sees; the memory sampler ends with the gateway.
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [[ -n "${NDX_KEEP:-}" ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-cd "$work"
+enter_work_dir
 # stop PID: ends one process this script started and forgets it.
 stop() {
   kill -TERM "$1" 2>/dev/null || true

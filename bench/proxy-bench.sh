@@ -55,18 +55,7 @@ bench_name=proxy-bench
 source "$repo/bench/lib.sh"
 bin=$(bench_bin_dir)
 
-work=$(mktemp -d -t ndx-proxy-bench.XXXXXX)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [[ -n "${NDX_KEEP:-}" ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-cd "$work"
+enter_work_dir
 
 
 # --- PKI: the gateway, the owner's adapter, a consumer; nginx and the bench's direct client

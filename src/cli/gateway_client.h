@@ -47,9 +47,9 @@ enum class GatewayRetries { kNone, kIdempotent };
 // write whose answer was lost may have happened.
 grpc::ChannelArguments GatewayChannelArguments(GatewayRetries retries);
 
-// ndxctl's connection to the gateway: an mTLS channel presenting the node's certificate, stubs
-// of the Registry, Exchange, Audit and Events services, and the per-call deadline of the unary
-// calls. Thread-compatible (ndxctl calls from one thread).
+// ndxctl's connection to the gateway: an mTLS channel presenting the node's certificate, the
+// generated clients of the Registry, Exchange, Audit and Events services, and the per-call deadline
+// of the unary calls. Thread-compatible (ndxctl calls from one thread).
 class GatewayClient {
  public:
   // Makes the channel credentials from the settings' files (kNotFound, kPermissionDenied,
