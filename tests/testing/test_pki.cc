@@ -93,6 +93,14 @@ crypto::TlsFilePaths TestPki::Gateway(const std::string& name) {
   return Issue(Label("gateway", name), ca_dir_, options);
 }
 
+crypto::TlsFilePaths TestPki::ClusterMember(const std::string& name) {
+  crypto::LeafOptions options;
+  options.identity = crypto::SpiffeId::Gateway(kClusterTrustDomain, name);
+  // etcd, NATS and their clients check the host they connect to.
+  options.ip_addresses = {kTestServerAddress};
+  return Issue(Label("cluster", name), Ca("cluster-ca", kClusterTrustDomain), options);
+}
+
 crypto::TlsFilePaths TestPki::ExpiredNode(const std::string& node_id) {
   crypto::LeafOptions options = NodeOptions(kTrustDomain, node_id);
   options.not_before = absl::Now() - absl::Hours(48);

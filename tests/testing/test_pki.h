@@ -73,6 +73,13 @@ class TestPki {
   // the defect. kNone is the same certificate as Node or Gateway, in its own files.
   crypto::TlsFilePaths WithDefect(const crypto::SpiffeId& identity, CertificateDefect defect);
 
+  // An identity of the cluster CA, a CA of its own (trust domain kClusterTrustDomain) that issues
+  // the certificates of etcd members, NATS servers and gateway replicas as their clients, and no
+  // node's: spiffe://cluster.ndx.test/gateway/<name>, with the IP SAN 127.0.0.1. Its ca_file is
+  // the cluster CA.
+  static constexpr char kClusterTrustDomain[] = "cluster.ndx.test";
+  crypto::TlsFilePaths ClusterMember(const std::string& name);
+
   // The platform CA certificate, and its directory (ca.pem, ca.key) for crypto::RenewCertificate.
   const std::string& ca_file() const { return ca_file_; }
   const std::string& ca_dir() const { return ca_dir_; }
