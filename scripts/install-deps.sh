@@ -11,6 +11,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev libssl-dev libabsl-dev openssl ca-certificates clang-format
   libbenchmark-dev procps libpq-dev postgresql libcpp-httplib-dev prometheus-cpp-dev curl
   prometheus  # for promtool, which checks deploy/prometheus/
+  # A gateway cluster (docs/cluster.md): etcd holds the registry, NATS JetStream the events.
+  etcd-server etcd-client nats-server libnats-dev
 )
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)
