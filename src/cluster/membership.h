@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,7 +33,8 @@ class Membership {
 // A fixed list, for tests and single-node use.
 class StaticMembership final : public Membership {
  public:
-  StaticMembership(Member self, std::vector<Member> members);
+  StaticMembership(Member self, std::vector<Member> members)
+      : self_(std::move(self)), members_(std::move(members)) {}
   const Member& self() const override { return self_; }
   std::vector<Member> Members() const override { return members_; }
 
