@@ -58,7 +58,30 @@ class EtcdClient {
       const etcdserverpb::WatchCreateRequest& create);
 
   const std::vector<std::string>& endpoints() const;
+
+ private:
+  EtcdClient(std::vector<std::string> endpoints, absl::Duration call_timeout,
+             std::shared_ptr<grpc::Channel> channel);
+  // The status of a failed call: its gRPC code, a message naming `method` and the endpoints.
+  absl::Status CallError(const char* method, const grpc::Status& status) const;
+  // A context with the call deadline.
+  void SetDeadline(grpc::ClientContext& context) const;
+
+  const std::vector<std::string> endpoints_;
+  // The endpoints joined with ',', for messages.
+  const std::string endpoint_list_;
+  const absl::Duration call_timeout_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::unique_ptr<etcdserverpb::KV::Stub> kv_;
+  const std::unique_ptr<etcdserverpb::Watch::Stub> watch_;
+  const std::unique_ptr<etcdserverpb::Lease::Stub> lease_;
 };
+
+// The gRPC target for `endpoints` (host:port each): the one endpoint as it is, or for several,
+// an "ipv4:" or "ipv6:" address list that round_robin spreads the calls over. kInvalidArgument for
+// none, or for several that are not all IPv4 or all IPv6 addresses with a port (give one DNS name
+// that resolves to every member instead).
+absl::StatusOr<std::string> EtcdTarget(const std::vector<std::string>& endpoints);
 
 // The smallest key greater than every key that starts with `prefix`: a range end for a prefix.
 std::string PrefixRangeEnd(const std::string& prefix);
