@@ -4,6 +4,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <utility>
@@ -186,6 +187,12 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(const EtcdOption
   // gRPC's default backoff of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // A connection attempt to a member that does not answer (a cut network) gives up within the
+  // call timeout rather than gRPC's 20 s, so that the creation of a watch stream, which has no
+  // deadline, cannot hold a stopping membership for longer than a call would.
+  args.SetInt(
+      GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+      static_cast<int>(std::max<int64_t>(1000, absl::ToInt64Milliseconds(options.call_timeout))));
   // Watch and keep-alive streams live long: a member that vanished without closing the
   // connection (a cut network) is found by pings. etcd refuses pings more often than every 5 s.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);

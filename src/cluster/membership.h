@@ -55,8 +55,16 @@ struct EtcdMembershipOptions {
 // members with a watch. A replica that stops revokes its lease; one that dies leaves when its
 // lease expires. kUnavailable when etcd cannot be reached at the start; later losses of etcd are
 // retried in the background (Members() then keeps the last list it knew).
+// `etcd` is not owned and must outlive the membership. The destructor stops the background
+// threads and revokes the lease (best effort, within the client's call timeout), so that the
+// others see this replica leave at once.
 absl::StatusOr<std::unique_ptr<Membership>> JoinCluster(EtcdClient* etcd,
                                                         const EtcdMembershipOptions& options);
+
+// Test hook: stops the background threads of a membership made by JoinCluster as the death of
+// its replica would, without revoking its lease: the others see it leave when the lease expires.
+// REQUIRES: `membership` was made by JoinCluster.
+void CrashForTest(Membership& membership);
 
 }  // namespace ndx::cluster
 
