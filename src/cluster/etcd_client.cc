@@ -198,9 +198,6 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(const EtcdOption
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_ENABLE_CHANNELZ, 0);
-  // Each member is its own connection; without this, gRPC would share subchannels with other
-  // channels of the process that connect to the same address with other credentials.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, *credentials, args);
   return std::unique_ptr<EtcdClient>(
       new EtcdClient(options.endpoints, options.call_timeout, std::move(channel)));

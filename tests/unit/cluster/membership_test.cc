@@ -173,5 +173,49 @@ TEST_F(MembershipTest, RefusesAReplicaIdThatIsNotOneKeySegment) {
   EXPECT_THAT(JoinCluster(client_.get(), options), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(MembershipOverThreeEtcdMembersTest, FollowsTheMembersAcrossTheCrashOfAnEtcdMember) {
+  if (std::string why = EtcdCluster::Unavailable(); !why.empty()) GTEST_SKIP() << why;
+  testing::TestPki pki;
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd = EtcdCluster::Start(pki, 3);
+  ASSERT_THAT(etcd, IsOk());
+  absl::StatusOr<std::unique_ptr<EtcdClient>> client =
+      EtcdClient::Connect((*etcd)->ClientOptions());
+  ASSERT_THAT(client, IsOk());
+  auto join = [&](const std::string& replica_id) -> std::unique_ptr<Membership> {
+    EtcdMembershipOptions options;
+    options.self = Member{replica_id, "127.0.0.1:7000"};
+    options.ttl = absl::Seconds(3);
+    absl::StatusOr<std::unique_ptr<Membership>> membership = JoinCluster(client->get(), options);
+    EXPECT_THAT(membership, IsOk());
+    return membership.ok() ? std::move(*membership) : nullptr;
+  };
+  std::unique_ptr<Membership> a = join("a");
+  std::unique_ptr<Membership> b = join("b");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Ids(*a).size() == 2; }));
+
+  // Whichever member served the watches, the replicas go on following each other.
+  for (int crashed = 0; crashed < 3; ++crashed) {
+    (*etcd)->Kill(crashed);
+    const std::string id = "c" + std::to_string(crashed);
+    std::unique_ptr<Membership> c;
+    ASSERT_TRUE(WaitFor([&] {
+      // A join may meet an election; it is retried here as a replica's supervisor would.
+      EtcdMembershipOptions options;
+      options.self = Member{id, "127.0.0.1:7000"};
+      options.ttl = absl::Seconds(3);
+      absl::StatusOr<std::unique_ptr<Membership>> joined = JoinCluster(client->get(), options);
+      if (joined.ok()) c = std::move(*joined);
+      return joined.ok();
+    }));
+    ASSERT_TRUE(WaitFor([&] { return Ids(*a).size() == 3 && Ids(*b).size() == 3; }))
+        << ::testing::PrintToString(Ids(*a)) << " " << ::testing::PrintToString(Ids(*b));
+    c.reset();
+    ASSERT_TRUE(WaitFor([&] { return Ids(*a).size() == 2 && Ids(*b).size() == 2; }));
+    ASSERT_THAT((*etcd)->Restart(crashed), IsOk());
+  }
+}
+
 }  // namespace
 }  // namespace ndx::cluster
