@@ -202,6 +202,8 @@ class ReadCall {
     NDX_RETURN_IF_ERROR(HoldNodeCall());
     absl::Status shape = ValidateShape();
     if (!shape.ok()) return shape;
+    // A replica cut from the registry's source of truth for too long may miss a revocation.
+    NDX_RETURN_IF_ERROR(service_->registry_->CheckFresh());
     snapshot_ = service_->registry_->snapshot();
     record.registry_revision = snapshot_->revision();
     // Whose data was asked for is recorded whatever the decision.

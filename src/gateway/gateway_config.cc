@@ -1,5 +1,6 @@
 #include "gateway/gateway_config.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -167,6 +168,90 @@ absl::Status FinishOwnerGuard(const std::string& origin, v1::OwnerGuardConfig* g
   return absl::OkStatus();
 }
 
+// Cluster settings (ClusterConfig); only for a replica of a cluster.
+constexpr uint32_t kDefaultRegistryStalenessMs = 5000;
+constexpr uint32_t kMaxRegistryStalenessMs = 600'000;
+constexpr uint32_t kDefaultMembershipTtlSeconds = 5;
+constexpr uint32_t kMaxMembershipTtlSeconds = 300;
+constexpr uint32_t kDefaultStreamReplicas = 3;
+constexpr uint32_t kMaxStreamReplicas = 5;
+constexpr size_t kMaxReplicaIdBytes = 64;
+
+bool HasAllTlsFiles(const v1::TlsFiles& tls) {
+  return !tls.ca_file().empty() && !tls.cert_file().empty() && !tls.key_file().empty();
+}
+
+absl::Status FinishClusterConfig(const std::string& origin, v1::GatewayConfig* config) {
+  v1::ClusterConfig* cluster = config->mutable_cluster();
+  const std::string& id = cluster->replica_id();
+  bool id_ok = !id.empty() && id.size() <= kMaxReplicaIdBytes;
+  for (char c : id) id_ok = id_ok && (absl::ascii_isalnum(c) || c == '-' || c == '_');
+  if (!id_ok) {
+    return Invalid(origin, absl::StrCat("cluster.replica_id \"", absl::CHexEscape(id),
+                                        "\" must be 1 to ", kMaxReplicaIdBytes,
+                                        " letters, digits, '-' or '_', unique in the cluster, "
+                                        "e.g. \"gw-1\""));
+  }
+  if (cluster->advertise_address().empty()) {
+    cluster->set_advertise_address(config->listen_address());
+  }
+  v1::EtcdConfig* etcd = cluster->mutable_etcd();
+  if (etcd->endpoints().empty()) {
+    return Invalid(origin,
+                   "cluster.etcd.endpoints is required: the etcd members' client "
+                   "addresses, e.g. \"10.0.0.1:2379\"");
+  }
+  if (!HasAllTlsFiles(etcd->tls())) {
+    return Invalid(origin,
+                   "cluster.etcd.tls { ca_file cert_file key_file } are all required: an "
+                   "identity of the cluster CA (docs/cluster.md)");
+  }
+  if (etcd->prefix().empty()) etcd->set_prefix("/ndx/");
+  if (etcd->prefix().front() != '/' || etcd->prefix().back() != '/') {
+    return Invalid(origin, absl::StrCat("cluster.etcd.prefix \"", absl::CHexEscape(etcd->prefix()),
+                                        "\" must start and end with '/', e.g. \"/ndx/\""));
+  }
+  uint32_t staleness = cluster->registry_staleness_ms();
+  NDX_RETURN_IF_ERROR(DefaultAndBound(origin, "cluster.registry_staleness_ms",
+                                      kDefaultRegistryStalenessMs, kMaxRegistryStalenessMs,
+                                      &staleness));
+  cluster->set_registry_staleness_ms(staleness);
+  uint32_t ttl = cluster->membership_ttl_seconds();
+  NDX_RETURN_IF_ERROR(DefaultAndBound(origin, "cluster.membership_ttl_seconds",
+                                      kDefaultMembershipTtlSeconds, kMaxMembershipTtlSeconds,
+                                      &ttl));
+  cluster->set_membership_ttl_seconds(ttl);
+  if (cluster->has_nats()) {
+    v1::NatsConfig* nats = cluster->mutable_nats();
+    if (nats->urls().empty()) {
+      return Invalid(origin,
+                     "cluster.nats.urls is required when cluster.nats is set, e.g. "
+                     "\"tls://10.0.0.1:4222\"");
+    }
+    if (!HasAllTlsFiles(nats->tls())) {
+      return Invalid(origin,
+                     "cluster.nats.tls { ca_file cert_file key_file } are all required: "
+                     "an identity of the cluster CA (docs/cluster.md)");
+    }
+    uint32_t replicas = nats->stream_replicas();
+    NDX_RETURN_IF_ERROR(DefaultAndBound(origin, "cluster.nats.stream_replicas",
+                                        kDefaultStreamReplicas, kMaxStreamReplicas, &replicas));
+    nats->set_stream_replicas(replicas);
+  }
+  // Each replica keeps its own log, which its checkpoints must name apart from the others'.
+  v1::AuditLogConfig* audit = config->mutable_audit();
+  if (audit->origin().empty()) {
+    audit->set_origin(absl::StrCat(config->trust_domain(), "/audit/", id));
+  }
+  return absl::OkStatus();
+}
+
+void ResolveTlsPaths(const std::string& path, v1::TlsFiles* tls) {
+  tls->set_ca_file(ResolvePath(tls->ca_file(), path));
+  tls->set_cert_file(ResolvePath(tls->cert_file(), path));
+  tls->set_key_file(ResolvePath(tls->key_file(), path));
+}
+
 }  // namespace
 
 absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* config) {
@@ -216,6 +301,7 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
   if (audit->pseudonym_key_file().empty()) {
     audit->set_pseudonym_key_file(audit->dir() + "/pseudonym.key");
   }
+  if (config->has_cluster()) NDX_RETURN_IF_ERROR(FinishClusterConfig(origin, config));
   if (audit->origin().empty()) audit->set_origin(config->trust_domain() + "/audit");
   // The origin names the log in every checkpoint and is its signing key's name: one that cannot
   // be signed would leave the log without checkpoints, found only at the first one.
@@ -275,10 +361,13 @@ absl::Status FinishGatewayConfig(const std::string& origin, v1::GatewayConfig* c
 absl::StatusOr<v1::GatewayConfig> LoadGatewayConfig(const std::string& path) {
   v1::GatewayConfig config;
   NDX_RETURN_IF_ERROR(LoadTextProto(path, &config));
-  v1::TlsFiles* tls = config.mutable_tls();
-  tls->set_ca_file(ResolvePath(tls->ca_file(), path));
-  tls->set_cert_file(ResolvePath(tls->cert_file(), path));
-  tls->set_key_file(ResolvePath(tls->key_file(), path));
+  ResolveTlsPaths(path, config.mutable_tls());
+  if (config.has_cluster()) {
+    ResolveTlsPaths(path, config.mutable_cluster()->mutable_etcd()->mutable_tls());
+    if (config.cluster().has_nats()) {
+      ResolveTlsPaths(path, config.mutable_cluster()->mutable_nats()->mutable_tls());
+    }
+  }
   config.set_data_dir(ResolvePath(config.data_dir(), path));
   config.set_decision_log_file(ResolvePath(config.decision_log_file(), path));
   v1::AuditLogConfig* audit = config.mutable_audit();

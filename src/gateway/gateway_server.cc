@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "audit/decision_log.h"
@@ -22,6 +23,7 @@
 #include "crypto/tls.h"
 #include "gateway/audited_call.h"
 #include "gateway/metered_audit_sink.h"
+#include "registry/etcd_registry.h"
 #include "registry/rocksdb_registry.h"
 
 namespace ndx::gateway {
@@ -197,7 +199,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartForTest(
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
     const v1::GatewayConfig& config, AuditSinkWrapper wrap) {
   std::unique_ptr<GatewayServer> gateway(new GatewayServer());
-  NDX_ASSIGN_OR_RETURN(gateway->registry_, registry::OpenRocksDbRegistry(config.data_dir()));
+  NDX_RETURN_IF_ERROR(gateway->OpenRegistry(config));
   gateway->admin_ =
       std::make_unique<registry::RegistryAdmin>(gateway->registry_.get(), &Clock::Real());
   NDX_RETURN_IF_ERROR(gateway->OpenAudit(config));
@@ -316,7 +318,51 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   spdlog::info("registry at {} (revision {}), trust domain {}", config.data_dir(),
                gateway->registry_->snapshot()->revision(), config.trust_domain());
   NDX_RETURN_IF_ERROR(gateway->StartMetrics(config, tls));
+  NDX_RETURN_IF_ERROR(gateway->JoinCluster(config));
   return gateway;
+}
+
+absl::Status GatewayServer::OpenRegistry(const v1::GatewayConfig& config) {
+  if (!config.has_cluster()) {
+    NDX_ASSIGN_OR_RETURN(registry_, registry::OpenRocksDbRegistry(config.data_dir()));
+    return absl::OkStatus();
+  }
+  const v1::ClusterConfig& cluster = config.cluster();
+  const v1::TlsFiles& tls = cluster.etcd().tls();
+  NDX_ASSIGN_OR_RETURN(
+      etcd_,
+      cluster::EtcdClient::Connect(cluster::EtcdOptions{
+          .endpoints = {cluster.etcd().endpoints().begin(), cluster.etcd().endpoints().end()},
+          .tls = {tls.ca_file(), tls.cert_file(), tls.key_file()}}));
+  NDX_ASSIGN_OR_RETURN(
+      registry_, registry::OpenEtcdRegistry(registry::EtcdRegistryOptions{
+                     .etcd = etcd_.get(),
+                     .prefix = cluster.etcd().prefix(),
+                     // Apart from a single node's registry, whose revisions count differently.
+                     .dir = config.data_dir() + "/registry-copy",
+                     .staleness_bound = absl::Milliseconds(cluster.registry_staleness_ms())}));
+  spdlog::info("replica {} of a cluster: registry in etcd at {} under {}, staleness bound {} ms",
+               cluster.replica_id(), absl::StrJoin(cluster.etcd().endpoints(), ","),
+               cluster.etcd().prefix(), cluster.registry_staleness_ms());
+  return absl::OkStatus();
+}
+
+absl::Status GatewayServer::JoinCluster(const v1::GatewayConfig& config) {
+  if (!config.has_cluster()) return absl::OkStatus();
+  const v1::ClusterConfig& cluster = config.cluster();
+  std::string address = cluster.advertise_address();
+  // Port 0 in the address was a request for a free port: the others need the one bound.
+  if (absl::EndsWith(address, ":0")) {
+    address = absl::StrCat(address.substr(0, address.size() - 1), port_);
+  }
+  NDX_ASSIGN_OR_RETURN(
+      membership_, cluster::JoinCluster(
+                       etcd_.get(), cluster::EtcdMembershipOptions{
+                                        .prefix = cluster.etcd().prefix(),
+                                        .self = {cluster.replica_id(), address},
+                                        .ttl = absl::Seconds(cluster.membership_ttl_seconds())}));
+  spdlog::info("replica {} joined its cluster at {}", cluster.replica_id(), address);
+  return absl::OkStatus();
 }
 
 absl::Status GatewayServer::StartMetrics(const v1::GatewayConfig& config,
@@ -346,6 +392,8 @@ absl::Status GatewayServer::StartMetrics(const v1::GatewayConfig& config,
 GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
 
 void GatewayServer::Shutdown(absl::Duration grace) {
+  // The other replicas stop sending this one their share of the Audit fan-out.
+  membership_.reset();
   if (metrics_server_ != nullptr) metrics_server_->Stop();
   if (server_ == nullptr) return;
   // Drain the reads in flight ourselves, then stop at once: gRPC 1.51's Shutdown(deadline) waits

@@ -11,6 +11,8 @@
 #include "audit/audit_log.h"
 #include "audit/audit_sink.h"
 #include "audit/checkpointer.h"
+#include "cluster/etcd_client.h"
+#include "cluster/membership.h"
 #include "crypto/certificate_expiry.h"
 #include "crypto/revocation.h"
 #include "events/event_store.h"
@@ -65,6 +67,10 @@ class GatewayServer {
   absl::Status OpenAudit(const v1::GatewayConfig& config);
   // Gives the configured bootstrap operators their role, each change audited before it applies.
   absl::Status BootstrapOperators(const v1::GatewayConfig& config);
+  // A replica's registry follows etcd; a single node's is its own RocksDB database.
+  absl::Status OpenRegistry(const v1::GatewayConfig& config);
+  // Registers a replica in its cluster once it serves.
+  absl::Status JoinCluster(const v1::GatewayConfig& config);
   // Serves /metrics when the config asks for it.
   absl::Status StartMetrics(const v1::GatewayConfig& config, const crypto::TlsFilePaths& tls);
 
@@ -74,6 +80,8 @@ class GatewayServer {
   // What calls update when metrics are configured; before the audit sink and the adapter pool that
   // update it, so that it outlives them.
   std::unique_ptr<GatewayMetrics> metrics_;
+  // A replica's client of etcd; before the registry that follows etcd through it.
+  std::unique_ptr<cluster::EtcdClient> etcd_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<registry::RegistryAdmin> admin_;
   // The sink owns the audit log; the checkpointer and the audit service read it.
@@ -103,6 +111,8 @@ class GatewayServer {
   std::unique_ptr<OwnerGuardCollector> owner_guard_metrics_;
   std::unique_ptr<metrics::CertificateCollector> certificate_metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  // A replica's place in its cluster; last, so that a stopping replica leaves the cluster first.
+  std::unique_ptr<cluster::Membership> membership_;
 };
 
 }  // namespace ndx::gateway

@@ -19,6 +19,9 @@ grpc::Status RegistryService::Handle(const char* name, grpc::ServerContext* cont
   absl::StatusOr<std::string> caller = CallerNodeId(*context, callers_);
   if (!caller.ok()) {
     status = caller.status();
+  } else if (absl::Status fresh = registry_->CheckFresh(); !fresh.ok()) {
+    call.record().caller = *caller;
+    status = std::move(fresh);
   } else {
     call.record().caller = *caller;
     auto result = body(*caller, call);

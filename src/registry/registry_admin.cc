@@ -317,11 +317,11 @@ absl::Status RegistryAdmin::RecordThenWrite(ChangeRecorder& recorder,
 }
 
 absl::Status RegistryAdmin::RecordThenPutGrant(ChangeRecorder& recorder, v1::GrantState before,
-                                               const v1::Grant& grant) {
+                                               const v1::Grant& grant, uint64_t read_revision) {
   const v1::RegistryChange change = GrantChange(before, grant);
   NDX_RETURN_IF_ERROR(
       recorder.RecordGrantChange(change, grant.has_rate_limit() ? &grant.rate_limit() : nullptr));
-  absl::Status written = registry_->PutGrant(grant).status();
+  absl::Status written = registry_->PutGrantAsOf(grant, read_revision).status();
   if (!written.ok()) recorder.RecordFailure(change, written);
   return written;
 }
@@ -388,8 +388,9 @@ absl::StatusOr<v1::Node> RegistryAdmin::RegisterNode(absl::string_view caller,
   absl::Time now = clock_->Now();
   *node.mutable_created_at() = existing != nullptr ? existing->created_at() : ToProtoTime(now);
   *node.mutable_updated_at() = ToProtoTime(now);
-  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, NodeChange(existing, node),
-                                      [&] { return registry_->PutNode(node); }));
+  NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, NodeChange(existing, node), [&] {
+    return registry_->PutNodeAsOf(node, snapshot->revision());
+  }));
   return node;
 }
 
@@ -528,7 +529,7 @@ absl::StatusOr<v1::Dataset> RegistryAdmin::RegisterDataset(
   *dataset.mutable_updated_at() = ToProtoTime(now);
   NDX_RETURN_IF_ERROR(RecordThenWrite(
       recorder, DatasetChange(existing == nullptr ? nullptr : &existing->dataset, dataset),
-      [&] { return registry_->PutDataset(dataset); }));
+      [&] { return registry_->PutDatasetAsOf(dataset, snapshot->revision()); }));
   return dataset;
 }
 
@@ -639,7 +640,8 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RequestGrant(absl::string_view caller,
   *grant.mutable_requested_at() = ToProtoTime(now);
   for (v1::Operation operation : operations) grant.add_operations(operation);
   if (rate_limit.has_value()) *grant.mutable_rate_limit() = *std::move(rate_limit);
-  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, v1::GRANT_STATE_UNSPECIFIED, grant));
+  NDX_RETURN_IF_ERROR(
+      RecordThenPutGrant(recorder, v1::GRANT_STATE_UNSPECIFIED, grant, snapshot->revision()));
   return grant;
 }
 
@@ -677,7 +679,7 @@ absl::StatusOr<v1::Grant> RegistryAdmin::ApproveGrant(absl::string_view caller,
   grant.set_state(v1::GRANT_STATE_APPROVED);
   grant.set_approved_by(std::string(caller));
   *grant.mutable_approved_at() = ToProtoTime(now);
-  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant));
+  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant, snapshot->revision()));
   return grant;
 }
 
@@ -706,7 +708,7 @@ absl::StatusOr<v1::Grant> RegistryAdmin::RevokeGrant(absl::string_view caller,
   grant.set_revoked_by(std::string(caller));
   *grant.mutable_revoked_at() = ToProtoTime(clock_->Now());
   grant.set_revoke_reason(request.reason());
-  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant));
+  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant, snapshot->revision()));
   return grant;
 }
 
@@ -729,7 +731,7 @@ absl::StatusOr<v1::Grant> RegistryAdmin::SetGrantRateLimit(
   } else {
     grant.clear_rate_limit();
   }
-  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant));
+  NDX_RETURN_IF_ERROR(RecordThenPutGrant(recorder, found->state(), grant, snapshot->revision()));
   return grant;
 }
 
@@ -777,6 +779,7 @@ absl::StatusOr<bool> RegistryAdmin::BootstrapOperators(absl::Span<const std::str
   for (const std::string& id : node_ids) NDX_RETURN_IF_ERROR(ValidateNodeId(id));
   // Only a new platform: once nodes exist, operators are made and unmade by operators, and a
   // restart must not give back a role that was taken away.
+  const uint64_t read_revision = registry_->snapshot()->revision();
   if (!registry_->snapshot()->Nodes().empty()) return false;
   absl::Time now = clock_->Now();
   for (const std::string& id : node_ids) {
@@ -789,8 +792,13 @@ absl::StatusOr<bool> RegistryAdmin::BootstrapOperators(absl::Span<const std::str
     node.add_roles(v1::ROLE_OPERATOR);
     *node.mutable_created_at() = ToProtoTime(now);
     *node.mutable_updated_at() = ToProtoTime(now);
-    NDX_RETURN_IF_ERROR(RecordThenWrite(recorder, NodeChange(nullptr, node),
-                                        [&] { return registry_->PutNode(node); }));
+    absl::Status written = RecordThenWrite(recorder, NodeChange(nullptr, node), [&] {
+      return registry_->PutNodeAsOf(node, read_revision);
+    });
+    // Replicas of a cluster that start together each find the registry empty; the first to store
+    // an operator made the platform administrable, and the others leave it as it is.
+    if (absl::IsAborted(written)) return false;
+    NDX_RETURN_IF_ERROR(written);
   }
   return true;
 }

@@ -77,9 +77,10 @@ class RegistryAdmin {
   template <typename Write>
   absl::Status RecordThenWrite(ChangeRecorder& recorder, const v1::RegistryChange& change,
                                Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
-  // Records the change of `grant` from the state `before`, with its rate limit, then stores it.
+  // Records the change of `grant` from the state `before`, with its rate limit, then stores it
+  // as decided on the snapshot of `read_revision`.
   absl::Status RecordThenPutGrant(ChangeRecorder& recorder, v1::GrantState before,
-                                  const v1::Grant& grant)
+                                  const v1::Grant& grant, uint64_t read_revision)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
 
   Registry* const registry_;

@@ -13,24 +13,16 @@
 #include "testing/etcd_cluster.h"
 #include "testing/status_matchers.h"
 #include "testing/test_pki.h"
+#include "testing/wait_for.h"
 
 namespace ndx::cluster {
 namespace {
 
 using ::ndx::testing::EtcdCluster;
+using ::ndx::testing::WaitFor;
 using ::ndx::testing::IsOk;
 using ::ndx::testing::StatusIs;
 using ::testing::ElementsAre;
-
-// Waits up to `timeout` for `condition`; whether it held.
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(15)) {
-  const absl::Time give_up = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
-}
 
 std::vector<std::string> Ids(const Membership& membership) {
   std::vector<std::string> ids;
