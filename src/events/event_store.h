@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -14,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "crypto/sealer.h"
+#include "events/event_backend.h"
 #include "ndx/v1/events.pb.h"
 
 namespace rocksdb {
@@ -34,22 +36,6 @@ struct EventStoreOptions {
   std::optional<crypto::Sealer> key_sealer;
 };
 
-// Events expired by the retention period before a subscription acknowledged them.
-struct ExpiredEvents {
-  std::string subscriber;
-  std::string dataset;
-  uint64_t first_sequence = 0;
-  uint64_t last_sequence = 0;
-};
-
-// What one Sweep removed.
-struct SweepResult {
-  std::vector<v1::Subscription> deleted_subscriptions;
-  uint64_t acknowledged_events = 0;    // removed because every subscription had acknowledged them
-  uint64_t expired_event_count = 0;    // removed by the retention period
-  std::vector<ExpiredEvents> expired;  // per subscription that had not acknowledged them
-};
-
 // The gateway's durable store of event references and subscriptions, in RocksDB.
 //
 // Each dataset has its own sequence, from 1 and without gaps. An event is kept only while some
@@ -63,22 +49,23 @@ struct SweepResult {
 // their dataset and sequence; Read returns them with the key in the clear.
 //
 // Every method is durable when it returns (see EventStoreOptions::sync). Thread-safe: writes are
-// serialized, reads of events take no lock.
-class EventStore {
+// serialized, reads of events take no lock. It is the EventBackend of a single gateway: the
+// methods of that interface that may fail are thin wrappers of those below that cannot.
+class EventStore final : public EventBackend {
  public:
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(const EventStoreOptions& options);
-  ~EventStore();
+  ~EventStore() override;
 
   EventStore(const EventStore&) = delete;
   EventStore& operator=(const EventStore&) = delete;
 
   // Appends `event` to its dataset with the next sequence (the given one is ignored) and returns
   // it as stored. kInternal when the write fails (nothing changes then).
-  absl::StatusOr<v1::Event> Append(v1::Event event);
+  absl::StatusOr<v1::Event> Append(v1::Event event) override;
 
   // Up to `limit` stored events of `dataset` with a sequence >= `from`, in order.
   absl::StatusOr<std::vector<v1::Event>> Read(absl::string_view dataset, uint64_t from,
-                                              size_t limit) const;
+                                              size_t limit) const override;
 
   // The sequence of the dataset's latest event; 0 when none was ever published.
   uint64_t Head(absl::string_view dataset) const;
@@ -100,25 +87,46 @@ class EventStore {
   // asked with how many subscriptions the subscriber has now, returns OK; otherwise its refusal is
   // returned. It is asked under the store's lock, so that concurrent calls cannot all pass one
   // cap: it must not call the store.
-  using AdmitNew = absl::FunctionRef<absl::Status(size_t subscriber_subscriptions)>;
   absl::StatusOr<v1::Subscription> OpenSubscription(v1::Subscription subscription, bool at_head,
-                                                    AdmitNew admit = AdmitAll);
+                                                    AdmitNew admit) override;
+  absl::StatusOr<v1::Subscription> OpenSubscription(v1::Subscription subscription, bool at_head) {
+    return OpenSubscription(std::move(subscription), at_head, AdmitAll);
+  }
 
   // Moves the subscription's position to `sequence` when that is further; returns the position.
   // kNotFound without such a subscription, kInvalidArgument for a sequence beyond the head.
   absl::StatusOr<uint64_t> Acknowledge(absl::string_view subscriber, absl::string_view dataset,
-                                       uint64_t sequence);
+                                       uint64_t sequence) override;
 
   // Removes the events of `dataset` that every subscription to it has acknowledged. Returns how
   // many were removed.
-  absl::StatusOr<uint64_t> TrimAcknowledged(absl::string_view dataset);
+  absl::StatusOr<uint64_t> TrimAcknowledged(absl::string_view dataset) override;
 
   // Housekeeping over every dataset: deletes the subscriptions for which `keep` is false (their
   // grant ended), removes what every remaining subscription acknowledged, then the events
   // published before `expire_before`, counting those not yet acknowledged into each
   // subscription's expired_events.
   absl::StatusOr<SweepResult> Sweep(absl::FunctionRef<bool(const v1::Subscription&)> keep,
-                                    absl::Time expire_before);
+                                    absl::Time expire_before) override;
+
+  // EventBackend: one gateway's store, which nobody else changes.
+  absl::StatusOr<uint64_t> ReadHead(absl::string_view dataset) const override {
+    return Head(dataset);
+  }
+  absl::StatusOr<std::optional<v1::Subscription>> LookupSubscription(
+      absl::string_view subscriber, absl::string_view dataset) const override {
+    return FindSubscription(subscriber, dataset);
+  }
+  absl::StatusOr<std::vector<v1::Subscription>> ListSubscriptions(
+      absl::string_view dataset) const override {
+    return Subscriptions(dataset);
+  }
+  absl::StatusOr<size_t> CountSubscriptions(absl::string_view dataset) const override {
+    return SubscriptionCount(dataset);
+  }
+  bool shared() const override { return false; }
+  void SetChangeListener(ChangeListener) override {}
+  void AnnounceStream(absl::string_view, absl::string_view) override {}
 
  private:
   static absl::Status AdmitAll(size_t) { return absl::OkStatus(); }

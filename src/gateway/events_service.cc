@@ -218,7 +218,7 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
     if (acknowledged_ >= next_) next_ = acknowledged_ + 1;
     while (!buffer_.empty() && buffer_.front().sequence() < next_) buffer_.pop_front();
     if (next_ - 1 - acknowledged_ >= window_) return false;
-    uint64_t head = service_->store_->Head(dataset());
+    NDX_ASSIGN_OR_RETURN(uint64_t head, service_->store_->ReadHead(dataset()));
     if (next_ > head) return false;
     if (buffer_.empty()) {
       NDX_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
@@ -270,7 +270,7 @@ class SubscriptionStream final : public grpc::ServerWriteReactor<v1::SubscribeRe
   std::optional<grpc::Status> ending_ ABSL_GUARDED_BY(mutex_);
 };
 
-EventsService::EventsService(EventsOptions options, events::EventStore* store,
+EventsService::EventsService(EventsOptions options, events::EventBackend* store,
                              registry::Registry* registry, audit::AuditSink* audit,
                              const Clock* clock)
     : options_(std::move(options)),
@@ -278,9 +278,13 @@ EventsService::EventsService(EventsOptions options, events::EventStore* store,
       registry_(registry),
       audit_(audit),
       clock_(clock),
-      maintainer_([this] { Maintain(); }) {}
+      maintainer_([this] { Maintain(); }) {
+  store_->SetChangeListener([this](const events::RemoteChange& change) { OnRemoteChange(change); });
+}
 
 EventsService::~EventsService() {
+  // Once this returns, the store calls this service no more.
+  store_->SetChangeListener(nullptr);
   stopping_.Notify();
   maintainer_.join();
 }
@@ -349,8 +353,15 @@ grpc::Status EventsService::Publish(grpc::ServerContext* context, const v1::Publ
     event.set_publisher(record.caller);
     *event.mutable_published_at() = ToProtoTime(clock_->Now());
     NDX_ASSIGN_OR_RETURN(*response->mutable_event(), store_->Append(std::move(event)));
-    response->set_subscriptions(
-        static_cast<uint32_t>(store_->SubscriptionCount(request->dataset())));
+    // The event is stored: failing the call now would make the owner publish it again. The count
+    // is only informative.
+    absl::StatusOr<size_t> subscriptions = store_->CountSubscriptions(request->dataset());
+    if (subscriptions.ok()) {
+      response->set_subscriptions(static_cast<uint32_t>(*subscriptions));
+    } else {
+      spdlog::warn("counting the subscriptions of {}: {}", request->dataset(),
+                   subscriptions.status().ToString());
+    }
     return absl::OkStatus();
   }();
   status = call.FinishAndWait(std::move(status));
@@ -406,8 +417,8 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
     record.grant_id = match.grant->id();
     // A subscription resumes where it was while a grant of its subscriber stays in force; once
     // that grant has ended, the events published since are not this node's to receive.
-    std::optional<v1::Subscription> existing =
-        store_->FindSubscription(record.caller, request->dataset());
+    NDX_ASSIGN_OR_RETURN(std::optional<v1::Subscription> existing,
+                         store_->LookupSubscription(record.caller, request->dataset()));
     bool resume =
         existing.has_value() &&
         registry::CheckGrantInForce(*snapshot, record.caller, existing->grant_id(), now).ok();
@@ -448,6 +459,8 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventsService::Subscribe(
       SubscriptionStream::Create(this, std::move(subscription), window, std::move(opening),
                                  std::move(peer_certificate), std::move(node_stream));
   stream->Start();
+  // A stream of this subscription on another replica is superseded as one here would be.
+  store_->AnnounceStream(stream->subscriber(), stream->dataset());
   return stream.get();
 }
 
@@ -487,9 +500,12 @@ grpc::Status EventsService::ListSubscriptions(grpc::ServerContext* context,
     if (!request->dataset().empty()) NDX_RETURN_IF_ERROR(ValidateDatasetId(request->dataset()));
     NDX_ASSIGN_OR_RETURN(const v1::Node* node, registry::ActiveCaller(*snapshot, record.caller));
     bool all = registry::HasRole(*node, v1::ROLE_OPERATOR);
-    for (v1::Subscription& subscription : store_->Subscriptions(request->dataset())) {
+    NDX_ASSIGN_OR_RETURN(std::vector<v1::Subscription> subscriptions,
+                         store_->ListSubscriptions(request->dataset()));
+    for (v1::Subscription& subscription : subscriptions) {
       if (!all && subscription.subscriber() != record.caller) continue;
-      subscription.set_head_sequence(store_->Head(subscription.dataset()));
+      NDX_ASSIGN_OR_RETURN(uint64_t head, store_->ReadHead(subscription.dataset()));
+      subscription.set_head_sequence(head);
       subscription.set_connected(FindStream(subscription.subscriber(), subscription.dataset()) !=
                                  nullptr);
       *response->add_subscriptions() = std::move(subscription);
@@ -579,10 +595,54 @@ void EventsService::RemoveExpired() {
   }
 }
 
+void EventsService::OnRemoteChange(const events::RemoteChange& change) {
+  switch (change.kind) {
+    case events::RemoteChange::Kind::kPublished:
+      if (change.dataset.empty()) {
+        RefreshStreams();
+      } else {
+        WakeDataset(change.dataset);
+      }
+      return;
+    case events::RemoteChange::Kind::kAcknowledged:
+      if (std::shared_ptr<SubscriptionStream> stream =
+              FindStream(change.subscriber, change.dataset);
+          stream != nullptr) {
+        stream->Acknowledged(change.sequence);
+      }
+      return;
+    case events::RemoteChange::Kind::kSubscribed:
+      if (std::shared_ptr<SubscriptionStream> stream =
+              FindStream(change.subscriber, change.dataset);
+          stream != nullptr) {
+        stream->Supersede();
+      }
+      return;
+  }
+}
+
+void EventsService::RefreshStreams() {
+  for (const std::shared_ptr<SubscriptionStream>& stream : OpenStreams()) {
+    absl::StatusOr<std::optional<v1::Subscription>> stored =
+        store_->LookupSubscription(stream->subscriber(), stream->dataset());
+    if (stored.ok() && stored->has_value()) {
+      stream->Acknowledged((*stored)->acknowledged_sequence());
+    } else {
+      stream->Wake();
+    }
+  }
+}
+
 void EventsService::Maintain() {
   uint64_t revision = registry_->snapshot()->revision();
   absl::Time next_expiry = clock_->Now() + options_.expiry_interval;
+  // Real time, unlike the expiry's: it paces the looks at a store that others change.
+  absl::Time next_refresh = absl::Now() + options_.shared_store_poll_interval;
   while (!stopping_.WaitForNotificationWithTimeout(options_.registry_poll_interval)) {
+    if (store_->shared() && absl::Now() >= next_refresh) {
+      RefreshStreams();
+      next_refresh = absl::Now() + options_.shared_store_poll_interval;
+    }
     bool wake = false;
     uint64_t current = registry_->snapshot()->revision();
     if (current != revision) {

@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "audit/audit_sink.h"
 #include "common/clock.h"
-#include "events/event_store.h"
+#include "events/event_backend.h"
 #include "gateway/caller.h"
 #include "gateway/node_limits.h"
 #include "ndx/v1/events.grpc.pb.h"
@@ -36,6 +36,10 @@ struct EventsOptions {
   absl::Duration registry_poll_interval = absl::Milliseconds(200);
   // Caps each node's open Subscribe streams and stored subscriptions; none without it.
   NodeLimits* node_limits = nullptr;
+  // With a store shared by gateway replicas: time between two looks at the positions and heads
+  // of the open streams, which makes up for notices of other replicas lost while the store was
+  // unreachable.
+  absl::Duration shared_store_poll_interval = absl::Seconds(2);
 };
 
 // The Events gRPC service: owners publish references to their records, granted nodes subscribe
@@ -49,6 +53,13 @@ struct EventsOptions {
 // changes, and removes expired events and the subscriptions of ended grants every
 // expiry_interval. Thread-safe; the store, registry, audit sink and clock must outlive it.
 //
+// The store may be shared by the replicas of a gateway cluster (JetStream): a subscriber may
+// publish, subscribe and acknowledge through any replica. The store tells this service what the
+// others do (a publication wakes the dataset's streams here, an acknowledgement moves the window
+// of the subscription's stream here, a newer stream there supersedes the one here), and every
+// shared_store_poll_interval the service looks again at the open streams, for notices lost while
+// the store was unreachable. Revocations reach every replica through its registry.
+//
 // Locking: `streams_mutex_` is held only to look up, add or remove open streams, never while a
 // stream runs. Waking streams reads the event store and ending one appends (in the power-loss
 // mode: syncs) an audit entry; under the one lock that every publication, acknowledgement and
@@ -56,7 +67,7 @@ struct EventsOptions {
 // decides under its own lock and audits its end after releasing it (see SubscriptionStream).
 class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::Events::Service> {
  public:
-  EventsService(EventsOptions options, events::EventStore* store, registry::Registry* registry,
+  EventsService(EventsOptions options, events::EventBackend* store, registry::Registry* registry,
                 audit::AuditSink* audit, const Clock* clock);
   // Stops the background thread. The gRPC server must be shut down first: no stream may be open.
   ~EventsService() override;
@@ -116,9 +127,13 @@ class EventsService final : public v1::Events::WithCallbackMethod_Subscribe<v1::
       ABSL_LOCKS_EXCLUDED(streams_mutex_);
 
   void Maintain() ABSL_LOCKS_EXCLUDED(streams_mutex_);
+  // What another replica sharing the store did. Called from a thread of the store.
+  void OnRemoteChange(const events::RemoteChange& change) ABSL_LOCKS_EXCLUDED(streams_mutex_);
+  // Reads each open stream's position afresh and wakes it: for a shared store.
+  void RefreshStreams() ABSL_LOCKS_EXCLUDED(streams_mutex_);
 
   const EventsOptions options_;
-  events::EventStore* const store_;
+  events::EventBackend* const store_;
   registry::Registry* const registry_;
   audit::AuditSink* const audit_;
   const Clock* const clock_;

@@ -29,10 +29,12 @@
 #include "crypto/spiffe_id.h"
 #include "crypto/tls.h"
 #include "events/event_store.h"
+#include "events/jetstream_event_store.h"
 #include "registry/change_recorder.h"
 #include "registry/registry_admin.h"
 #include "registry/rocksdb_registry.h"
 #include "testing/fake_clock.h"
+#include "testing/nats_cluster.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
@@ -120,9 +122,11 @@ class HoldingAuditSink final : public audit::AuditSink {
 // One Subscribe stream on gRPC's callback API, so that hundreds of them hold no thread each.
 class StreamReader final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
  public:
-  StreamReader(v1::Events::Stub* stub, const std::string& dataset) : dataset_(dataset) {
+  StreamReader(v1::Events::Stub* stub, const std::string& dataset, uint32_t window = 0)
+      : dataset_(dataset) {
     request_.set_dataset(dataset);
     request_.set_purpose(kPurpose);
+    request_.set_max_unacknowledged(window);
     stub->async()->Subscribe(&context_, &request_, this);
     StartRead(&response_);
     StartCall();
@@ -228,11 +232,57 @@ class BackgroundCall {
   std::thread thread_;
 };
 
+// Which event store the service runs on.
+enum class Backend { kRocksDb, kJetStream };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kRocksDb ? "RocksDb" : "JetStream";
+}
+
+// One NATS server with JetStream for every JetStream case of the binary, each case under its
+// own names (prefix).
+class SharedNats {
+ public:
+  static SharedNats& Get() {
+    static SharedNats* nats = new SharedNats();
+    return *nats;
+  }
+  ::ndx::testing::NatsCluster* cluster() { return cluster_.get(); }
+  std::string NextPrefix() { return absl::StrCat("svc", ++cases_); }
+
+ private:
+  SharedNats() {
+    if (!::ndx::testing::NatsCluster::Unavailable().empty()) return;
+    auto cluster = ::ndx::testing::NatsCluster::Start(pki_, 1);
+    if (cluster.ok()) cluster_ = *std::move(cluster);
+  }
+  ::ndx::testing::TestPki pki_;
+  std::unique_ptr<::ndx::testing::NatsCluster> cluster_;
+  int cases_ = 0;
+};
+
+absl::StatusOr<std::unique_ptr<events::EventBackend>> OpenJetStream(const std::string& prefix) {
+  ::ndx::testing::NatsCluster* cluster = SharedNats::Get().cluster();
+  events::JetStreamEventStoreOptions options;
+  options.urls = cluster->urls();
+  options.ca_file = cluster->client_tls().ca_file;
+  options.cert_file = cluster->client_tls().cert_file;
+  options.key_file = cluster->client_tls().key_file;
+  options.stream_replicas = 1;
+  options.prefix = prefix;
+  options.key_sealer = *crypto::Sealer::Create(std::string(32, 'k'), "event keys");
+  return events::OpenJetStreamEventStore(options);
+}
+
 // A registry with an owner of many datasets and their consumers, the Events service over it
-// behind a gRPC server on 127.0.0.1:0, and channels as each node.
-class EventsServiceTest : public ::testing::Test {
+// (on the event store of the test's parameter) behind a gRPC server on 127.0.0.1:0, and
+// channels as each node.
+class EventsServiceTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (GetParam() == Backend::kJetStream && SharedNats::Get().cluster() == nullptr) {
+      GTEST_SKIP() << "no NATS server: " << ::ndx::testing::NatsCluster::Unavailable();
+    }
     absl::StatusOr<std::unique_ptr<registry::Registry>> registry =
         registry::OpenRocksDbRegistry(dir_.Join("registry"));
     ASSERT_THAT(registry.status(), IsOk());
@@ -241,6 +291,13 @@ class EventsServiceTest : public ::testing::Test {
     ASSERT_THAT(admin_->BootstrapOperators({std::string(kOperator)}, recorder_).status(), IsOk());
     RegisterNode(kOwner);
 
+    if (GetParam() == Backend::kJetStream) {
+      prefix_ = SharedNats::Get().NextPrefix();
+      absl::StatusOr<std::unique_ptr<events::EventBackend>> store = OpenJetStream(prefix_);
+      ASSERT_THAT(store.status(), IsOk());
+      store_ = *std::move(store);
+      return;
+    }
     absl::StatusOr<crypto::Sealer> sealer =
         crypto::Sealer::Create(std::string(32, 'k'), "event keys");
     ASSERT_THAT(sealer.status(), IsOk());
@@ -248,6 +305,13 @@ class EventsServiceTest : public ::testing::Test {
         {.dir = dir_.Join("events"), .sync = false, .key_sealer = *std::move(sealer)});
     ASSERT_THAT(store.status(), IsOk());
     store_ = *std::move(store);
+  }
+
+  bool Stored(const std::string& subscriber, const std::string& dataset) {
+    absl::StatusOr<std::optional<v1::Subscription>> found =
+        store_->LookupSubscription(subscriber, dataset);
+    EXPECT_THAT(found.status(), IsOk());
+    return found.ok() && found->has_value();
   }
 
   void TearDown() override {
@@ -351,7 +415,8 @@ class EventsServiceTest : public ::testing::Test {
   AcceptingRecorder recorder_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<registry::RegistryAdmin> admin_;
-  std::unique_ptr<events::EventStore> store_;
+  std::string prefix_;  // of the JetStream names
+  std::unique_ptr<events::EventBackend> store_;
   HoldingAuditSink audit_;
   // Outlives the streams, which give their places back when TearDown ends them.
   std::unique_ptr<NodeLimits> node_limits_;
@@ -370,7 +435,7 @@ class EventsServiceTest : public ::testing::Test {
 // publication, its delivery to a stream whose grant stays in force, and an acknowledgement of a
 // stream whose end is being recorded all complete: none of them waits for the revocation's
 // appends, which therefore run under no lock that they take.
-TEST_F(EventsServiceTest, RevocationWithManyIdleStreamsDoesNotBlockPublishOrAck) {
+TEST_P(EventsServiceTest, RevocationWithManyIdleStreamsDoesNotBlockPublishOrAck) {
   // 200 idle streams: 8 nodes on 25 datasets each, each under its own grant.
   constexpr int kNodes = 8;
   constexpr int kDatasets = 25;
@@ -463,7 +528,7 @@ TEST_F(EventsServiceTest, RevocationWithManyIdleStreamsDoesNotBlockPublishOrAck)
 // as an overload refusal, for the audit log to count rather than append one by one. A stream
 // gives its place back when it ends; a subscription keeps its place after its stream ended, and
 // resuming it takes none.
-TEST_F(EventsServiceTest, SubscribeStreamsAndSubscriptionsAreCappedPerNode) {
+TEST_P(EventsServiceTest, SubscribeStreamsAndSubscriptionsAreCappedPerNode) {
   std::vector<std::string> datasets;
   for (int d = 0; d < 4; ++d) {
     datasets.push_back(absl::StrFormat("civil/set-%02d", d));
@@ -488,7 +553,7 @@ TEST_F(EventsServiceTest, SubscribeStreamsAndSubscriptionsAreCappedPerNode) {
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(refused->error_message(), HasSubstr("node_limits.nodes[\"tax/core\"].streams"));
-  EXPECT_FALSE(store_->FindSubscription(kTax, datasets[2]).has_value());
+  EXPECT_FALSE(Stored(kTax, datasets[2]));
 
   // The gateway gives a stream's place back in its OnDone, after the subscriber heard the end.
   auto end = [&](StreamReader* reader) {
@@ -515,7 +580,7 @@ TEST_F(EventsServiceTest, SubscribeStreamsAndSubscriptionsAreCappedPerNode) {
   EXPECT_THAT(fourth->error_message(),
               HasSubstr("has 3 subscriptions, as many as the gateway allows it "
                         "(node_limits.nodes[\"tax/core\"].subscriptions)"));
-  EXPECT_FALSE(store_->FindSubscription(kTax, datasets[3]).has_value());
+  EXPECT_FALSE(Stored(kTax, datasets[3]));
   // ...while resuming one of the three is not a new subscription.
   StreamReader* resumed = Subscribe(kTax, datasets[0]);
   EXPECT_TRUE(resumed->WaitSubscribed());
@@ -527,6 +592,116 @@ TEST_F(EventsServiceTest, SubscribeStreamsAndSubscriptionsAreCappedPerNode) {
   EXPECT_EQ(marked, (std::vector<std::string>{"refused for overload (node_streams)",
                                               "refused for overload (node_subscriptions)"}));
 }
+
+// Two gateway replicas sharing one JetStream store: a subscriber publishes, subscribes and
+// acknowledges through either.
+class EventsServiceReplicasTest : public EventsServiceTest {
+ protected:
+  // A second replica, on its own store instance (its own NATS connection) with the same names.
+  void StartSecondReplica() {
+    absl::StatusOr<std::unique_ptr<events::EventBackend>> store = OpenJetStream(prefix_);
+    ASSERT_THAT(store.status(), IsOk());
+    second_store_ = *std::move(store);
+    second_service_ = std::make_unique<EventsService>(
+        EventsOptions{.callers = {.trust_domain = ::ndx::testing::TestPki::kTrustDomain},
+                      .registry_poll_interval = absl::Milliseconds(5)},
+        second_store_.get(), registry_.get(), &audit_, &clock_);
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        crypto::MakeServerCredentials(pki_.Gateway("core"), ::ndx::testing::TestPki::kTrustDomain);
+    ASSERT_THAT(credentials.status(), IsOk());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", *credentials, &port);
+    builder.RegisterService(second_service_.get());
+    second_server_ = builder.BuildAndStart();
+    ASSERT_NE(second_server_, nullptr);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> channel =
+        crypto::MakeChannelCredentials(
+            pki_.Node(kTax),
+            crypto::SpiffeId::Gateway(::ndx::testing::TestPki::kTrustDomain, "core"));
+    ASSERT_THAT(channel.status(), IsOk());
+    second_stub_ =
+        v1::Events::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), *channel));
+  }
+
+  void TearDown() override {
+    second_readers_.clear();
+    if (second_server_ != nullptr) second_server_->Shutdown(std::chrono::system_clock::now());
+    second_service_.reset();
+    EventsServiceTest::TearDown();
+  }
+
+  StreamReader* SubscribeOnSecond(const std::string& dataset, uint32_t window) {
+    second_readers_.push_back(std::make_unique<StreamReader>(second_stub_.get(), dataset, window));
+    return second_readers_.back().get();
+  }
+
+  grpc::Status Publish(const std::string& key) {
+    grpc::ClientContext context;
+    v1::PublishRequest request;
+    request.set_dataset(kDeaths);
+    request.set_key(key);
+    request.set_type("death.registered");
+    v1::PublishResponse response;
+    return Stub(kOwner)->Publish(&context, request, &response);
+  }
+
+  grpc::Status Ack(uint64_t sequence) {
+    grpc::ClientContext context;
+    v1::AckRequest request;
+    request.set_dataset(kDeaths);
+    request.set_sequence(sequence);
+    v1::AckResponse response;
+    return Stub(kTax)->Ack(&context, request, &response);
+  }
+
+  std::unique_ptr<events::EventBackend> second_store_;
+  std::unique_ptr<EventsService> second_service_;
+  std::unique_ptr<grpc::Server> second_server_;
+  std::unique_ptr<v1::Events::Stub> second_stub_;
+  std::vector<std::unique_ptr<StreamReader>> second_readers_;
+};
+
+TEST_P(EventsServiceReplicasTest, PublishAckAndResumeThroughEitherReplica) {
+  RegisterDataset(kDeaths);
+  RegisterNode(kTax);
+  Grant(kTax, kDeaths);
+  StartServer();
+  StartSecondReplica();
+
+  // Subscribed through the second replica, one event outstanding at most.
+  StreamReader* second = SubscribeOnSecond(kDeaths, 1);
+  ASSERT_TRUE(second->WaitSubscribed());
+  // Published through the first: the second replica learns of it and delivers.
+  ASSERT_TRUE(Publish("D-1").ok());
+  ASSERT_TRUE(Publish("D-2").ok());
+  std::vector<v1::Event> received = second->WaitEvents(1);
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].key(), "D-1");
+  // Acknowledged through the first: the second replica's window moves and #2 comes.
+  ASSERT_TRUE(Ack(1).ok());
+  received = second->WaitEvents(2);
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[1].sequence(), 2u);
+
+  // The subscriber comes back through the first replica: its stream there supersedes the one on
+  // the second, and it resumes after its last acknowledgement, #1.
+  StreamReader* first = Subscribe(kTax, kDeaths);
+  ASSERT_TRUE(first->WaitSubscribed());
+  std::optional<grpc::Status> superseded = second->WaitEnd();
+  ASSERT_TRUE(superseded.has_value());
+  EXPECT_EQ(superseded->error_code(), grpc::StatusCode::ABORTED);
+  received = first->WaitEvents(1);
+  ASSERT_GE(received.size(), 1u);
+  EXPECT_EQ(received[0].sequence(), 2u);
+  EXPECT_EQ(received[0].key(), "D-2");
+}
+
+INSTANTIATE_TEST_SUITE_P(JetStream, EventsServiceReplicasTest,
+                         ::testing::Values(Backend::kJetStream), BackendName);
+
+INSTANTIATE_TEST_SUITE_P(Backends, EventsServiceTest,
+                         ::testing::Values(Backend::kRocksDb, Backend::kJetStream), BackendName);
 
 }  // namespace
 }  // namespace ndx::gateway
