@@ -264,6 +264,7 @@ v1::AuditEntry AuditLog::ToEntry(const AuditRecord& record, absl::Time time) con
       static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Microseconds(record.latency))));
   entry.set_response_bytes(record.response_bytes);
   entry.set_record_count(record.record_count);
+  entry.set_via(record.via);
   for (const std::string& subject : record.subjects)
     entry.add_subject_pseudonyms(Pseudonym(subject));
   if (record.change.has_value()) *entry.mutable_change() = *record.change;
@@ -475,8 +476,8 @@ absl::Status AuditLog::VerifyEntry(uint64_t sequence) const {
 }
 
 absl::StatusOr<AuditQueryResult> AuditLog::Query(const AuditQuery& query,
-                                                 absl::string_view page_token,
-                                                 int page_size) const {
+                                                 absl::string_view page_token, int page_size,
+                                                 uint64_t below_sequence) const {
   if (page_size == 0) page_size = kDefaultPageSize;
   if (page_size < 0 || page_size > kMaxPageSize) {
     return absl::InvalidArgumentError(absl::StrCat("page size ", page_size, " is not in 1..",
@@ -555,7 +556,7 @@ absl::StatusOr<AuditQueryResult> AuditLog::Query(const AuditQuery& query,
 
   // Entries committed after this point are left for a later query, so that a page never holds
   // an entry that size() and the proofs do not yet cover.
-  const uint64_t committed = size();
+  const uint64_t committed = std::min(size(), below_sequence);
   AuditQueryResult result;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekForPrev(start); it->Valid(); it->Prev()) {

@@ -138,11 +138,12 @@ class AuditLog : public AuditSink {
   // whenever entries are appended in time order). One index drives the scan: subject, else
   // caller, else dataset, else time, else decision; the other filters are checked on each entry.
   // `page_token` is empty for the first page or the next_page_token of the previous one (of
-  // the same query); page_size is 1..1000, 0 meaning 100. Only entries below size() at the call
-  // are returned. kInvalidArgument for a bad page size, an unreadable token, DECISION_UNSPECIFIED,
-  // or from >= to.
+  // the same query); page_size is 1..1000, 0 meaning 100. Only entries below size() at the call,
+  // and below `below_sequence`, are returned: the pages of a query that pass the same bound read
+  // the same entries however the log grows. kInvalidArgument for a bad page size, an unreadable
+  // token, DECISION_UNSPECIFIED, or from >= to.
   absl::StatusOr<AuditQueryResult> Query(const AuditQuery& query, absl::string_view page_token,
-                                         int page_size) const;
+                                         int page_size, uint64_t below_sequence = UINT64_MAX) const;
 
   Stats stats() const;
 

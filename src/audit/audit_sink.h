@@ -41,6 +41,9 @@ struct AuditRecord {
   std::optional<v1::RegistryChange> change;
   // For a registry write of a grant: the grant's rate limit after it, when it has one.
   std::optional<v1::RateLimit> grant_rate_limit;
+  // For an Audit call another gateway replica made on behalf of the auditor in `caller`: the
+  // SPIFFE id that replica presented.
+  std::string via;
 
   // Set on a refusal for overload (a grant's rate limit, the gateway's limits per node, a
   // bulkhead, an open circuit, deadline shedding): the reason the audit log records for it, a

@@ -54,6 +54,8 @@ class Checkpointer {
   absl::StatusOr<SignedCheckpoint> Latest() const;
   // The verifier key for this log ("<name>+<id>+<key>").
   std::string VerifierKeyText() const;
+  // The log's name in its checkpoints.
+  const std::string& origin() const { return options_.origin; }
 
  private:
   Checkpointer(const AuditLog* log, crypto::SigningKey key, CheckpointerOptions options);

@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "audit/checkpoint.h"
@@ -67,7 +69,8 @@ absl::StatusOr<GatewayClient*> Connected(const AuditConnector& connect,
 
 // Calls `visit` on each entry of ExportEntries [start, end), checking that they come in order
 // with no gap: kDataLoss names the first missing entry. Stops at the first error `visit` returns.
-absl::Status ForEachExported(GatewayClient& client, uint64_t start, uint64_t end,
+absl::Status ForEachExported(GatewayClient& client, const std::string& log, uint64_t start,
+                             uint64_t end,
                              const std::function<absl::Status(const v1::ExportedEntry&)>& visit) {
   // ExportEntries reads end 0 as "the current size": an empty range is never asked for.
   if (start >= end) return absl::OkStatus();
@@ -75,6 +78,7 @@ absl::Status ForEachExported(GatewayClient& client, uint64_t start, uint64_t end
   v1::ExportEntriesRequest request;
   request.set_start(start);
   request.set_end(end);
+  request.set_log(log);
   std::unique_ptr<grpc::ClientReaderInterface<v1::ExportedEntry>> reader =
       client.audit().ExportEntries(&context, request);
   v1::ExportedEntry entry;
@@ -230,21 +234,30 @@ absl::StatusOr<v1::QueryEntriesRequest> QueryRequest(const AuditQueryOptions& op
 
 // --- audit verify -----------------------------------------------------------------------------
 
-// The verifier key from its text or from a file holding it.
-absl::StatusOr<audit::VerifierKey> LoadVerifierKey(const std::string& key_or_file) {
-  std::string text = key_or_file;
-  std::error_code error;
-  if (std::filesystem::is_regular_file(key_or_file, error)) {
-    NDX_ASSIGN_OR_RETURN(text, ReadFile(key_or_file));
+// The verifier keys from their text or from files holding them, one key a line (a cluster's
+// logs each have their own).
+absl::StatusOr<std::vector<audit::VerifierKey>> LoadVerifierKeys(
+    const std::vector<std::string>& keys_or_files) {
+  std::vector<audit::VerifierKey> keys;
+  for (const std::string& key_or_file : keys_or_files) {
+    std::string text = key_or_file;
+    std::error_code error;
+    if (std::filesystem::is_regular_file(key_or_file, error)) {
+      NDX_ASSIGN_OR_RETURN(text, ReadFile(key_or_file));
+    }
+    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+      absl::StatusOr<audit::VerifierKey> key =
+          audit::ParseVerifierKey(absl::StripAsciiWhitespace(line));
+      if (!key.ok()) {
+        return UsageError(absl::StrCat("--key: ", key.status().message(),
+                                       " (give the log's verifier key NAME+KEYID+BASE64 or a file "
+                                       "holding it)"));
+      }
+      keys.push_back(*std::move(key));
+    }
   }
-  absl::StatusOr<audit::VerifierKey> key =
-      audit::ParseVerifierKey(absl::StripAsciiWhitespace(text));
-  if (!key.ok()) {
-    return UsageError(absl::StrCat("--key: ", key.status().message(),
-                                   " (give the log's verifier key NAME+KEYID+BASE64 or a file "
-                                   "holding it)"));
-  }
-  return key;
+  if (keys.empty()) return UsageError("--key: give the log's verifier key");
+  return keys;
 }
 
 // The last checkpoint `audit verify` trusted, as stored in its state file.
@@ -306,12 +319,13 @@ absl::Status SaveState(const std::string& path, const audit::Checkpoint& checkpo
 
 // Default check: each entry in [start, checkpoint.size) is in the checkpoint's tree, by an
 // inclusion proof checked against the leaf hash of the exported bytes.
-absl::StatusOr<uint64_t> CheckNewEntries(GatewayClient& client, uint64_t start,
-                                         const audit::Checkpoint& checkpoint) {
+absl::StatusOr<uint64_t> CheckNewEntries(GatewayClient& client, const std::string& log,
+                                         uint64_t start, const audit::Checkpoint& checkpoint) {
   uint64_t checked = 0;
   NDX_RETURN_IF_ERROR(ForEachExported(
-      client, start, checkpoint.size, [&](const v1::ExportedEntry& entry) -> absl::Status {
+      client, log, start, checkpoint.size, [&](const v1::ExportedEntry& entry) -> absl::Status {
         v1::GetInclusionProofRequest request;
+        request.set_log(log);
         request.set_sequence(entry.sequence());
         request.set_tree_size(checkpoint.size);
         NDX_ASSIGN_OR_RETURN(v1::InclusionProof proof,
@@ -333,7 +347,8 @@ absl::StatusOr<uint64_t> CheckNewEntries(GatewayClient& client, uint64_t start,
 
 // --full: recomputes the root from every entry [0, checkpoint.size); also checks on the way that
 // the first `trusted` entries still hash to the trusted root.
-absl::StatusOr<uint64_t> CheckAllEntries(GatewayClient& client, const audit::Checkpoint& checkpoint,
+absl::StatusOr<uint64_t> CheckAllEntries(GatewayClient& client, const std::string& log,
+                                         const audit::Checkpoint& checkpoint,
                                          const std::optional<TrustedState>& trusted) {
   StreamingRoot root;
   auto check_trusted = [&]() -> absl::Status {
@@ -346,7 +361,7 @@ absl::StatusOr<uint64_t> CheckAllEntries(GatewayClient& client, const audit::Che
   };
   NDX_RETURN_IF_ERROR(check_trusted());
   NDX_RETURN_IF_ERROR(
-      ForEachExported(client, 0, checkpoint.size, [&](const v1::ExportedEntry& entry) {
+      ForEachExported(client, log, 0, checkpoint.size, [&](const v1::ExportedEntry& entry) {
         root.AddLeaf(audit::LeafHash(entry.entry()));
         return check_trusted();
       }));
@@ -476,6 +491,20 @@ std::string CsvField(absl::string_view text) {
   return quoted;
 }
 
+std::string ClusterStatePath(const std::string& base, const std::string& origin) {
+  std::string name;
+  for (char c : origin) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') {
+      name.push_back(c);
+    } else {
+      absl::StrAppend(&name, absl::StrFormat("%%%02X", static_cast<unsigned char>(c)));
+    }
+  }
+  absl::string_view stem = base;
+  const bool json = absl::ConsumeSuffix(&stem, ".json");
+  return absl::StrCat(stem, ".", name, json ? ".json" : "");
+}
+
 std::string DefaultAuditStatePath(const char* home) {
   if (home == nullptr || home[0] == '\0') return "";
   return absl::StrCat(home, "/.config/ndx/audit-state.json");
@@ -488,6 +517,7 @@ absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& 
   NDX_ASSIGN_OR_RETURN(GatewayClient * client, Connected(connect, holder));
   v1::QueryEntriesResponse all;
   absl::flat_hash_set<std::string> seen_tokens;
+  absl::flat_hash_set<std::string> missing_replicas;
   for (int page = 0;; ++page) {
     NDX_ASSIGN_OR_RETURN(v1::QueryEntriesResponse response,
                          client->Call<v1::QueryEntriesResponse>([&](auto* ctx, auto* out) {
@@ -495,6 +525,12 @@ absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& 
                          }));
     for (v1::AuditEntry& entry : *response.mutable_entries()) {
       *all.add_entries() = std::move(entry);
+    }
+    for (std::string& log : *response.mutable_entry_logs()) all.add_entry_logs(std::move(log));
+    for (v1::UnavailableLog& missing : *response.mutable_unavailable_logs()) {
+      if (missing_replicas.insert(missing.replica_id()).second) {
+        *all.add_unavailable_logs() = std::move(missing);
+      }
     }
     all.set_next_page_token(response.next_page_token());
     if (!options.all || response.next_page_token().empty()) break;
@@ -505,19 +541,38 @@ absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& 
     request.set_page_token(response.next_page_token());
   }
 
+  // A cluster's logs each have their own sequences: which log an entry is in is shown once the
+  // answer spans several.
+  const bool several_logs =
+      all.entry_logs_size() == all.entries_size() &&
+      absl::flat_hash_set<std::string>(all.entry_logs().begin(), all.entry_logs().end()).size() > 1;
+  auto columns = [&](int i) {
+    std::vector<std::string> cells = QueryColumns(all.entries(i));
+    if (several_logs) cells.insert(cells.begin(), all.entry_logs(i));
+    return cells;
+  };
+  for (const v1::UnavailableLog& missing : all.unavailable_logs()) {
+    context.err() << "warning: the log of replica " << missing.replica_id()
+                  << (missing.log().empty() ? "" : absl::StrCat(" (", missing.log(), ")"))
+                  << " did not answer, its entries are missing: " << missing.reason() << '\n';
+  }
   if (context.json()) return PrintMessageJson(context.out(), all);
   if (options.csv) {
     context.out()
+        << (several_logs ? "log," : "")
         << "seq,time,caller,operation,dataset,purpose,decision,code,calls,fields,change\r\n";
-    for (const v1::AuditEntry& entry : all.entries()) {
-      std::vector<std::string> cells = QueryColumns(entry);
+    for (int i = 0; i < all.entries_size(); ++i) {
+      std::vector<std::string> cells = columns(i);
       for (std::string& cell : cells) cell = CsvField(cell);
       context.out() << absl::StrJoin(cells, ",") << "\r\n";
     }
   } else {
-    Table table({"SEQ", "TIME", "CALLER", "OPERATION", "DATASET", "PURPOSE", "DECISION", "CODE",
-                 "CALLS", "FIELDS", "CHANGE"});
-    for (const v1::AuditEntry& entry : all.entries()) table.AddRow(QueryColumns(entry));
+    std::vector<std::string> headers = {"SEQ",     "TIME",    "CALLER",   "OPERATION",
+                                        "DATASET", "PURPOSE", "DECISION", "CODE",
+                                        "CALLS",   "FIELDS",  "CHANGE"};
+    if (several_logs) headers.insert(headers.begin(), "LOG");
+    Table table(headers);
+    for (int i = 0; i < all.entries_size(); ++i) table.AddRow(columns(i));
     table.Print(context.out());
   }
   if (!all.next_page_token().empty()) {
@@ -553,30 +608,42 @@ absl::Status AuditCheckpoint(bool sign_now, const AuditConnector& connect,
   return absl::OkStatus();
 }
 
-absl::Status AuditVerify(const AuditVerifyOptions& options, const AuditConnector& connect,
-                         CommandContext& context) {
-  NDX_ASSIGN_OR_RETURN(audit::VerifierKey key, LoadVerifierKey(options.key));
-  std::string state_path =
-      options.state.empty() ? DefaultAuditStatePath(std::getenv("HOME")) : options.state;
-  if (state_path.empty()) return UsageError("--state: $HOME is not set; give --state FILE");
-  NDX_ASSIGN_OR_RETURN(std::optional<TrustedState> trusted, LoadState(state_path, key));
+namespace {
 
-  std::unique_ptr<GatewayClient> holder;
-  NDX_ASSIGN_OR_RETURN(GatewayClient * client, Connected(connect, holder));
+// What verifying one log found.
+struct VerifiedLog {
+  audit::Checkpoint latest;
+  uint64_t old_size = 0;
+  bool first_run = false;
+  uint64_t checked = 0;
+};
+
+// Verifies the log `log` ("" for the gateway's own) with `key` against the trusted state in
+// `state_path`, and stores its latest checkpoint there once everything verified. A failed
+// verification is marked (IsVerificationFailure); a failed call is not.
+absl::StatusOr<VerifiedLog> VerifyLog(GatewayClient& client, const audit::VerifierKey& key,
+                                      const std::string& state_path, const std::string& log,
+                                      const AuditVerifyOptions& options) {
+  NDX_ASSIGN_OR_RETURN(std::optional<TrustedState> trusted, LoadState(state_path, key));
+  v1::GetCheckpointRequest checkpoint_request;
+  checkpoint_request.set_log(log);
   NDX_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint,
-                       client->Call<v1::SignedCheckpoint>([&](auto* ctx, auto* out) {
-                         return client->audit().GetCheckpoint(ctx, v1::GetCheckpointRequest(), out);
+                       client.Call<v1::SignedCheckpoint>([&](auto* ctx, auto* out) {
+                         return client.audit().GetCheckpoint(ctx, checkpoint_request, out);
                        }));
   // Only what the signature covers counts; the response's other fields are conveniences.
   absl::StatusOr<audit::Checkpoint> latest = audit::VerifyCheckpoint(signed_checkpoint.note(), key);
   if (!latest.ok()) {
     return VerificationFailure(Prefixed("the latest checkpoint: ", latest.status()));
   }
-  if (!options.origin.empty() && latest->origin != options.origin) {
-    return VerificationFailure(absl::DataLossError(absl::StrCat(
-        "the checkpoint is of log \"", latest->origin, "\", not \"", options.origin, "\"")));
+  const std::string& required = log.empty() ? options.origin : log;
+  if (!required.empty() && latest->origin != required) {
+    return VerificationFailure(absl::DataLossError(
+        absl::StrCat("the checkpoint is of log \"", latest->origin, "\", not \"", required, "\"")));
   }
-  const uint64_t old_size = trusted.has_value() ? trusted->checkpoint.size : 0;
+  VerifiedLog verified;
+  verified.first_run = !trusted.has_value();
+  verified.old_size = trusted.has_value() ? trusted->checkpoint.size : 0;
   if (trusted.has_value()) {
     const audit::Checkpoint& old = trusted->checkpoint;
     if (latest->origin != old.origin) {
@@ -594,9 +661,10 @@ absl::Status AuditVerify(const AuditVerifyOptions& options, const AuditConnector
       v1::GetConsistencyProofRequest request;
       request.set_old_size(old.size);
       request.set_new_size(latest->size);
+      request.set_log(log);
       NDX_ASSIGN_OR_RETURN(v1::ConsistencyProof response,
-                           client->Call<v1::ConsistencyProof>([&](auto* ctx, auto* out) {
-                             return client->audit().GetConsistencyProof(ctx, request, out);
+                           client.Call<v1::ConsistencyProof>([&](auto* ctx, auto* out) {
+                             return client.audit().GetConsistencyProof(ctx, request, out);
                            }));
       absl::StatusOr<std::vector<audit::Hash>> hashes =
           ToHashes(response.hashes(), "consistency proof");
@@ -613,33 +681,168 @@ absl::Status AuditVerify(const AuditVerifyOptions& options, const AuditConnector
     }
   }
 
-  absl::StatusOr<uint64_t> checked = options.full ? CheckAllEntries(*client, *latest, trusted)
-                                                  : CheckNewEntries(*client, old_size, *latest);
+  absl::StatusOr<uint64_t> checked = options.full
+                                         ? CheckAllEntries(client, log, *latest, trusted)
+                                         : CheckNewEntries(client, log, verified.old_size, *latest);
   if (!checked.ok()) {
     // A failed call is the gateway's error, not evidence about the log.
     if (IsRpcError(checked.status())) return checked.status();
     return VerificationFailure(checked.status());
   }
-
   NDX_RETURN_IF_ERROR(SaveState(state_path, *latest, signed_checkpoint.note()));
-  const std::string root = Hex(crypto::AsBytes(latest->root));
+  verified.latest = *latest;
+  verified.checked = *checked;
+  return verified;
+}
+
+// The key pinned for `origin` among `keys`, by its name (a log signs under its origin).
+const audit::VerifierKey* PinnedKey(const std::vector<audit::VerifierKey>& keys,
+                                    const std::string& origin) {
+  for (const audit::VerifierKey& key : keys) {
+    if (key.name == origin) return &key;
+  }
+  return nullptr;
+}
+
+// `audit verify` of a gateway cluster: every log it lists, each with its pinned key and its own
+// trusted state, one line (or JSON object) per log, verified or why not.
+absl::Status VerifyCluster(const AuditVerifyOptions& options, const std::string& state_base,
+                           const std::vector<audit::VerifierKey>& keys,
+                           const v1::ListLogsResponse& listed, GatewayClient& client,
+                           CommandContext& context) {
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  std::vector<std::string> failed;      // verification failures: evidence about a log
+  std::vector<std::string> unverified;  // logs that could not be checked
+  absl::flat_hash_set<std::string> seen;
+  auto report = [&](const std::string& log, const std::string& replica_id,
+                    const absl::StatusOr<VerifiedLog>& verified, const std::string& state) {
+    std::string who = replica_id.empty() ? log : absl::StrCat(log, " (replica ", replica_id, ")");
+    if (verified.ok()) {
+      const std::string root = Hex(crypto::AsBytes(verified->latest.root));
+      results.push_back({{"log", log},
+                         {"replica_id", replica_id},
+                         {"verified", true},
+                         {"old_size", verified->old_size},
+                         {"new_size", verified->latest.size},
+                         {"root", root},
+                         {"consistency", verified->first_run ? "first run" : "ok"},
+                         {"entries_checked", verified->checked},
+                         {"full", options.full},
+                         {"state", state}});
+      if (!context.json()) {
+        context.out() << who << ": verified up to size " << verified->latest.size << " (from "
+                      << verified->old_size << ", "
+                      << (verified->first_run ? "first run" : "consistency ok") << ", "
+                      << verified->checked << " entries checked" << (options.full ? ", full" : "")
+                      << "), root " << root << ", state " << state << '\n';
+      }
+      return;
+    }
+    const bool evidence = IsVerificationFailure(verified.status());
+    (evidence ? failed : unverified).push_back(log.empty() ? replica_id : log);
+    results.push_back({{"log", log},
+                       {"replica_id", replica_id},
+                       {"verified", false},
+                       {"error", std::string(verified.status().message())}});
+    if (!context.json()) {
+      context.out() << who << ": NOT verified: " << verified.status().message() << '\n';
+    }
+  };
+  for (const v1::AuditLogInfo& info : listed.logs()) {
+    if (!options.origin.empty() && info.log() != options.origin) continue;
+    seen.insert(info.log());
+    const audit::VerifierKey* key = PinnedKey(keys, info.log());
+    const std::string state = ClusterStatePath(state_base, info.log());
+    if (key == nullptr) {
+      report(info.log(), info.replica_id(),
+             absl::FailedPreconditionError(
+                 "no verifier key pinned for this log: add --key with the key the operator gave "
+                 "for it (never the one the gateway lists)"),
+             state);
+      continue;
+    }
+    report(info.log(), info.replica_id(), VerifyLog(client, *key, state, info.log(), options),
+           state);
+  }
+  for (const v1::UnavailableLog& missing : listed.unavailable_logs()) {
+    if (!options.origin.empty() && missing.log() != options.origin) continue;
+    if (!missing.log().empty()) seen.insert(missing.log());
+    report(missing.log(), missing.replica_id(),
+           absl::UnavailableError(absl::StrCat("unreachable: ", missing.reason())), "");
+  }
+  for (const audit::VerifierKey& key : keys) {
+    if (seen.contains(key.name) || (!options.origin.empty() && key.name != options.origin)) {
+      continue;
+    }
+    report(key.name, "",
+           absl::UnavailableError("unreachable: no live replica keeps this log (its key is "
+                                  "pinned)"),
+           "");
+  }
+  if (context.json()) context.out() << nlohmann::ordered_json{{"logs", results}}.dump(2) << '\n';
+  if (results.empty()) {
+    return absl::NotFoundError(absl::StrCat("the cluster lists no log named ", options.origin));
+  }
+  if (!failed.empty()) {
+    return VerificationFailure(absl::DataLossError(
+        absl::StrCat("log ", absl::StrJoin(failed, ", "), " failed verification")));
+  }
+  if (!unverified.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat(unverified.size(), " of ", results.size(),
+                     " logs could not be verified: ", absl::StrJoin(unverified, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status AuditVerify(const AuditVerifyOptions& options, const AuditConnector& connect,
+                         CommandContext& context) {
+  NDX_ASSIGN_OR_RETURN(std::vector<audit::VerifierKey> keys, LoadVerifierKeys(options.keys));
+  std::string state_path =
+      options.state.empty() ? DefaultAuditStatePath(std::getenv("HOME")) : options.state;
+  if (state_path.empty()) return UsageError("--state: $HOME is not set; give --state FILE");
+
+  std::unique_ptr<GatewayClient> holder;
+  NDX_ASSIGN_OR_RETURN(GatewayClient * client, Connected(connect, holder));
+  // A gateway that lists one log of no replica (or predates ListLogs) is a single gateway: its
+  // log is verified as it always was.
+  absl::StatusOr<v1::ListLogsResponse> listed =
+      client->Call<v1::ListLogsResponse>([&](auto* ctx, auto* out) {
+        return client->audit().ListLogs(ctx, v1::ListLogsRequest(), out);
+      });
+  if (!listed.ok() && listed.status().code() != absl::StatusCode::kUnimplemented) {
+    return listed.status();
+  }
+  const bool cluster =
+      listed.ok() && (listed->logs_size() != 1 || !listed->logs(0).replica_id().empty() ||
+                      listed->unavailable_logs_size() > 0);
+  if (cluster) return VerifyCluster(options, state_path, keys, *listed, *client, context);
+
+  const audit::VerifierKey* key =
+      listed.ok() && listed->logs_size() == 1 ? PinnedKey(keys, listed->logs(0).log()) : nullptr;
+  NDX_ASSIGN_OR_RETURN(VerifiedLog verified, VerifyLog(*client, key == nullptr ? keys[0] : *key,
+                                                       state_path, "", options));
+  const std::string root = Hex(crypto::AsBytes(verified.latest.root));
   if (context.json()) {
-    nlohmann::ordered_json json = {{"origin", latest->origin},
-                                   {"old_size", old_size},
-                                   {"new_size", latest->size},
+    nlohmann::ordered_json json = {{"origin", verified.latest.origin},
+                                   {"old_size", verified.old_size},
+                                   {"new_size", verified.latest.size},
                                    {"root", root},
-                                   {"consistency", trusted.has_value() ? "ok" : "first run"},
-                                   {"entries_checked", *checked},
+                                   {"consistency", verified.first_run ? "first run" : "ok"},
+                                   {"entries_checked", verified.checked},
                                    {"full", options.full},
                                    {"state", state_path}};
     context.out() << json.dump(2) << '\n';
   } else {
-    context.out() << "verified: size " << old_size << " -> " << latest->size << ", "
-                  << (trusted.has_value() ? "consistency ok"
-                                          : "first run (no trusted checkpoint before)")
-                  << ", " << *checked << " entries checked" << (options.full ? " (full)" : "")
-                  << "\nroot " << root << " of " << latest->origin << " stored in " << state_path
-                  << '\n';
+    context.out() << "verified: size " << verified.old_size << " -> " << verified.latest.size
+                  << ", "
+                  << (verified.first_run ? "first run (no trusted checkpoint before)"
+                                         : "consistency ok")
+                  << ", " << verified.checked << " entries checked"
+                  << (options.full ? " (full)" : "") << "\nroot " << root << " of "
+                  << verified.latest.origin << " stored in " << state_path << '\n';
   }
   return absl::OkStatus();
 }
@@ -677,7 +880,7 @@ absl::Status AuditExport(const AuditExportOptions& options, const AuditConnector
   Progress progress(context.err(), end - options.start);
   uint64_t done = 0;
   absl::Status exported = ForEachExported(
-      *client, options.start, end, [&](const v1::ExportedEntry& entry) -> absl::Status {
+      *client, "", options.start, end, [&](const v1::ExportedEntry& entry) -> absl::Status {
         NDX_ASSIGN_OR_RETURN(std::string record, EncodeExported(entry, jsonl));
         file << record;
         if (!file) return absl::DataLossError(absl::StrCat("writing ", partial, " failed"));

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -59,18 +60,29 @@ absl::Status AuditQuery(const AuditQueryOptions& options, const AuditConnector& 
 absl::Status AuditCheckpoint(bool sign_now, const AuditConnector& connect, CommandContext& context);
 
 struct AuditVerifyOptions {
-  std::string key;    // verifier key text, or a file holding it
+  // Verifier keys (texts, or files holding one a line): the log's; in a cluster, one per log,
+  // each found by its name, the log's origin.
+  std::vector<std::string> keys;
   std::string state;  // trusted state file; empty: DefaultAuditStatePath
   std::string origin;
   bool full = false;  // recompute the root from every entry
 };
 // Verifies the latest checkpoint against the trusted state and the entries added since (every
 // entry with `full`), then stores the checkpoint as the new trusted state. See docs/cli.md.
+// In a gateway cluster (ListLogs names replicas), every listed log is verified so, each with the
+// key named after its origin and its own state file (ClusterStatePath), and each is reported:
+// verified up to which size, or why not. Exit 4 if any log failed verification; otherwise an
+// error if any could not be checked (unreachable, no pinned key).
 absl::Status AuditVerify(const AuditVerifyOptions& options, const AuditConnector& connect,
                          CommandContext& context);
 
 // <home>/.config/ndx/audit-state.json; "" when `home` is null or empty.
 std::string DefaultAuditStatePath(const char* home);
+
+// In a cluster, the trusted state file of the log `origin`, beside `base`: for
+// ".../audit-state.json" and "ndx.gov.vn/audit/gw-a",
+// ".../audit-state.ndx.gov.vn%2Faudit%2Fgw-a.json".
+std::string ClusterStatePath(const std::string& base, const std::string& origin);
 
 struct AuditExportOptions {
   std::string out;

@@ -484,9 +484,10 @@ void AddAuditCommands(CommandTable& table, AllOptions& o) {
       },
       GlobalScope::kConnectsKeyIsField);
   verify
-      ->add_option("--key", v.key,
+      ->add_option("--key", v.keys,
                    "The log's verifier key NAME+KEYID+BASE64, or a file holding it (from the "
-                   "operator, never from the gateway)")
+                   "operator, never from the gateway); in a cluster, one per log (repeat it, or "
+                   "one key a line in the file)")
       ->type_name("KEY_OR_FILE")
       ->required();
   verify

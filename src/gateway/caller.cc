@@ -7,6 +7,13 @@ namespace ndx::gateway {
 
 absl::StatusOr<std::string> CallerNodeId(const grpc::ServerContextBase& context,
                                          const CallerPolicy& policy) {
+  absl::StatusOr<crypto::SpiffeId> peer = CallerIdentity(context, policy);
+  if (!peer.ok()) return peer.status();
+  return NodeIdOf(*peer, policy);
+}
+
+absl::StatusOr<crypto::SpiffeId> CallerIdentity(const grpc::ServerContextBase& context,
+                                                const CallerPolicy& policy) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth == nullptr) return absl::UnauthenticatedError("the call carries no TLS peer");
   absl::StatusOr<crypto::SpiffeId> peer = crypto::PeerIdentity(*auth);
@@ -21,7 +28,7 @@ absl::StatusOr<std::string> CallerNodeId(const grpc::ServerContextBase& context,
           absl::StrCat("the certificate of ", peer->ToString(), " has been revoked"));
     }
   }
-  return NodeIdOf(*peer, policy);
+  return peer;
 }
 
 absl::StatusOr<std::string> NodeIdOf(const crypto::SpiffeId& peer, const CallerPolicy& policy) {

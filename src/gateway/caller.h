@@ -20,6 +20,12 @@ struct CallerPolicy {
   const crypto::RevocationWatcher* revocation = nullptr;
 };
 
+// The caller's identity, from its verified certificate, node or gateway. kUnauthenticated when
+// the certificate carries no usable ndx identity, or has been revoked; the trust domain is not
+// checked.
+absl::StatusOr<crypto::SpiffeId> CallerIdentity(const grpc::ServerContextBase& context,
+                                                const CallerPolicy& policy);
+
 // The node id ("agency/system") of the caller, from its verified certificate. kUnauthenticated
 // when the certificate carries no usable ndx identity, one of another trust domain, or has been
 // revoked; kPermissionDenied for a gateway identity, which may not call node APIs.
