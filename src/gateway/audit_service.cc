@@ -110,6 +110,7 @@ grpc::Status AuditService::Handle(const char* name, grpc::ServerContext* context
   NodeLimits::Hold held;
   absl::Status status = [&]() -> absl::Status {
     NDX_ASSIGN_OR_RETURN(Auditor auditor, Identify(*context, call.record()));
+    NDX_RETURN_IF_ERROR(registry_->CheckFresh());
     // A replica acting for an auditor is believed only about who; whether that node is an active
     // auditor is this replica's own registry's answer.
     NDX_ASSIGN_OR_RETURN(const v1::Node* node, registry::ActiveCaller(*snapshot, auditor.node));

@@ -195,6 +195,12 @@ absl::Status FinishClusterConfig(const std::string& origin, v1::GatewayConfig* c
   if (cluster->advertise_address().empty()) {
     cluster->set_advertise_address(config->listen_address());
   }
+  if (absl::EndsWith(cluster->advertise_address(), ":0")) {
+    return Invalid(origin,
+                   absl::StrCat("cluster.advertise_address \"", cluster->advertise_address(),
+                                "\" (by default listen_address) needs a port other than "
+                                "0: the other replicas call this one there"));
+  }
   v1::EtcdConfig* etcd = cluster->mutable_etcd();
   if (etcd->endpoints().empty()) {
     return Invalid(origin,
@@ -221,11 +227,12 @@ absl::Status FinishClusterConfig(const std::string& origin, v1::GatewayConfig* c
                                       kDefaultMembershipTtlSeconds, kMaxMembershipTtlSeconds,
                                       &ttl));
   cluster->set_membership_ttl_seconds(ttl);
-  if (cluster->has_nats()) {
+  {
     v1::NatsConfig* nats = cluster->mutable_nats();
+    // Events published through one replica are delivered by any: they must live in NATS.
     if (nats->urls().empty()) {
       return Invalid(origin,
-                     "cluster.nats.urls is required when cluster.nats is set, e.g. "
+                     "cluster.nats.urls is required: the NATS servers' client URLs, e.g. "
                      "\"tls://10.0.0.1:4222\"");
     }
     if (!HasAllTlsFiles(nats->tls())) {
@@ -364,9 +371,7 @@ absl::StatusOr<v1::GatewayConfig> LoadGatewayConfig(const std::string& path) {
   ResolveTlsPaths(path, config.mutable_tls());
   if (config.has_cluster()) {
     ResolveTlsPaths(path, config.mutable_cluster()->mutable_etcd()->mutable_tls());
-    if (config.cluster().has_nats()) {
-      ResolveTlsPaths(path, config.mutable_cluster()->mutable_nats()->mutable_tls());
-    }
+    ResolveTlsPaths(path, config.mutable_cluster()->mutable_nats()->mutable_tls());
   }
   config.set_data_dir(ResolvePath(config.data_dir(), path));
   config.set_decision_log_file(ResolvePath(config.decision_log_file(), path));

@@ -21,6 +21,8 @@
 #include "crypto/sealer.h"
 #include "crypto/signing.h"
 #include "crypto/tls.h"
+#include "events/event_store.h"
+#include "events/jetstream_event_store.h"
 #include "gateway/audited_call.h"
 #include "gateway/metered_audit_sink.h"
 #include "registry/etcd_registry.h"
@@ -261,15 +263,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   gateway->registry_service_ =
       std::make_unique<RegistryService>(callers, gateway->registry_.get(), gateway->admin_.get(),
                                         gateway->audit_.get(), &Clock::Real());
+  NDX_RETURN_IF_ERROR(gateway->JoinCluster(config, tls));
   gateway->audit_service_ = std::make_unique<AuditService>(
       callers, gateway->registry_.get(), gateway->audit_log_, gateway->checkpointer_.get(),
-      gateway->audit_.get(), &Clock::Real(), gateway->node_limits_.get());
+      gateway->audit_.get(), &Clock::Real(), gateway->node_limits_.get(),
+      gateway->audit_peers_.get());
 
-  NDX_ASSIGN_OR_RETURN(gateway->events_,
-                       events::EventStore::Open(events::EventStoreOptions{
-                           .dir = config.events().dir(),
-                           .sync = config.audit().durability() != v1::DURABILITY_PROCESS_CRASH,
-                           .key_sealer = std::move(event_key_sealer)}));
+  NDX_RETURN_IF_ERROR(gateway->OpenEvents(config, std::move(event_key_sealer)));
   gateway->events_service_ = std::make_unique<EventsService>(
       EventsOptions{
           .callers = callers,
@@ -277,8 +277,6 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
           .expiry_interval = absl::Seconds(config.events().expiry_interval_seconds()),
           .node_limits = gateway->node_limits_.get()},
       gateway->events_.get(), gateway->registry_.get(), gateway->audit_.get(), &Clock::Real());
-  spdlog::info("event store at {} ({} subscriptions), retention {} s", config.events().dir(),
-               gateway->events_->Subscriptions().size(), config.events().retention_seconds());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -318,7 +316,6 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::StartWith(
   spdlog::info("registry at {} (revision {}), trust domain {}", config.data_dir(),
                gateway->registry_->snapshot()->revision(), config.trust_domain());
   NDX_RETURN_IF_ERROR(gateway->StartMetrics(config, tls));
-  NDX_RETURN_IF_ERROR(gateway->JoinCluster(config));
   return gateway;
 }
 
@@ -347,21 +344,54 @@ absl::Status GatewayServer::OpenRegistry(const v1::GatewayConfig& config) {
   return absl::OkStatus();
 }
 
-absl::Status GatewayServer::JoinCluster(const v1::GatewayConfig& config) {
+absl::Status GatewayServer::JoinCluster(const v1::GatewayConfig& config,
+                                        const crypto::TlsFilePaths& tls) {
   if (!config.has_cluster()) return absl::OkStatus();
   const v1::ClusterConfig& cluster = config.cluster();
-  std::string address = cluster.advertise_address();
-  // Port 0 in the address was a request for a free port: the others need the one bound.
-  if (absl::EndsWith(address, ":0")) {
-    address = absl::StrCat(address.substr(0, address.size() - 1), port_);
-  }
+  // Joined before the port serves: the Audit service fans out over the members from its first
+  // call, and a peer that calls this replica a moment early is told it is unavailable.
   NDX_ASSIGN_OR_RETURN(
       membership_, cluster::JoinCluster(
                        etcd_.get(), cluster::EtcdMembershipOptions{
                                         .prefix = cluster.etcd().prefix(),
-                                        .self = {cluster.replica_id(), address},
+                                        .self = {cluster.replica_id(), cluster.advertise_address()},
                                         .ttl = absl::Seconds(cluster.membership_ttl_seconds())}));
-  spdlog::info("replica {} joined its cluster at {}", cluster.replica_id(), address);
+  NDX_ASSIGN_OR_RETURN(
+      audit_peers_,
+      AuditPeers::Create(
+          {.membership = membership_.get(),
+           .tls = tls,
+           .gateway_identity = crypto::SpiffeId::Gateway(config.trust_domain(), "core"),
+           .max_message_bytes = static_cast<int>(config.max_message_bytes())}));
+  spdlog::info("replica {} joined its cluster at {}", cluster.replica_id(),
+               cluster.advertise_address());
+  return absl::OkStatus();
+}
+
+absl::Status GatewayServer::OpenEvents(const v1::GatewayConfig& config, crypto::Sealer key_sealer) {
+  if (!config.has_cluster()) {
+    NDX_ASSIGN_OR_RETURN(events_,
+                         events::EventStore::Open(events::EventStoreOptions{
+                             .dir = config.events().dir(),
+                             .sync = config.audit().durability() != v1::DURABILITY_PROCESS_CRASH,
+                             .key_sealer = std::move(key_sealer)}));
+    spdlog::info("event store at {}, retention {} s", config.events().dir(),
+                 config.events().retention_seconds());
+    return absl::OkStatus();
+  }
+  const v1::NatsConfig& nats = config.cluster().nats();
+  events::JetStreamEventStoreOptions options;
+  options.urls.assign(nats.urls().begin(), nats.urls().end());
+  options.ca_file = nats.tls().ca_file();
+  options.cert_file = nats.tls().cert_file();
+  options.key_file = nats.tls().key_file();
+  options.stream_replicas = static_cast<int>(nats.stream_replicas());
+  options.retention = absl::Seconds(static_cast<int64_t>(config.events().retention_seconds()));
+  options.key_sealer = std::move(key_sealer);
+  NDX_ASSIGN_OR_RETURN(events_, events::OpenJetStreamEventStore(options));
+  spdlog::info("events in NATS JetStream at {} ({} replicas per stream), retention {} s",
+               absl::StrJoin(nats.urls(), ","), nats.stream_replicas(),
+               config.events().retention_seconds());
   return absl::OkStatus();
 }
 
@@ -392,8 +422,6 @@ absl::Status GatewayServer::StartMetrics(const v1::GatewayConfig& config,
 GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
 
 void GatewayServer::Shutdown(absl::Duration grace) {
-  // The other replicas stop sending this one their share of the Audit fan-out.
-  membership_.reset();
   if (metrics_server_ != nullptr) metrics_server_->Stop();
   if (server_ == nullptr) return;
   // Drain the reads in flight ourselves, then stop at once: gRPC 1.51's Shutdown(deadline) waits

@@ -15,8 +15,9 @@
 #include "cluster/membership.h"
 #include "crypto/certificate_expiry.h"
 #include "crypto/revocation.h"
-#include "events/event_store.h"
+#include "events/event_backend.h"
 #include "gateway/adapter_pool.h"
+#include "gateway/audit_fanout.h"
 #include "gateway/audit_service.h"
 #include "gateway/events_service.h"
 #include "gateway/exchange_service.h"
@@ -69,8 +70,10 @@ class GatewayServer {
   absl::Status BootstrapOperators(const v1::GatewayConfig& config);
   // A replica's registry follows etcd; a single node's is its own RocksDB database.
   absl::Status OpenRegistry(const v1::GatewayConfig& config);
-  // Registers a replica in its cluster once it serves.
-  absl::Status JoinCluster(const v1::GatewayConfig& config);
+  // Registers a replica in its cluster, and makes its clients of the other replicas.
+  absl::Status JoinCluster(const v1::GatewayConfig& config, const crypto::TlsFilePaths& tls);
+  // The event store: JetStream for a replica, RocksDB for a single node.
+  absl::Status OpenEvents(const v1::GatewayConfig& config, crypto::Sealer key_sealer);
   // Serves /metrics when the config asks for it.
   absl::Status StartMetrics(const v1::GatewayConfig& config, const crypto::TlsFilePaths& tls);
 
@@ -83,6 +86,9 @@ class GatewayServer {
   // A replica's client of etcd; before the registry that follows etcd through it.
   std::unique_ptr<cluster::EtcdClient> etcd_;
   std::unique_ptr<registry::Registry> registry_;
+  // A replica's place in its cluster and the other replicas as its Audit service calls them.
+  std::unique_ptr<cluster::Membership> membership_;
+  std::unique_ptr<AuditPeers> audit_peers_;
   std::unique_ptr<registry::RegistryAdmin> admin_;
   // The sink owns the audit log; the checkpointer and the audit service read it.
   std::unique_ptr<audit::AuditSink> audit_;
@@ -98,7 +104,8 @@ class GatewayServer {
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<RegistryService> registry_service_;
   std::unique_ptr<AuditService> audit_service_;
-  std::unique_ptr<events::EventStore> events_;
+  // RocksDB on a single node, JetStream shared by the replicas of a cluster.
+  std::unique_ptr<events::EventBackend> events_;
   std::unique_ptr<EventsService> events_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -111,8 +118,6 @@ class GatewayServer {
   std::unique_ptr<OwnerGuardCollector> owner_guard_metrics_;
   std::unique_ptr<metrics::CertificateCollector> certificate_metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
-  // A replica's place in its cluster; last, so that a stopping replica leaves the cluster first.
-  std::unique_ptr<cluster::Membership> membership_;
 };
 
 }  // namespace ndx::gateway

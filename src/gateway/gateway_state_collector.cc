@@ -59,8 +59,15 @@ std::vector<prometheus::MetricFamily> GatewayStateCollector::Collect() const {
       age));
 
   std::vector<GaugeSample> backlog;
-  for (const v1::Subscription& subscription : state_.events->Subscriptions()) {
-    const uint64_t head = state_.events->Head(subscription.dataset());
+  // A shared store (JetStream) that does not answer leaves the family empty for this scrape:
+  // the events service logs why.
+  absl::StatusOr<std::vector<v1::Subscription>> subscriptions =
+      state_.events->ListSubscriptions("");
+  for (const v1::Subscription& subscription :
+       subscriptions.value_or(std::vector<v1::Subscription>())) {
+    absl::StatusOr<uint64_t> read_head = state_.events->ReadHead(subscription.dataset());
+    if (!read_head.ok()) continue;
+    const uint64_t head = *read_head;
     const uint64_t acknowledged = subscription.acknowledged_sequence();
     backlog.push_back(
         {.labels = {{"subscriber", subscription.subscriber()}, {"dataset", subscription.dataset()}},

@@ -10,7 +10,7 @@
 #include "audit/audit_log.h"
 #include "audit/checkpointer.h"
 #include "common/clock.h"
-#include "events/event_store.h"
+#include "events/event_backend.h"
 #include "registry/registry.h"
 
 namespace ndx::gateway {
@@ -22,7 +22,7 @@ struct GatewayState {
   // The audit log's own directory (AuditLogOptions::dir), for its size on disk.
   std::string audit_log_dir;
   const audit::Checkpointer* checkpointer = nullptr;
-  const events::EventStore* events = nullptr;
+  const events::EventBackend* events = nullptr;
   const Clock* clock = &Clock::Real();
 };
 

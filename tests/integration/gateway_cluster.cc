@@ -17,6 +17,8 @@ absl::StatusOr<std::unique_ptr<GatewayCluster>> GatewayCluster::Start(
   std::unique_ptr<GatewayCluster> cluster(new GatewayCluster(federation, std::move(options)));
   NDX_ASSIGN_OR_RETURN(cluster->etcd_,
                        EtcdCluster::Start(federation.pki(), cluster->options_.etcd_members));
+  NDX_ASSIGN_OR_RETURN(cluster->nats_,
+                       NatsCluster::Start(federation.pki(), cluster->options_.nats_servers));
   // Keys every replica must share: page tokens and sealed event keys open on any replica, and a
   // subject has one pseudonym in every replica's log.
   NDX_RETURN_IF_ERROR(MakePrivateDirectory(federation.dir().Join("shared")));
@@ -25,6 +27,10 @@ absl::StatusOr<std::unique_ptr<GatewayCluster>> GatewayCluster::Start(
         WriteFileAtomically(federation.dir().Join(key), crypto::RandomBytes(32), 0600));
   }
   cluster->replicas_.resize(cluster->options_.replicas);
+  for (Replica& replica : cluster->replicas_) {
+    NDX_ASSIGN_OR_RETURN(replica.reservation, ReservedPort::Reserve());
+    replica.port = replica.reservation.port();
+  }
   for (int i = 0; i < cluster->size(); ++i) NDX_RETURN_IF_ERROR(cluster->StartReplica(i));
   federation.UseGatewayAt(cluster->port(0));
   return cluster;
@@ -74,6 +80,9 @@ std::string GatewayCluster::Config(int i) const {
       "  membership_ttl_seconds: ", options_.membership_ttl_seconds, "\n",
       "  etcd {\n    endpoints: \"", absl::StrJoin(etcd_->endpoints(), "\" endpoints: \""), "\"\n",
       "    tls { ca_file: \"", cluster_tls.ca_file, "\" cert_file: \"", cluster_tls.cert_file,
+      "\" key_file: \"", cluster_tls.key_file, "\" }\n  }\n", "  nats {\n    urls: \"",
+      absl::StrJoin(nats_->urls(), "\" urls: \""), "\"\n", "    stream_replicas: ", nats_->size(),
+      "\n", "    tls { ca_file: \"", cluster_tls.ca_file, "\" cert_file: \"", cluster_tls.cert_file,
       "\" key_file: \"", cluster_tls.key_file, "\" }\n  }\n}\n", options_.extra_config);
 }
 
@@ -89,12 +98,10 @@ absl::Status GatewayCluster::StartReplica(int i) {
       ChildProcess::Start(NDX_GATEWAY_BIN, {"--config", config_path, "--port_file", port_file},
                           Dir(i) + "/gateway.log"));
   replica.process.emplace(std::move(process));
-  absl::StatusOr<int> port = WaitForPortFile(port_file, absl::Seconds(30), &*replica.process);
-  if (!port.ok()) {
+  if (!WaitForPortFile(port_file, absl::Seconds(30), &*replica.process).ok()) {
     return absl::UnavailableError(
         absl::StrCat("replica ", replica_id(i), " did not start: ", ReplicaLog(i)));
   }
-  replica.port = *port;
   return absl::OkStatus();
 }
 

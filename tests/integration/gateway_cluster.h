@@ -13,12 +13,15 @@
 #include "integration/child_process.h"
 #include "integration/federation.h"
 #include "testing/etcd_cluster.h"
+#include "testing/nats_cluster.h"
+#include "testing/reserved_port.h"
 
 namespace ndx::testing {
 
 struct GatewayClusterOptions {
   int replicas = 3;
   int etcd_members = 1;
+  int nats_servers = 1;
   uint32_t registry_staleness_ms = 2000;
   uint32_t membership_ttl_seconds = 2;
   // Appended to every replica's text-proto config.
@@ -26,9 +29,9 @@ struct GatewayClusterOptions {
 };
 
 // Gateway replicas of one cluster on 127.0.0.1 (real ndx-gateway processes), over an etcd cluster
-// it starts, beside the population adapter and PKI of `federation`, whose registry calls it points
-// at replica 0. Every replica shares the sealing and pseudonym keys and has its own data and audit
-// directory. The destructor stops every process. Not thread-safe.
+// and NATS servers it starts, beside the population adapter and PKI of `federation`, whose registry
+// calls it points at replica 0. Every replica shares the sealing and pseudonym keys and has its own
+// data and audit directory. The destructor stops every process. Not thread-safe.
 class GatewayCluster {
  public:
   static absl::StatusOr<std::unique_ptr<GatewayCluster>> Start(Federation& federation,
@@ -57,9 +60,13 @@ class GatewayCluster {
   std::shared_ptr<grpc::Channel> BalancedChannel(const std::string& node_id);
 
   EtcdCluster& etcd() { return *etcd_; }
+  NatsCluster& nats() { return *nats_; }
 
  private:
   struct Replica {
+    // Chosen before the first start: a replica's address is known to the others, so a restarted
+    // replica comes back on the same port.
+    ReservedPort reservation;
     int port = 0;
     int starts = 0;
     std::optional<ChildProcess> process;
@@ -73,6 +80,7 @@ class GatewayCluster {
   Federation& federation_;
   const GatewayClusterOptions options_;
   std::unique_ptr<EtcdCluster> etcd_;
+  std::unique_ptr<NatsCluster> nats_;
   std::vector<Replica> replicas_;
 };
 

@@ -24,27 +24,6 @@ constexpr char kEtcdBinary[] = "/usr/bin/etcd";
 // Generous for a loaded CI machine with two cores; an idle one needs well under a second.
 constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 
-// A free port on 127.0.0.1, and the socket that holds it. The socket stays bound (never
-// listening) with SO_REUSEADDR: the kernel then gives the port to no other bind(0) or outgoing
-// connection, while etcd, whose listeners set SO_REUSEADDR too, can still bind and listen on it,
-// now and after a restart. So members' ports neither race other tests nor each other.
-absl::StatusOr<std::pair<int, int>> ReservePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError("socket() failed");
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ::close(fd);
-    return absl::InternalError("cannot bind a port on 127.0.0.1");
-  }
-  return std::make_pair(fd, static_cast<int>(ntohs(address.sin_port)));
-}
-
 std::string Url(int port) { return absl::StrCat("https://127.0.0.1:", port); }
 
 // Kills the process group of `pid` and reaps `pid`.
@@ -79,17 +58,15 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(TestPki& pki, in
     std::error_code error;
     std::filesystem::create_directories(member.dir, error);
     if (error) return absl::InternalError(absl::StrCat("cannot create ", member.dir));
-    absl::StatusOr<std::pair<int, int>> client = ReservePort();
+    // Reserved for the cluster's life, so that a restarted member gets its ports back.
+    absl::StatusOr<ReservedPort> client = ReservedPort::Reserve();
     if (!client.ok()) return client.status();
-    member.client_port_fd = client->first;
-    member.client_port = client->second;
-    absl::StatusOr<std::pair<int, int>> peer = ReservePort();
-    if (!peer.ok()) {
-      ::close(member.client_port_fd);
-      return peer.status();
-    }
-    member.peer_port_fd = peer->first;
-    member.peer_port = peer->second;
+    absl::StatusOr<ReservedPort> peer = ReservedPort::Reserve();
+    if (!peer.ok()) return peer.status();
+    member.client_port = client->port();
+    member.peer_port = peer->port();
+    member.client_reservation = *std::move(client);
+    member.peer_reservation = *std::move(peer);
     member.tls = pki.ClusterMember(member.name);
     peers.push_back(absl::StrCat(member.name, "=", Url(member.peer_port)));
     cluster->endpoints_.push_back(absl::StrCat("127.0.0.1:", member.client_port));
@@ -104,8 +81,6 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(TestPki& pki, in
 EtcdCluster::~EtcdCluster() {
   for (Member& member : members_) {
     if (member.pid > 0) KillGroup(member.pid);
-    if (member.client_port_fd >= 0) ::close(member.client_port_fd);
-    if (member.peer_port_fd >= 0) ::close(member.peer_port_fd);
   }
 }
 

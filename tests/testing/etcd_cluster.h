@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "cluster/etcd_client.h"
 #include "crypto/tls.h"
+#include "testing/reserved_port.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 
@@ -59,9 +60,8 @@ class EtcdCluster {
     std::string dir;
     int client_port = 0;
     int peer_port = 0;
-    // Sockets bound to the two ports, kept while the cluster lives (see ReservePort).
-    int client_port_fd = -1;
-    int peer_port_fd = -1;
+    ReservedPort client_reservation;
+    ReservedPort peer_reservation;
     crypto::TlsFilePaths tls;
     pid_t pid = -1;
   };

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 
 namespace ndx::testing {
 namespace {
@@ -23,21 +24,6 @@ namespace {
 constexpr char kNatsServer[] = "/usr/sbin/nats-server";
 // A cluster elects its meta leader in a few seconds; a slow CI machine gets more.
 const absl::Duration kReadyTimeout = absl::Seconds(60);
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 // nats-server's configuration syntax takes JSON-style quoted strings.
 std::string Quoted(const std::string& value) { return absl::StrCat("\"", value, "\""); }
@@ -66,8 +52,11 @@ absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(TestPki& pki, in
   for (int i = 0; i < servers; ++i) {
     Server& server = cluster->servers_.emplace_back();
     server.name = absl::StrCat("nats-", i);
-    server.client_port = FreePort();
-    server.route_port = FreePort();
+    // Held while the cluster lives, so that a restarted server gets its ports back.
+    NDX_ASSIGN_OR_RETURN(server.client_reservation, ReservedPort::Reserve());
+    NDX_ASSIGN_OR_RETURN(server.route_reservation, ReservedPort::Reserve());
+    server.client_port = server.client_reservation.port();
+    server.route_port = server.route_reservation.port();
     server.config_file = cluster->dir_.Join(server.name + ".conf");
     server.log_file = cluster->dir_.Join(server.name + ".log");
   }

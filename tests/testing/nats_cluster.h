@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "crypto/tls.h"
+#include "testing/reserved_port.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 
@@ -53,6 +54,8 @@ class NatsCluster {
     std::string log_file;
     int client_port = 0;
     int route_port = 0;
+    ReservedPort client_reservation;
+    ReservedPort route_reservation;
     pid_t pid = -1;
   };
 

@@ -38,6 +38,7 @@
 #include "registry/change_recorder.h"
 #include "registry/registry_admin.h"
 #include "registry/rocksdb_registry.h"
+#include "testing/reserved_port.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
@@ -65,23 +66,6 @@ class AcceptingRecorder : public registry::ChangeRecorder {
   void RecordFailure(const v1::RegistryChange&, const absl::Status&) override {}
 };
 
-// A port free on 127.0.0.1 now: the replicas' addresses must be known before their services
-// are made, since each names the others.
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 struct Replica {
   cluster::Member member;
   std::string origin;
@@ -98,11 +82,14 @@ struct Replica {
 class AuditClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The replicas' addresses are known before their services are made, since each names the
+    // others.
     std::vector<cluster::Member> members;
     for (const char* id : {"a", "b", "c"}) {
-      int port = FreePort();
-      ASSERT_NE(port, 0);
-      members.push_back({.replica_id = id, .address = absl::StrCat("127.0.0.1:", port)});
+      absl::StatusOr<::ndx::testing::ReservedPort> port = ::ndx::testing::ReservedPort::Reserve();
+      ASSERT_THAT(port, IsOk());
+      members.push_back({.replica_id = id, .address = absl::StrCat("127.0.0.1:", port->port())});
+      ports_.push_back(*std::move(port));
     }
     for (const cluster::Member& member : members) {
       auto replica = std::make_unique<Replica>();
@@ -256,6 +243,7 @@ class AuditClusterTest : public ::testing::Test {
   ::ndx::testing::TempDir dir_;
   TestPki pki_;
   AcceptingRecorder recorder_;
+  std::vector<::ndx::testing::ReservedPort> ports_;
   std::map<std::string, std::unique_ptr<Replica>> replicas_;
 };
 
@@ -267,7 +255,7 @@ TEST_F(AuditClusterTest, QueryThroughAnyReplicaMergesEveryLogWithoutLossOrDuplic
     for (int i = 0; i < count; ++i) ASSERT_NO_FATAL_FAILURE(AppendRead(id, 3 * i + offset));
   }
   int later = 1000;
-  for (const std::string& through : {"a", "b", "c"}) {
+  for (const char* through : {"a", "b", "c"}) {
     const int b_entries = 5 + (later - 1000);
     // Entries appended between pages, newer than any, belong to a later query: the pages of
     // this one read each log at the size it had on the first page.
@@ -311,7 +299,7 @@ TEST_F(AuditClusterTest, SubjectQueryFindsTheSubjectInEveryLog) {
 
   // Each replica recorded the question in its own log, under the subject's pseudonym, with the
   // auditor as the caller; those asked by another replica say through which identity.
-  for (const std::string& id : {"a", "b", "c"}) {
+  for (const char* id : {"a", "b", "c"}) {
     audit::AuditQuery recorded;
     recorded.caller = kAuditor;
     recorded.subject = kSubject;
